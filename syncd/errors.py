@@ -1,0 +1,121 @@
+"""One exception tree for everything syncd raises on purpose.
+
+::
+
+    SyncdError
+    ├── ConfigError                  bad command line or configuration (exit code 2)
+    ├── HubError                     talking to the hub failed
+    │   ├── HubAuthError             401/403: token missing, expired or without access; never retried
+    │   ├── HubIncompatibleError     400/404 or a reply outside the contract; never retried
+    │   ├── HubTransientError        408/425/429/5xx, resets, timeouts, non-array bodies; retried
+    │   └── HubUnavailableError      the retry budget ran out; wraps the last transient error
+    ├── StoreError                   an instance database could not be used
+    │   ├── InstanceUnreachableError cannot connect or open
+    │   ├── IncompatibleSchemaError  not a LaminDB schema syncd can write safely
+    │   └── InstanceLockedError      another syncd process holds the instance's lock
+    ├── RowRejected                  one hub row broke the contract (quarantined, never raised past a page)
+    └── RegistryError                errors of the read library, :mod:`syncd.registry`
+
+Messages never contain secrets: tokens are not formatted into them and database
+URLs are shown with the password masked.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "HubAuthError",
+    "HubError",
+    "HubIncompatibleError",
+    "HubTransientError",
+    "HubUnavailableError",
+    "IncompatibleSchemaError",
+    "InstanceLockedError",
+    "InstanceUnreachableError",
+    "RegistryError",
+    "RowRejected",
+    "StoreError",
+    "SyncdError",
+]
+
+
+class SyncdError(Exception):
+    """Root of every exception syncd raises deliberately."""
+
+
+class ConfigError(SyncdError):
+    """The configuration or the command line is invalid.
+
+    ``problems`` lists every problem found, each naming the file and key.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class HubError(SyncdError):
+    """Talking to the hub failed."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class HubAuthError(HubError):
+    """The hub refused the token (401 or 403). Not retried."""
+
+
+class HubIncompatibleError(HubError):
+    """The hub answered outside the contract (400, 404, wrong shapes). Not retried."""
+
+
+class HubTransientError(HubError):
+    """A failure the contract calls transient; worth retrying.
+
+    ``retry_after`` is the delay in seconds the hub asked for, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        reason: str = "error",
+        retry_after: float | None = None,
+    ) -> None:
+        self.reason = reason
+        self.retry_after = retry_after
+        super().__init__(message, status=status)
+
+
+class HubUnavailableError(HubError):
+    """Retries were exhausted (attempts or total time) on transient failures."""
+
+
+class StoreError(SyncdError):
+    """An instance database could not be used."""
+
+
+class InstanceUnreachableError(StoreError):
+    """The database cannot be connected to or opened."""
+
+
+class IncompatibleSchemaError(StoreError):
+    """The database is not a LaminDB schema that syncd can write without altering it."""
+
+
+class InstanceLockedError(StoreError):
+    """Another syncd process holds this instance's lock."""
+
+
+class RowRejected(SyncdError):
+    """A hub row failed validation; ``reason`` says which field and why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class RegistryError(SyncdError):
+    """Base of the read library's errors (``DoesNotExist``, ``MultipleObjectsReturned``, ...)."""

@@ -1,0 +1,65 @@
+"""What a sync run did, per instance: the result types the CLI, the daemon and health share."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from syncd.models import Resource
+
+__all__ = ["ACTIONS", "Action", "InstanceReport", "Outcome", "RunReport"]
+
+Action = Literal["inserted", "updated", "deleted", "deferred", "rejected", "unchanged"]
+ACTIONS: tuple[Action, ...] = ("inserted", "updated", "deleted", "deferred", "rejected", "unchanged")
+Outcome = Literal["ok", "failed"]
+
+
+@dataclass
+class InstanceReport:
+    """One instance's part of a run.
+
+    ``counts[(resource, action)]`` counts rows; ``deferred``/``quarantined`` are
+    what is parked in the instance *after* the run; ``held`` counts tombstoned
+    spaces kept because LaminDB records still reference them.
+    """
+
+    name: str
+    outcome: Outcome = "ok"
+    error: str | None = None
+    error_kind: str | None = None
+    counts: Counter[tuple[Resource, Action]] = field(default_factory=Counter)
+    deferred: int = 0
+    quarantined: int = 0
+    held: int = 0
+    held_spaces: list[str] = field(default_factory=list)
+    duration_seconds: float = 0.0
+    finished_at: datetime | None = None
+    hub_date: datetime | None = None
+    lag_seconds: float | None = None
+    hub_requests: int = 0
+
+    def count(self, resource: Resource, action: Action) -> int:
+        return self.counts[(resource, action)]
+
+    @property
+    def changed(self) -> int:
+        return sum(n for (_, action), n in self.counts.items()
+                   if action in ("inserted", "updated", "deleted"))
+
+
+@dataclass
+class RunReport:
+    """A whole run: every selected instance, in configuration order."""
+
+    instances: list[InstanceReport]
+    full: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return all(i.outcome == "ok" for i in self.instances)
+
+    @property
+    def failed(self) -> list[InstanceReport]:
+        return [i for i in self.instances if i.outcome != "ok"]

@@ -1,0 +1,1 @@
+"""Instance databases: LaminDB's tables, syncd's bookkeeping, bootstrap, locks and writes."""

@@ -1,0 +1,189 @@
+"""Table definitions: the four LaminDB tables syncd touches, and syncd's own ``syncd_*`` tables.
+
+The LaminDB tables are described here for querying only; an empty database is
+given LaminDB's exact DDL by :mod:`syncd.store.bootstrap`, never by
+``metadata.create_all``. The ``syncd_*`` tables belong to syncd and are
+created with :data:`bookkeeping` (LaminDB ignores tables it does not know).
+
+Timestamps in ``syncd_*`` tables are text in the canonical form of
+:func:`syncd.timestamps.format_canonical`, which sorts as it compares.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+from syncd.store.types import UTCDateTime
+
+__all__ = [
+    "BUILTIN_SPACE_ID",
+    "BUILTIN_SPACE_UID",
+    "SCHEMA_VERSION",
+    "block_map",
+    "bookkeeping",
+    "branch",
+    "cursor",
+    "deferred",
+    "lamindb",
+    "meta",
+    "quarantine",
+    "space",
+    "space_map",
+    "spaceblock",
+    "user",
+    "user_alias",
+]
+
+SCHEMA_VERSION = "1"
+BUILTIN_SPACE_ID = 1
+BUILTIN_SPACE_UID = "aaaaaaaaaaaa"
+
+lamindb = MetaData()
+
+user = Table(
+    "lamindb_user",
+    lamindb,
+    Column("id", Integer, primary_key=True),
+    Column("uid", String(8), nullable=False, unique=True),
+    Column("handle", String(30), nullable=False, unique=True),
+    Column("name", String(150)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+space = Table(
+    "lamindb_space",
+    lamindb,
+    Column("id", SmallInteger, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("uid", String(12), nullable=False, unique=True),
+    Column("description", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by_id", Integer, ForeignKey("lamindb_user.id")),
+)
+
+branch = Table(
+    "lamindb_branch",
+    lamindb,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("uid", String(12), nullable=False, unique=True),
+    Column("description", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("space_id", SmallInteger, ForeignKey("lamindb_space.id"), nullable=False),
+    Column("created_by_id", Integer, ForeignKey("lamindb_user.id"), nullable=False),
+    Column("_status_code", SmallInteger, nullable=False),
+)
+
+spaceblock = Table(
+    "lamindb_spaceblock",
+    lamindb,
+    Column("version_tag", String(30)),
+    Column("is_latest", Boolean, nullable=False),
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("uid", String(20), nullable=False, unique=True),
+    Column("content", Text, nullable=False),
+    Column("hash", String(22)),
+    Column("kind", String(22), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("space_id", SmallInteger, ForeignKey("lamindb_space.id"), nullable=False),
+    Column("created_by_id", Integer, ForeignKey("lamindb_user.id"), nullable=False),
+    Column("_status_code", SmallInteger, nullable=False),
+    Column("branch_id", Integer, ForeignKey("lamindb_branch.id"), nullable=False),
+    Column("created_on_id", Integer, ForeignKey("lamindb_branch.id"), nullable=False),
+)
+
+bookkeeping = MetaData()
+
+meta = Table(
+    "syncd_meta",
+    bookkeeping,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+cursor = Table(
+    "syncd_cursor",
+    bookkeeping,
+    Column("resource", String(32), primary_key=True),
+    # every row stamped before this instant has been applied
+    Column("complete_before", String(40)),
+    # a pass in progress: the last position applied, verbatim as the hub spelled it
+    Column("pass_ts_raw", String(64)),
+    Column("pass_ts", String(40)),
+    Column("pass_id", String(36)),
+    # the earliest stamp the pass in progress may have missed (late commits)
+    Column("pass_floor", String(40)),
+    Column("last_hub_date", String(40)),
+    Column("last_success", String(40)),
+    Column("updated_at", String(40), nullable=False),
+)
+
+space_map = Table(
+    "syncd_space_map",
+    bookkeeping,
+    Column("hub_id", String(36), primary_key=True),
+    Column("local_id", Integer, nullable=False, unique=True),
+    Column("uid", String(12), nullable=False, unique=True),
+    Column("hub_updated_at", String(40), nullable=False),
+    # set while a tombstoned space is kept because LaminDB records still reference it
+    Column("tombstoned_at", String(40)),
+    Column("adopted", Boolean, nullable=False, default=False),
+)
+
+block_map = Table(
+    "syncd_block_map",
+    bookkeeping,
+    Column("hub_id", String(36), primary_key=True),
+    Column("local_id", BigInteger().with_variant(Integer, "sqlite"), nullable=False, unique=True),
+    Column("uid", String(20), nullable=False, unique=True),
+    Column("hub_updated_at", String(40), nullable=False),
+)
+
+deferred = Table(
+    "syncd_deferred",
+    bookkeeping,
+    Column("resource", String(32), nullable=False),
+    Column("hub_id", String(36), nullable=False),
+    Column("hub_updated_at", String(40), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("first_seen", String(40), nullable=False),
+    Column("last_seen", String(40), nullable=False),
+    PrimaryKeyConstraint("resource", "hub_id"),
+)
+
+quarantine = Table(
+    "syncd_quarantine",
+    bookkeeping,
+    Column("resource", String(32), nullable=False),
+    # the hub id when it parses, else a digest of the payload
+    Column("row_key", String(64), nullable=False),
+    Column("hub_updated_at", String(64)),
+    Column("reason", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("first_seen", String(40), nullable=False),
+    Column("last_seen", String(40), nullable=False),
+    PrimaryKeyConstraint("resource", "row_key"),
+)
+
+user_alias = Table(
+    "syncd_user_alias",
+    bookkeeping,
+    # hub accounts whose handle was already taken locally by another uid
+    Column("uid", String(8), primary_key=True),
+    Column("hub_handle", String(30), nullable=False),
+    Column("local_handle", String(30), nullable=False),
+)

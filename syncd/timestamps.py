@@ -1,0 +1,53 @@
+"""RFC 3339 timestamps as the hub spells them, and the forms syncd stores.
+
+The hub may write ``Z``, ``+00:00`` or any other offset, with 0 to 6
+fractional digits; two spellings of one instant are the same instant. Inside
+syncd every datetime is timezone-aware UTC with microsecond precision.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+__all__ = ["format_canonical", "format_sqlite", "parse_rfc3339", "parse_stored"]
+
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})"
+)
+
+
+def parse_rfc3339(value: object) -> datetime:
+    """Parse one RFC 3339 timestamp with an offset into an aware UTC datetime.
+
+    Raises ``ValueError`` naming the value when it is not such a timestamp
+    (no offset, more than 6 fractional digits, impossible date, not a string).
+    """
+    if not isinstance(value, str) or _RFC3339.fullmatch(value) is None:
+        raise ValueError(f"not an RFC 3339 timestamp with offset: {value!r}")
+    text = value
+    if text[-1] in "Zz":
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text.replace("t", "T"))
+    except ValueError:
+        raise ValueError(f"not a valid date or time: {value!r}") from None
+    return parsed.astimezone(UTC)
+
+
+def format_canonical(moment: datetime) -> str:
+    """``2024-05-01T12:00:00.000000+00:00``: sortable as text, exact to the microsecond."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def format_sqlite(moment: datetime) -> str:
+    """The UTC text form LaminDB (Django) stores in SQLite: ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def parse_stored(value: str) -> datetime:
+    """Read back a timestamp written by :func:`format_canonical` or :func:`format_sqlite`."""
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
