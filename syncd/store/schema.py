@@ -40,6 +40,7 @@ __all__ = [
     "meta",
     "quarantine",
     "space",
+    "space_gone",
     "space_map",
     "spaceblock",
     "user",
@@ -158,6 +159,8 @@ deferred = Table(
     Column("resource", String(32), nullable=False),
     Column("hub_id", String(36), nullable=False),
     Column("hub_updated_at", String(40), nullable=False),
+    # the hub id of the space a deferred block waits for (None: retried every run)
+    Column("waiting_for", String(36)),
     Column("reason", Text, nullable=False),
     Column("payload", Text, nullable=False),
     Column("first_seen", String(40), nullable=False),
@@ -177,6 +180,14 @@ quarantine = Table(
     Column("first_seen", String(40), nullable=False),
     Column("last_seen", String(40), nullable=False),
     PrimaryKeyConstraint("resource", "row_key"),
+)
+
+space_gone = Table(
+    "syncd_space_gone",
+    bookkeeping,
+    # hub spaces known to be deleted: their live blocks cannot exist locally and are skipped
+    Column("hub_id", String(36), primary_key=True),
+    Column("hub_updated_at", String(40), nullable=False),
 )
 
 user_alias = Table(

@@ -1,0 +1,141 @@
+"""``syncd hubsim``: run the bundled hub emulator until SIGINT or SIGTERM.
+
+Prints one line, ``hubsim url=http://127.0.0.1:8900 tokens=hubsim-token``,
+then serves. Exit codes: 0 after a signal, 1 when the port cannot be bound,
+2 for a bad command line (including a non-loopback ``--host`` without
+``--allow-remote``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Any, TextIO
+
+from syncd.hubsim.app import DEFAULT_TOKEN, HubApp
+from syncd.hubsim.clock import Clock, ManualClock, utc_now
+from syncd.hubsim.faults import Faults
+from syncd.hubsim.rows import Spelling
+from syncd.hubsim.sample import populate
+from syncd.hubsim.server import is_loopback, start_server
+from syncd.hubsim.store import HubStore
+
+__all__ = ["build_parser", "main"]
+
+
+def _fault(text: str) -> tuple[str, float]:
+    kind, sep, rate = text.partition("=")
+    if not sep or not (kind.isdigit() or kind in ("reset", "truncate")):
+        raise argparse.ArgumentTypeError(f"expected STATUS=RATE, reset=RATE or truncate=RATE, got {text!r}")
+    try:
+        return kind, float(rate)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a rate: {rate!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="syncd hubsim", description="Run the bundled hub emulator.")
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to bind (loopback only without --allow-remote)")
+    add("--port", type=int, default=8900, help="port to bind; 0 picks a free one")
+    add("--allow-remote", action="store_true", help="allow binding a non-loopback address")
+    add("--spaces", type=int, default=5, help="sample spaces to generate")
+    add("--blocks", type=int, default=50, help="sample blocks to generate (all versions)")
+    add("--content-size", type=int, default=500, help="approximate block content size in bytes")
+    add("--seed", type=int, default=0, help="seed for sample data, spellings and faults")
+    add("--token", action="append", default=[], help="accepted token seeing every space (repeatable)")
+    add("--max-rows", type=int, default=1000, help="server-side row cap per page")
+    add("--spellings", action="store_true", help="serve timestamps in varied spellings")
+    add("--fault", action="append", type=_fault, default=[], help="e.g. 503=0.1, 429=0.05, reset=0.01")
+    add("--retry-after", type=float, default=1.0, help="Retry-After seconds on injected 429/503")
+    add("--latency-ms", type=float, default=0.0, help="added latency per request")
+    add("--admin", action="store_true", help="serve the /_sim/ admin API")
+    add("--manual-clock", action="store_true", help="the clock moves only via POST /_sim/clock")
+    return parser
+
+
+def _faults(args: argparse.Namespace) -> Faults:
+    rates: dict[int, float] = {}
+    others: dict[str, Any] = {}
+    for kind, rate in args.fault:
+        if kind.isdigit():
+            rates[int(kind)] = rate
+        else:
+            others[f"{kind}_rate"] = rate
+    faults = Faults(seed=args.seed, retry_after=args.retry_after, latency_ms=args.latency_ms)
+    faults.update({"error_rates": rates, **others})
+    return faults
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    stop: threading.Event | None = None,
+    out: TextIO | None = None,
+    clock: Clock = utc_now,
+) -> int:
+    """Parse ``argv``, build and populate the emulator, serve until a signal (or ``stop`` is set)."""
+    out = out or sys.stdout
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not args.allow_remote and not is_loopback(args.host):
+            parser.error(f"--host {args.host} is not a loopback address; add --allow-remote to bind it")
+        faults = _faults(args)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    except ValueError as exc:
+        sys.stderr.write(f"syncd hubsim: {exc}\n")
+        return 2
+    store = HubStore(
+        clock=ManualClock(clock()) if args.manual_clock else clock,
+        seed=args.seed,
+        spelling=Spelling(args.seed) if args.spellings else None,
+    )
+    populate(store, spaces=args.spaces, blocks=args.blocks, seed=args.seed, content_size=args.content_size)
+    tokens = args.token or [DEFAULT_TOKEN]
+    app = HubApp(
+        store, tokens=dict.fromkeys(tokens, "all"), faults=faults, max_rows=args.max_rows, admin=args.admin
+    )
+    try:
+        server, thread = start_server(app, args.host, args.port, allow_remote=args.allow_remote)
+    except OSError as exc:
+        sys.stderr.write(f"syncd hubsim: cannot listen on {args.host}:{args.port}: {exc.strerror}\n")
+        return 1
+    stop = stop or threading.Event()
+    restore = _on_signals(stop)
+    try:
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        out.write(f"hubsim url=http://{host}:{server.port} tokens={','.join(tokens)}\n")
+        out.flush()
+        stop.wait()
+    finally:
+        restore()
+        server.shutdown()
+        thread.join()
+    return 0
+
+
+def _on_signals(stop: threading.Event) -> Callable[[], None]:
+    """Set ``stop`` on SIGINT/SIGTERM (main thread only); returns the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

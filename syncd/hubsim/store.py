@@ -1,0 +1,404 @@
+"""The emulator's in-memory hub: spaces and blocks, stamped by an injectable clock.
+
+Every mutation stamps ``updated_at`` with the clock's "now": create, update or
+rename, soft delete (a tombstone: ``deleted_at`` set, ``updated_at`` bumped),
+hard delete (the row vanishes), and a new block version (a new ``lnid`` on the
+same 16-char stem; the previous latest version loses ``is_latest`` and is
+bumped too). :meth:`HubStore.commit_late` writes a row stamped in the past that
+only becomes visible now, as a late-committing hub transaction would.
+
+Rows of each resource are kept sorted by ``(updated_at, id)`` and by ``id``
+(integer keys, :mod:`bisect`), so a keyset page costs a binary search plus the
+rows it returns; each row caches its JSON. All methods are thread-safe.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from syncd.hubsim.clock import Clock, utc_now
+from syncd.hubsim.columns import as_uuid, check_row, normalise_changes
+from syncd.hubsim.query import Query
+from syncd.hubsim.rows import Record, Spelling, hash_content, micros
+from syncd.models import Resource
+
+__all__ = ["DEFAULT_CREATOR", "HubStore", "Visibility"]
+
+Visibility = frozenset[uuid.UUID] | Literal["all"]
+"""What one token may see: a set of space ids, or every space."""
+
+DEFAULT_CREATOR: dict[str, Any] = {"lnid": "hubsim01", "handle": "hubsim", "name": "Hub Emulator"}
+_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@dataclass
+class _Table:
+    rows: dict[int, Record] = field(default_factory=dict)
+    order: list[tuple[int, int]] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+
+
+def _increment(suffix: str) -> str:
+    digits = [_ALPHABET.index(c) for c in suffix]
+    for i in reversed(range(len(digits))):
+        digits[i] += 1
+        if digits[i] < len(_ALPHABET):
+            break
+        digits[i] = 0
+    return "".join(_ALPHABET[d] for d in digits)
+
+
+class HubStore:
+    """Spaces and space blocks, as the hub holds them.
+
+    ``clock`` stamps every mutation (default: the real UTC clock). ``seed``
+    makes generated ids and lnids reproducible. ``spelling`` decides how
+    timestamps are written out (default canonical ``+00:00``, 6 digits).
+    """
+
+    def __init__(self, *, clock: Clock = utc_now, seed: int = 0, spelling: Spelling | None = None) -> None:
+        self.clock = clock
+        self.spelling = spelling or Spelling()
+        self._rng = random.Random(seed)
+        self._lock = threading.RLock()
+        self._tables = {resource: _Table() for resource in Resource}
+        self._stems: dict[str, set[int]] = {}
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The clock's current time, as aware UTC."""
+        moment = self.clock()
+        if moment.tzinfo is None:
+            raise ValueError("the hub clock returned a naive datetime")
+        return moment.astimezone(UTC)
+
+    def get(self, resource: Resource | str, row_id: uuid.UUID | str) -> dict[str, Any] | None:
+        """A copy of one row's values, or ``None`` when it does not exist (or was hard-deleted)."""
+        with self._lock:
+            record = self._tables[Resource(resource)].rows.get(as_uuid(row_id).int)
+            return None if record is None else record.as_dict()
+
+    def rows(self, resource: Resource | str) -> list[dict[str, Any]]:
+        """Copies of every row of a resource, in ``(updated_at, id)`` order."""
+        with self._lock:
+            table = self._tables[Resource(resource)]
+            return [table.rows[key[1]].as_dict() for key in table.order]
+
+    def count(self, resource: Resource | str) -> int:
+        with self._lock:
+            return len(self._tables[Resource(resource)].rows)
+
+    def select(self, resource: Resource | str, query: Query, visible: Visibility, cap: int) -> list[bytes]:
+        """Serialised rows answering ``query`` for a token that sees ``visible``, at most ``cap``."""
+        resource = Resource(resource)
+        wanted = min(query.limit, cap)
+        out: list[bytes] = []
+        if wanted <= 0:
+            return out
+        with self._lock:
+            table = self._tables[resource]
+            keys: list[tuple[int, int]] | list[int]
+            if query.order == "updated_at":
+                keys, start = table.order, self._start_by_time(table, query)
+            else:
+                start = 0 if query.id_after is None else bisect_right(table.ids, query.id_after.int)
+                keys = table.ids
+            rows = table.rows
+            for position in range(start, len(keys)):
+                key = keys[position]
+                record = rows[key[1] if isinstance(key, tuple) else key]
+                if _matches(record, query) and (visible == "all" or record.scope in visible):
+                    out.append(record.json(query.keys_only))
+                    if len(out) >= wanted:
+                        break
+        return out
+
+    @staticmethod
+    def _start_by_time(table: _Table, query: Query) -> int:
+        start = 0
+        if query.after is not None:
+            start = bisect_right(table.order, (micros(query.after[0]), query.after[1].int))
+        if query.since is not None:
+            start = max(start, bisect_left(table.order, (micros(query.since), -1)))
+        return start
+
+    # -- mutations -------------------------------------------------------------------------------
+
+    def create_space(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        created_by: Mapping[str, Any] | None = None,
+        id: uuid.UUID | str | None = None,
+        lnid: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a space stamped now and return its values."""
+        changes: dict[str, Any] = {"name": name, "description": description, "created_by": created_by}
+        changes.update({k: v for k, v in (("id", id), ("lnid", lnid)) if v is not None})
+        return self.write(Resource.SPACE, changes)
+
+    def update_space(self, space_id: uuid.UUID | str, **changes: Any) -> dict[str, Any]:
+        """Change a space's columns (``name``, ``description``, ...) and bump ``updated_at``.
+
+        ``KeyError`` when the space does not exist.
+        """
+        with self._lock:
+            self._require(Resource.SPACE, space_id)
+            return self.write(Resource.SPACE, {**changes, "id": space_id})
+
+    def rename_space(self, space_id: uuid.UUID | str, name: str) -> dict[str, Any]:
+        return self.update_space(space_id, name=name)
+
+    def create_block(
+        self,
+        space_id: uuid.UUID | str,
+        content: str,
+        *,
+        kind: str = "readme",
+        version_tag: str | None = None,
+        created_by: Mapping[str, Any] | None = None,
+        id: uuid.UUID | str | None = None,
+        lnid: str | None = None,
+    ) -> dict[str, Any]:
+        """Create the first version of a block (``lnid`` ends in ``0000``) stamped now."""
+        changes: dict[str, Any] = {
+            "space_id": space_id,
+            "content": content,
+            "kind": kind,
+            "version_tag": version_tag,
+            "created_by": created_by or DEFAULT_CREATOR,
+        }
+        changes.update({k: v for k, v in (("id", id), ("lnid", lnid)) if v is not None})
+        return self.write(Resource.SPACE_BLOCK, changes)
+
+    def update_block(self, block_id: uuid.UUID | str, **changes: Any) -> dict[str, Any]:
+        """Change a block in place (``content``, ``kind``, ``version_tag``, ...); ``hash`` follows content.
+
+        ``KeyError`` when the block does not exist.
+        """
+        with self._lock:
+            self._require(Resource.SPACE_BLOCK, block_id)
+            return self.write(Resource.SPACE_BLOCK, {**changes, "id": block_id})
+
+    def new_block_version(
+        self, block_id: uuid.UUID | str, content: str, *, version_tag: str | None = None
+    ) -> dict[str, Any]:
+        """Add a version after ``block_id``: same stem, next suffix, ``is_latest``; others lose it."""
+        with self._lock:
+            base = self._require(Resource.SPACE_BLOCK, block_id).values
+            stem = base["lnid"][:16]
+            suffixes = [
+                self._tables[Resource.SPACE_BLOCK].rows[i].values["lnid"][16:] for i in self._stems[stem]
+            ]
+            changes = {
+                "space_id": base["space_id"],
+                "content": content,
+                "kind": base["kind"],
+                "version_tag": version_tag,
+                "created_by": base["created_by"],
+                "lnid": stem + _increment(max(suffixes)),
+            }
+            return self.write(Resource.SPACE_BLOCK, changes)
+
+    def soft_delete(self, resource: Resource | str, row_id: uuid.UUID | str) -> dict[str, Any]:
+        """Tombstone a row: ``deleted_at`` and ``updated_at`` set to now; ``KeyError`` if missing."""
+        with self._lock:
+            self._require(Resource(resource), row_id)
+            return self.write(resource, {"id": row_id, "deleted_at": self.now()})
+
+    def hard_delete(self, resource: Resource | str, row_id: uuid.UUID | str) -> None:
+        """Remove a row without a tombstone; ``KeyError`` when it does not exist."""
+        with self._lock:
+            self._remove(self._require(Resource(resource), row_id))
+
+    def commit_late(
+        self, resource: Resource | str, row: Mapping[str, Any], age_seconds: float
+    ) -> dict[str, Any]:
+        """Insert or update a row stamped ``age_seconds`` ago that becomes visible only now.
+
+        ``row`` holds the columns to write; with the ``id`` of an existing row
+        it updates that row, otherwise it creates one (``name`` for a space;
+        ``space_id`` and ``content`` for a block).
+        """
+        with self._lock:
+            return self.write(resource, row, stamp=self.now() - timedelta(seconds=age_seconds))
+
+    def bulk_import(
+        self,
+        n: int,
+        *,
+        space_id: uuid.UUID | str | None = None,
+        content_size: int = 500,
+        spread_seconds: float = 60.0,
+        kind: str = "readme",
+    ) -> list[uuid.UUID]:
+        """Create ``n`` blocks stamped evenly over the last ``spread_seconds`` (0: one shared stamp).
+
+        Without ``space_id`` a new space "Bulk import" is created for them.
+        Returns the new block ids in stamp order.
+        """
+        with self._lock:
+            target = as_uuid(space_id) if space_id is not None else self.create_space("Bulk import")["id"]
+            now = self.now()
+            step = timedelta(seconds=spread_seconds) / n if n and spread_seconds else timedelta(0)
+            ids = [self._new_uuid() for _ in range(n)]
+            records = []
+            for i, block_id in enumerate(ids):
+                stamp = now - step * (n - 1 - i)
+                content = f"# Imported block {i}\n\n" + "x" * max(0, content_size - 24)
+                values = self._compose(
+                    Resource.SPACE_BLOCK,
+                    None,
+                    {"id": block_id, "space_id": target, "content": content, "kind": kind},
+                    stamp,
+                )
+                records.append(Record(Resource.SPACE_BLOCK, values, self.spelling))
+            self._insert_many(Resource.SPACE_BLOCK, records)
+            return ids
+
+    def load(self, resource: Resource | str, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Insert complete rows with their own stamps (sample data); returns how many."""
+        resource = Resource(resource)
+        records = []
+        for row in rows:
+            changes = {k: v for k, v in row.items() if k not in ("updated_at", "hash")}
+            stamp = normalise_changes(resource, {"created_at": row["updated_at"]})["created_at"]
+            values = self._compose(resource, None, changes, stamp)
+            records.append(Record(resource, values, self.spelling))
+        with self._lock:
+            self._insert_many(resource, records)
+        return len(records)
+
+    def write(
+        self, resource: Resource | str, changes: Mapping[str, Any], *, stamp: datetime | None = None
+    ) -> dict[str, Any]:
+        """Create a row, or update the row whose ``id`` is in ``changes``; stamped ``stamp`` or now.
+
+        A new block version with ``is_latest`` (the default) takes it from the
+        other versions of its stem, which are bumped with the same stamp.
+        """
+        resource = Resource(resource)
+        with self._lock:
+            moment = self.now() if stamp is None else stamp
+            existing = None
+            if "id" in changes:
+                existing = self._tables[resource].rows.get(as_uuid(changes["id"]).int)
+            values = self._compose(resource, None if existing is None else existing.values, changes, moment)
+            record = Record(resource, values, self.spelling)
+            if resource is Resource.SPACE_BLOCK and values["is_latest"]:
+                self._demote_siblings(record, moment)
+            if existing is not None:
+                self._remove(existing)
+            self._insert(record)
+            return record.as_dict()
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _require(self, resource: Resource, row_id: uuid.UUID | str) -> Record:
+        record = self._tables[resource].rows.get(as_uuid(row_id).int)
+        if record is None:
+            raise KeyError(f"no {resource.value} with id {row_id}")
+        return record
+
+    def _new_uuid(self) -> uuid.UUID:
+        return uuid.UUID(int=self._rng.getrandbits(128), version=4)
+
+    def _new_lnid(self, length: int) -> str:
+        return "".join(self._rng.choice(_ALPHABET) for _ in range(length))
+
+    def _compose(
+        self, resource: Resource, base: Mapping[str, Any] | None, changes: Mapping[str, Any], stamp: datetime
+    ) -> dict[str, Any]:
+        normalised = normalise_changes(resource, changes)
+        if base is None:
+            values: dict[str, Any] = {
+                "id": self._new_uuid(),
+                "created_at": stamp,
+                "deleted_at": None,
+                "created_by": None,
+            }
+            if resource is Resource.SPACE:
+                values.update(lnid=self._new_lnid(12), description=None)
+            else:
+                values.update(
+                    lnid=self._new_lnid(16) + "0000", kind="readme", version_tag=None, is_latest=True
+                )
+                values["created_by"] = DEFAULT_CREATOR
+        else:
+            values = dict(base)
+        values.update(normalised)
+        values["updated_at"] = stamp
+        if resource is Resource.SPACE_BLOCK:
+            values["hash"] = hash_content(values.get("content", ""))
+        missing = [c for c in ("name",) if resource is Resource.SPACE and c not in values]
+        missing += [
+            c for c in ("space_id", "content") if resource is Resource.SPACE_BLOCK and c not in values
+        ]
+        if missing:
+            raise ValueError(f"missing column(s) for a new {resource.value}: {', '.join(missing)}")
+        check_row(resource, values)
+        return values
+
+    def _demote_siblings(self, record: Record, stamp: datetime) -> None:
+        table = self._tables[Resource.SPACE_BLOCK]
+        for sibling_id in sorted(self._stems.get(record.values["lnid"][:16], ())):
+            sibling = table.rows[sibling_id]
+            if sibling_id != record.id.int and sibling.values["is_latest"]:
+                self._remove(sibling)
+                self._insert(
+                    Record(
+                        Resource.SPACE_BLOCK,
+                        {**sibling.values, "is_latest": False, "updated_at": stamp},
+                        self.spelling,
+                    )
+                )
+
+    def _insert(self, record: Record) -> None:
+        table = self._tables[record.resource]
+        table.rows[record.id.int] = record
+        insort(table.order, record.order_key)
+        insort(table.ids, record.id.int)
+        if record.resource is Resource.SPACE_BLOCK:
+            self._stems.setdefault(record.values["lnid"][:16], set()).add(record.id.int)
+
+    def _insert_many(self, resource: Resource, records: list[Record]) -> None:
+        table = self._tables[resource]
+        for record in records:
+            old = table.rows.get(record.id.int)
+            if old is not None:
+                self._remove(old)
+        for record in records:
+            table.rows[record.id.int] = record
+            if resource is Resource.SPACE_BLOCK:
+                self._stems.setdefault(record.values["lnid"][:16], set()).add(record.id.int)
+        table.order = sorted([*table.order, *(r.order_key for r in records)])
+        table.ids = sorted([*table.ids, *(r.id.int for r in records)])
+
+    def _remove(self, record: Record) -> None:
+        table = self._tables[record.resource]
+        del table.rows[record.id.int]
+        del table.order[bisect_left(table.order, record.order_key)]
+        del table.ids[bisect_left(table.ids, record.id.int)]
+        if record.resource is Resource.SPACE_BLOCK:
+            stem = self._stems[record.values["lnid"][:16]]
+            stem.discard(record.id.int)
+
+
+def _matches(record: Record, query: Query) -> bool:
+    """The full filter of ``query``; the bisect start only skips rows this would reject."""
+    if query.live_only and record.deleted:
+        return False
+    if query.id_after is not None and record.id.int <= query.id_after.int:
+        return False
+    if query.since is not None and record.updated_micros < micros(query.since):
+        return False
+    return query.after is None or record.order_key > (micros(query.after[0]), query.after[1].int)

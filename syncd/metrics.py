@@ -1,0 +1,115 @@
+"""Prometheus metrics: an :class:`~syncd.observe.Observer` that counts what the sync engine reports.
+
+Every metric lives in the registry given to :class:`Metrics` (a fresh one by
+default), never in ``prometheus_client``'s global registry, so tests and
+several daemons in one process do not share counters. Names follow the
+Prometheus conventions that ``promtool check metrics`` enforces: ``syncd_``
+prefix, base units in the name (``_seconds``), ``_total`` only on counters.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+import syncd
+from syncd.models import Resource
+from syncd.report import Action, InstanceReport
+
+__all__ = ["DURATION_BUCKETS", "Metrics"]
+
+DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0)
+
+
+class Metrics:
+    """The daemon's metrics; pass it as the ``observer`` of a sync run."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.info = Gauge("syncd_build_info", "syncd version; always 1.", ["version"], registry=r)
+        self.info.labels(version=syncd.__version__).set(1)
+        self.runs = Counter(
+            "syncd_runs", "Sync runs per instance and outcome (ok, failed).",
+            ["instance", "outcome"], registry=r)
+        self.run_errors = Counter(
+            "syncd_run_errors", "Failed sync runs per instance and error kind.",
+            ["instance", "kind"], registry=r)
+        self.rows = Counter(
+            "syncd_rows_applied", "Hub rows applied per instance, resource and action.",
+            ["instance", "resource", "action"], registry=r)
+        self.rejected = Counter(
+            "syncd_rows_rejected", "Hub rows that failed validation and went to quarantine.",
+            ["instance", "resource"], registry=r)
+        self.requests = Counter(
+            "syncd_hub_requests", "HTTP requests to the hub per resource and status code or error kind.",
+            ["resource", "status"], registry=r)
+        self.request_duration = Histogram(
+            "syncd_hub_request_duration_seconds", "Duration of hub HTTP requests.",
+            ["resource"], buckets=DURATION_BUCKETS, registry=r)
+        self.retries = Counter(
+            "syncd_hub_retries", "Hub requests retried after a transient failure, per reason.",
+            ["reason"], registry=r)
+        self.duration = Histogram(
+            "syncd_sync_duration_seconds", "Duration of one instance's part of a sync run.",
+            ["instance"], buckets=DURATION_BUCKETS, registry=r)
+        self.last_success = Gauge(
+            "syncd_last_success_timestamp_seconds", "Unix time of the instance's last successful sync.",
+            ["instance"], registry=r)
+        self.lag = Gauge(
+            "syncd_cursor_lag_seconds", "How far the instance's cursor trails the hub's clock.",
+            ["instance"], registry=r)
+        self.deferred = Gauge(
+            "syncd_deferred_rows", "Blocks parked until their space arrives.",
+            ["instance"], registry=r)
+        self.quarantined = Gauge(
+            "syncd_quarantined_rows", "Hub rows held in quarantine because they broke the contract.",
+            ["instance"], registry=r)
+        self.held = Gauge(
+            "syncd_held_spaces", "Tombstoned spaces kept because LaminDB records still reference them.",
+            ["instance"], registry=r)
+
+    # -- Observer -------------------------------------------------------------------------------
+
+    def hub_request(self, resource: str, status: str, seconds: float) -> None:
+        self.requests.labels(resource=resource, status=status).inc()
+        self.request_duration.labels(resource=resource).observe(max(seconds, 0.0))
+
+    def hub_retry(self, reason: str, delay: float) -> None:
+        self.retries.labels(reason=reason).inc()
+
+    def rows_applied(self, instance: str, resource: Resource, action: Action, count: int) -> None:
+        if count <= 0:
+            return
+        if action == "rejected":
+            self.rejected.labels(instance=instance, resource=str(resource)).inc(count)
+        else:
+            self.rows.labels(instance=instance, resource=str(resource), action=action).inc(count)
+
+    def instance_done(self, report: InstanceReport) -> None:
+        name = report.name
+        self.runs.labels(instance=name, outcome=report.outcome).inc()
+        self.duration.labels(instance=name).observe(max(report.duration_seconds, 0.0))
+        if report.outcome != "ok":
+            self.run_errors.labels(instance=name, kind=report.error_kind or "error").inc()
+            return
+        if report.finished_at is not None:
+            self.last_success.labels(instance=name).set(report.finished_at.timestamp())
+        if report.lag_seconds is not None:
+            self.lag.labels(instance=name).set(report.lag_seconds)
+        self.deferred.labels(instance=name).set(report.deferred)
+        self.quarantined.labels(instance=name).set(report.quarantined)
+        self.held.labels(instance=name).set(report.held)
+
+    # -- exposition -----------------------------------------------------------------------------
+
+    def forget(self, instance: str) -> None:
+        """Drop an instance's gauges (it left the configuration on reload)."""
+        for gauge in (self.last_success, self.lag, self.deferred, self.quarantined, self.held):
+            try:
+                gauge.remove(instance)
+            except KeyError:
+                continue
+
+    def exposition(self) -> bytes:
+        """The text exposition format, as served on ``/metrics``."""
+        return bytes(generate_latest(self.registry))

@@ -1,0 +1,196 @@
+"""Validation of hub rows: the hub is untrusted input.
+
+:func:`parse_space` and :func:`parse_block` turn a raw row into a domain type
+or raise :class:`~syncd.errors.RowRejected` whose reason names the field and
+what is wrong. Checks follow the hub contract and LaminDB's column limits.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from syncd.errors import RowRejected
+from syncd.models import Creator, HubBlock, HubSpace, RawRow, Resource
+from syncd.timestamps import parse_rfc3339
+
+__all__ = ["MAX_CONTENT_BYTES", "content_hash", "parse_block", "parse_row", "parse_space", "row_key"]
+
+MAX_CONTENT_BYTES = 1024 * 1024
+_ALNUM = "[0-9a-zA-Z]"
+_SPACE_LNID = re.compile(f"{_ALNUM}{{12}}")
+_BLOCK_LNID = re.compile(f"{_ALNUM}{{20}}")
+_USER_LNID = re.compile(f"{_ALNUM}{{8}}")
+_KINDS = ("readme", "comment")
+
+
+def content_hash(content: str) -> str | None:
+    """LaminDB's ``hash_string``: urlsafe base64 MD5, ``=`` stripped, 22 chars; None when empty."""
+    if content == "":
+        return None
+    digest = hashlib.md5(content.encode("utf-8"), usedforsecurity=False).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")[:22]
+
+
+def row_key(raw: object) -> str:
+    """The hub id of a raw row when it has a valid one, else a digest of the payload."""
+    if isinstance(raw, Mapping):
+        value = raw.get("id")
+        if isinstance(value, str):
+            try:
+                return str(uuid.UUID(value))
+            except ValueError:
+                pass
+    digest = hashlib.sha256(repr(raw).encode("utf-8")).hexdigest()[:32]
+    return f"sha256:{digest}"
+
+
+def _require(raw: RawRow, key: str) -> Any:
+    if key not in raw:
+        raise RowRejected(f"{key}: missing")
+    return raw[key]
+
+
+def _uuid(raw: RawRow, key: str) -> uuid.UUID:
+    value = _require(raw, key)
+    if not isinstance(value, str):
+        raise RowRejected(f"{key}: must be a uuid string, got {type(value).__name__}")
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise RowRejected(f"{key}: not a uuid: {value[:60]!r}") from None
+
+
+def _text(raw: RawRow, key: str, *, low: int, high: int, nullable: bool = False) -> str | None:
+    value = _require(raw, key)
+    if value is None:
+        if nullable:
+            return None
+        raise RowRejected(f"{key}: must not be null")
+    if not isinstance(value, str):
+        raise RowRejected(f"{key}: must be a string, got {type(value).__name__}")
+    if not low <= len(value) <= high:
+        raise RowRejected(f"{key}: length {len(value)} outside {low}..{high}")
+    if "\x00" in value:
+        raise RowRejected(f"{key}: contains a NUL character")
+    return value
+
+
+def _stamp(raw: RawRow, key: str, *, nullable: bool = False) -> datetime | None:
+    value = _require(raw, key)
+    if value is None:
+        if nullable:
+            return None
+        raise RowRejected(f"{key}: must not be null")
+    try:
+        return parse_rfc3339(value)
+    except ValueError as exc:
+        raise RowRejected(f"{key}: {exc}") from None
+
+
+def _lnid(raw: RawRow, pattern: re.Pattern[str], length: int) -> str:
+    value = _require(raw, "lnid")
+    if not isinstance(value, str) or pattern.fullmatch(value) is None:
+        shown = value[:40] if isinstance(value, str) else type(value).__name__
+        raise RowRejected(f"lnid: must be exactly {length} characters of [0-9a-zA-Z], got {shown!r}")
+    return value
+
+
+def _creator(raw: RawRow, *, nullable: bool) -> Creator | None:
+    value = _require(raw, "created_by")
+    if value is None:
+        if nullable:
+            return None
+        raise RowRejected("created_by: must not be null")
+    if not isinstance(value, Mapping):
+        raise RowRejected(f"created_by: must be an object, got {type(value).__name__}")
+    lnid = value.get("lnid")
+    if not isinstance(lnid, str) or _USER_LNID.fullmatch(lnid) is None:
+        raise RowRejected(f"created_by.lnid: must be 8 characters of [0-9a-zA-Z], got {lnid!r}")
+    handle = value.get("handle")
+    if not isinstance(handle, str) or not 1 <= len(handle) <= 30:
+        raise RowRejected(f"created_by.handle: must be a string of 1..30 characters, got {handle!r}")
+    name = value.get("name")
+    if name is not None and (not isinstance(name, str) or len(name) > 150):
+        raise RowRejected("created_by.name: must be null or a string of at most 150 characters")
+    return Creator(lnid=lnid, handle=handle, name=name)
+
+
+def _updated_raw(raw: RawRow) -> tuple[datetime, str]:
+    stamp = _stamp(raw, "updated_at")
+    assert stamp is not None
+    return stamp, str(raw["updated_at"])
+
+
+def parse_space(raw: RawRow) -> HubSpace:
+    """Validate one ``space`` row."""
+    if not isinstance(raw, Mapping):
+        raise RowRejected(f"row: must be an object, got {type(raw).__name__}")
+    hub_id = _uuid(raw, "id")
+    lnid = _lnid(raw, _SPACE_LNID, 12)
+    name = _text(raw, "name", low=1, high=100)
+    assert name is not None
+    if name.strip() == "":
+        raise RowRejected("name: must not be blank")
+    description = _text(raw, "description", low=0, high=10_000_000, nullable=True) \
+        if "description" in raw else None
+    created_at = _stamp(raw, "created_at")
+    assert created_at is not None
+    updated_at, updated_raw = _updated_raw(raw)
+    deleted_at = _stamp(raw, "deleted_at", nullable=True)
+    created_by = _creator(raw, nullable=True) if "created_by" in raw else None
+    return HubSpace(
+        id=hub_id, lnid=lnid, name=name, description=description, created_at=created_at,
+        updated_at=updated_at, updated_at_raw=updated_raw, deleted_at=deleted_at,
+        created_by=created_by, raw=raw,
+    )
+
+
+def parse_block(raw: RawRow) -> HubBlock:
+    """Validate one ``space_block`` row, including its content hash."""
+    if not isinstance(raw, Mapping):
+        raise RowRejected(f"row: must be an object, got {type(raw).__name__}")
+    hub_id = _uuid(raw, "id")
+    lnid = _lnid(raw, _BLOCK_LNID, 20)
+    space_id = _uuid(raw, "space_id")
+    content = _require(raw, "content")
+    if not isinstance(content, str):
+        raise RowRejected(f"content: must be a string, got {type(content).__name__}")
+    size = len(content.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_CONTENT_BYTES:
+        raise RowRejected(f"content: {size} bytes in UTF-8, more than the 1 MiB allowed")
+    if "\x00" in content:
+        raise RowRejected("content: contains a NUL character")
+    given_hash = _require(raw, "hash")
+    expected = content_hash(content)
+    if given_hash != expected:
+        raise RowRejected(f"hash: {given_hash!r} does not match the content (expected {expected!r})")
+    kind = _require(raw, "kind")
+    if kind not in _KINDS:
+        raise RowRejected(f"kind: must be 'readme' or 'comment', got {kind!r}")
+    version_tag = _text(raw, "version_tag", low=0, high=30, nullable=True)
+    is_latest = _require(raw, "is_latest")
+    if not isinstance(is_latest, bool):
+        raise RowRejected(f"is_latest: must be a boolean, got {is_latest!r}")
+    created_at = _stamp(raw, "created_at")
+    assert created_at is not None
+    updated_at, updated_raw = _updated_raw(raw)
+    deleted_at = _stamp(raw, "deleted_at", nullable=True)
+    created_by = _creator(raw, nullable=False)
+    assert created_by is not None
+    return HubBlock(
+        id=hub_id, lnid=lnid, space_id=space_id, content=content, hash=expected, kind=kind,
+        version_tag=version_tag, is_latest=is_latest, created_at=created_at,
+        updated_at=updated_at, updated_at_raw=updated_raw, deleted_at=deleted_at,
+        created_by=created_by, raw=raw,
+    )
+
+
+def parse_row(resource: Resource, raw: RawRow) -> HubSpace | HubBlock:
+    """Validate a row of either resource."""
+    return parse_space(raw) if resource is Resource.SPACE else parse_block(raw)

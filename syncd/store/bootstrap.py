@@ -1,0 +1,90 @@
+"""Make an instance database ready for syncd, or refuse it with a clear reason.
+
+* An empty database (a new SQLite file, an empty PostgreSQL database) gets
+  LaminDB's own DDL and seed rows for the four tables syncd needs.
+* An existing LaminDB instance is checked, never altered: only syncd's own
+  ``syncd_*`` tables are added.
+* Anything else (another application's tables, a LaminDB schema without the
+  columns syncd writes) is refused with :class:`IncompatibleSchemaError`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, inspect, select
+
+from syncd.errors import IncompatibleSchemaError
+from syncd.store import ddl
+from syncd.store.schema import SCHEMA_VERSION, bookkeeping, meta
+
+__all__ = ["REQUIRED_COLUMNS", "prepare_schema"]
+
+REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
+    "lamindb_user": frozenset({"id", "uid", "handle", "name", "created_at", "updated_at"}),
+    "lamindb_branch": frozenset({"id", "name", "uid"}),
+    "lamindb_space": frozenset({"id", "name", "uid", "description", "created_at", "created_by_id"}),
+    "lamindb_spaceblock": frozenset({
+        "id", "uid", "version_tag", "is_latest", "content", "hash", "kind", "created_at",
+        "space_id", "created_by_id", "_status_code", "branch_id", "created_on_id",
+    }),
+}
+
+
+def prepare_schema(conn: Connection) -> bool:
+    """Check or bootstrap the schema inside the caller's transaction; True when bootstrapped."""
+    tables = set(inspect(conn).get_table_names())
+    lamindb_tables = {t for t in tables if t.startswith("lamindb_")}
+    bootstrapped = False
+    if not lamindb_tables:
+        foreign = sorted(t for t in tables if not t.startswith(("syncd_", "sqlite_")))
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+            raise IncompatibleSchemaError(
+                f"not a LaminDB instance and not empty: it has tables {shown}; "
+                "point syncd at a LaminDB instance database or at an empty database"
+            )
+        _bootstrap(conn)
+        bootstrapped = True
+    else:
+        _check(conn, lamindb_tables)
+    bookkeeping.create_all(conn, checkfirst=True)
+    _check_version(conn)
+    return bootstrapped
+
+
+def _bootstrap(conn: Connection) -> None:
+    statements = ddl.SQLITE_DDL if conn.dialect.name == "sqlite" else ddl.POSTGRESQL_DDL
+    for statement in statements:
+        conn.exec_driver_sql(statement)
+    for statement in ddl.SEED_STATEMENTS:
+        conn.exec_driver_sql(statement)
+    if conn.dialect.name == "postgresql":
+        for statement in ddl.POSTGRESQL_SEED_SEQUENCES:
+            conn.exec_driver_sql(statement)
+
+
+def _check(conn: Connection, present: set[str]) -> None:
+    problems: list[str] = []
+    inspector = inspect(conn)
+    for table, needed in REQUIRED_COLUMNS.items():
+        if table not in present:
+            problems.append(f"table {table} is missing")
+            continue
+        columns = {c["name"] for c in inspector.get_columns(table)}
+        missing = sorted(needed - columns)
+        if missing:
+            problems.append(f"{table} lacks column(s) {', '.join(missing)}")
+    if problems:
+        raise IncompatibleSchemaError(
+            "incompatible LaminDB schema (syncd needs lamindb 2.x): " + "; ".join(problems)
+        )
+
+
+def _check_version(conn: Connection) -> None:
+    row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
+    if row is None:
+        conn.execute(meta.insert().values(key="schema_version", value=SCHEMA_VERSION))
+    elif row.value != SCHEMA_VERSION:
+        raise IncompatibleSchemaError(
+            f"syncd bookkeeping tables are version {row.value}; this syncd writes version "
+            f"{SCHEMA_VERSION}: upgrade syncd (or restore the matching version)"
+        )

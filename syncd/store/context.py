@@ -1,0 +1,48 @@
+"""What the apply functions need besides the connection and the rows."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from syncd.models import Resource
+from syncd.report import Action
+from syncd.store.references import SpaceReferences
+
+__all__ = ["ApplyContext", "ApplyResult", "name_key"]
+
+_ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def name_key(name: str, dialect: str) -> str:
+    """The key LaminDB's unique index ``lower(name)`` compares on this dialect.
+
+    SQLite's ``lower()`` folds ASCII letters only; PostgreSQL's folds Unicode.
+    """
+    return name.translate(_ASCII_UPPER) if dialect == "sqlite" else name.lower()
+
+
+@dataclass
+class ApplyContext:
+    dialect: str
+    now: datetime
+    on_name_conflict: Literal["reject", "adopt"] = "reject"
+    references: SpaceReferences = field(default_factory=SpaceReferences)
+
+
+@dataclass
+class ApplyResult:
+    """Counts per (resource, action), and the uids of tombstoned spaces kept because referenced."""
+
+    counts: Counter[tuple[Resource, Action]] = field(default_factory=Counter)
+    held: list[str] = field(default_factory=list)
+
+    def add(self, resource: Resource, action: Action, n: int = 1) -> None:
+        if n:
+            self.counts[(resource, action)] += n
+
+    def merge(self, other: ApplyResult) -> None:
+        self.counts.update(other.counts)
+        self.held.extend(other.held)

@@ -1,0 +1,58 @@
+"""Per-resource cursors in ``syncd_cursor``, written in the same transaction as the rows they cover."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select, update
+
+from syncd.models import Position, Resource
+from syncd.store.schema import cursor, meta
+from syncd.timestamps import format_canonical, parse_stored
+from syncd.watermark import CursorState
+
+__all__ = ["load_cursor", "read_meta", "save_cursor", "write_meta"]
+
+
+def _dt(value: str | None) -> datetime | None:
+    return parse_stored(value) if value else None
+
+
+def load_cursor(conn: Connection, resource: Resource) -> CursorState:
+    row = conn.execute(select(cursor).where(cursor.c.resource == resource.value)).first()
+    if row is None:
+        return CursorState()
+    pos = None
+    if row.pass_ts_raw and row.pass_ts and row.pass_id:
+        pos = Position(parse_stored(row.pass_ts), row.pass_ts_raw, uuid.UUID(row.pass_id))
+    return CursorState(complete_before=_dt(row.complete_before), pass_pos=pos,
+                       pass_floor=_dt(row.pass_floor))
+
+
+def save_cursor(conn: Connection, resource: Resource, state: CursorState, *,
+                hub_date: datetime | None, now: datetime) -> None:
+    pos = state.pass_pos
+    values = {
+        "complete_before": format_canonical(state.complete_before) if state.complete_before else None,
+        "pass_ts_raw": pos.updated_at_raw if pos else None,
+        "pass_ts": format_canonical(pos.updated_at) if pos else None,
+        "pass_id": str(pos.id) if pos else None,
+        "pass_floor": format_canonical(state.pass_floor) if state.pass_floor else None,
+        "last_hub_date": format_canonical(hub_date) if hub_date else None,
+        "updated_at": format_canonical(now),
+    }
+    done = conn.execute(update(cursor).where(cursor.c.resource == resource.value).values(**values))
+    if done.rowcount == 0:
+        conn.execute(insert(cursor).values(resource=resource.value, **values))
+
+
+def read_meta(conn: Connection, key: str) -> str | None:
+    value = conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar_one_or_none()
+    return None if value is None else str(value)
+
+
+def write_meta(conn: Connection, key: str, value: str) -> None:
+    done = conn.execute(update(meta).where(meta.c.key == key).values(value=value))
+    if done.rowcount == 0:
+        conn.execute(insert(meta).values(key=key, value=value))

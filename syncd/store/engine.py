@@ -1,0 +1,46 @@
+"""Engines for instance databases, configured the way syncd writes to them.
+
+SQLite: every transaction is ``BEGIN IMMEDIATE`` (the write lock is taken up
+front, so two writers queue instead of failing mid-transaction), foreign keys
+are enforced as Django enforces them, and a busy timeout makes a second writer
+wait. The journal mode is left as LaminDB set it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+__all__ = ["create_instance_engine"]
+
+
+def create_instance_engine(url: str, *, busy_timeout_seconds: float = 30.0) -> Engine:
+    """An engine for one instance database (SQLite or PostgreSQL)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, poolclass=NullPool)
+        timeout_ms = int(busy_timeout_seconds * 1000)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+            # let SQLAlchemy's "begin" event issue BEGIN itself (the documented pysqlite recipe)
+            dbapi_connection.isolation_level = None
+            cur = dbapi_connection.cursor()
+            cur.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(
+        parsed,
+        poolclass=NullPool,
+        connect_args={"connect_timeout": 10, "application_name": "syncd"},
+    )

@@ -1,0 +1,226 @@
+"""One instance database as the synchroniser sees it: open, lock, apply pages, finish.
+
+Each page is applied in one transaction together with the cursor that covers
+it, so a crash at any point loses nothing and duplicates nothing. The lock is
+held from :meth:`InstanceStore.open` to :meth:`InstanceStore.close`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from syncd.errors import InstanceUnreachableError, RowRejected, StoreError
+from syncd.models import HubBlock, HubSpace, Resource
+from syncd.rows import parse_block, parse_space
+from syncd.settings import InstanceSettings, SyncSettings
+from syncd.store.blocks import apply_blocks
+from syncd.store.bootstrap import prepare_schema
+from syncd.store.context import ApplyContext, ApplyResult
+from syncd.store.cursors import load_cursor, save_cursor, write_meta
+from syncd.store.engine import create_instance_engine
+from syncd.store.lock import instance_lock
+from syncd.store.parking import Rejection, count_parked, load_deferred, quarantine_rows
+from syncd.store.schema import block_map, deferred, space_map
+from syncd.store.spaces import apply_spaces, retry_held_spaces
+from syncd.timestamps import format_canonical
+from syncd.watermark import CursorState
+
+__all__ = ["InstanceStore"]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class InstanceStore:
+    """The synchroniser's view of one instance database."""
+
+    def __init__(
+        self,
+        instance: InstanceSettings,
+        sync: SyncSettings,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        engine_factory: Callable[[str], Engine] = create_instance_engine,
+    ) -> None:
+        self.name = instance.name
+        self._instance = instance
+        self._sync = sync
+        self._clock = clock
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._engine_factory = engine_factory
+        self._engine: Engine | None = None
+        self._conn: Connection | None = None
+        self._stack = contextlib.ExitStack()
+        self._ctx: ApplyContext | None = None
+        self.bootstrapped = False
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def open(self) -> None:
+        """Connect, take the instance lock, and check (or bootstrap) the schema."""
+        url = self._instance.url.reveal()
+        try:
+            self._engine = self._engine_factory(url)
+            self._conn = self._stack.enter_context(self._engine.connect())
+        except (SQLAlchemyError, OSError) as exc:
+            self.close()
+            raise InstanceUnreachableError(
+                f"cannot open {self._instance.display_url}: {self._describe(exc)}") from None
+        try:
+            self._stack.enter_context(instance_lock(
+                self._conn, url, timeout=self._sync.lock_timeout_seconds,
+                sleep=self._sleep, monotonic=self._monotonic))
+            with self._conn.begin():
+                self.bootstrapped = prepare_schema(self._conn)
+        except StoreError:
+            self.close()
+            raise
+        except SQLAlchemyError as exc:
+            self.close()
+            raise InstanceUnreachableError(
+                f"cannot prepare {self._instance.display_url}: {self._describe(exc)}") from None
+        self._ctx = ApplyContext(dialect=self._conn.dialect.name, now=self._clock(),
+                                 on_name_conflict=self._sync.on_name_conflict)
+
+    def close(self) -> None:
+        with contextlib.suppress(SQLAlchemyError):
+            self._stack.close()
+        if self._engine is not None:
+            self._engine.dispose()
+        self._engine = None
+        self._conn = None
+
+    def __enter__(self) -> InstanceStore:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _describe(self, exc: BaseException) -> str:
+        """An error's first line, with any password in the URL removed."""
+        orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        message = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+        password = self._password()
+        return message.replace(password, "***") if password else message
+
+    def _password(self) -> str | None:
+        from sqlalchemy.engine import make_url
+
+        return make_url(self._instance.url.reveal()).password
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            raise StoreError(f"instance {self.name} is not open")
+        return self._conn
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[ApplyContext]:
+        assert self._ctx is not None
+        self._ctx.now = self._clock()
+        try:
+            with self.conn.begin():
+                yield self._ctx
+        except SQLAlchemyError as exc:
+            raise StoreError(f"writing to {self.name} failed: {self._describe(exc)}") from exc
+
+    # -- the synchroniser's calls ---------------------------------------------------
+
+    def cursor(self, resource: Resource) -> CursorState:
+        with self.conn.begin():
+            return load_cursor(self.conn, resource)
+
+    def apply_page(
+        self, resource: Resource, rows: Sequence[HubSpace | HubBlock], rejected: list[Rejection],
+        state: CursorState, hub_date: datetime | None,
+    ) -> ApplyResult:
+        """Apply one page and advance the cursor, in one transaction."""
+        with self._transaction() as ctx:
+            result = self._apply(resource, rows, ctx)
+            quarantine_rows(self.conn, resource, rejected, ctx.now)
+            result.add(resource, "rejected", len(rejected))
+            save_cursor(self.conn, resource, state, hub_date=hub_date, now=ctx.now)
+        return result
+
+    def _apply(self, resource: Resource, rows: Sequence[HubSpace | HubBlock], ctx: ApplyContext
+               ) -> ApplyResult:
+        if resource is Resource.SPACE:
+            return apply_spaces(self.conn, [r for r in rows if isinstance(r, HubSpace)], ctx)
+        return apply_blocks(self.conn, [r for r in rows if isinstance(r, HubBlock)], ctx)
+
+    def retry_parked(self, resource: Resource) -> ApplyResult:
+        """Retry deferred rows that may apply now (and, for spaces, held tombstones)."""
+        with self._transaction() as ctx:
+            result = ApplyResult()
+            if resource is Resource.SPACE:
+                payloads = load_deferred(self.conn, resource)
+                result.merge(retry_held_spaces(self.conn, ctx))
+            else:
+                ready = select(deferred.c.hub_id).where(
+                    deferred.c.resource == resource.value,
+                    deferred.c.waiting_for.in_(select(space_map.c.hub_id)))
+                payloads = load_deferred(self.conn, resource, self.conn.execute(ready).scalars())
+            if payloads:
+                result.merge(self._reapply(resource, payloads, ctx))
+        return result
+
+    def _reapply(self, resource: Resource, payloads: list[Any], ctx: ApplyContext) -> ApplyResult:
+        parse = parse_space if resource is Resource.SPACE else parse_block
+        rows: list[HubSpace | HubBlock] = []
+        rejected: list[Rejection] = []
+        for payload in payloads:
+            try:
+                rows.append(parse(payload))
+            except RowRejected as exc:
+                rejected.append(Rejection(payload, exc.reason))
+        result = self._apply(resource, rows, ctx)
+        if rejected:
+            quarantine_rows(self.conn, resource, rejected, ctx.now)
+            self.conn.execute(delete(deferred).where(
+                deferred.c.resource == resource.value,
+                deferred.c.hub_id.in_([str(p.get("id")) for p in rejected if isinstance(p, dict)])))
+        # a retried row that is deferred again is not news: count only what moved
+        result.counts.pop((resource, "deferred"), None)
+        return result
+
+    def reconcile(self, resource: Resource, live_ids: set[str]) -> ApplyResult:
+        """Remove synced rows whose hub id is absent from a complete listing of live keys."""
+        from syncd.store.reconcile import remove_vanished
+
+        with self._transaction() as ctx:
+            return remove_vanished(self.conn, resource, live_ids, ctx)
+
+    def finish(self, hub_date: datetime | None) -> tuple[int, int, list[str]]:
+        """Record a successful run; returns (deferred, quarantined, held space uids)."""
+        with self._transaction() as ctx:
+            write_meta(self.conn, "last_success", format_canonical(ctx.now))
+            if hub_date is not None:
+                write_meta(self.conn, "last_success_hub_date", format_canonical(hub_date))
+            n_deferred, n_quarantined = count_parked(self.conn)
+            held = list(self.conn.execute(select(space_map.c.uid).where(
+                space_map.c.tombstoned_at.is_not(None)).order_by(space_map.c.uid)).scalars())
+        return n_deferred, n_quarantined, held
+
+    def record_failure(self, message: str) -> None:
+        """Remember the last error (best effort: the database may be what failed)."""
+        with contextlib.suppress(StoreError, SQLAlchemyError), self._transaction():
+            write_meta(self.conn, "last_error", json.dumps(
+                {"at": format_canonical(self._clock()), "error": message}))
+
+    def synced_ids(self, resource: Resource) -> set[str]:
+        table = space_map if resource is Resource.SPACE else block_map
+        with self.conn.begin():
+            return set(self.conn.execute(select(table.c.hub_id)).scalars())

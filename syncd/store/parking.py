@@ -1,0 +1,133 @@
+"""Rows that cannot be applied yet (deferred) or at all (quarantined), kept with their payload.
+
+Deferred rows wait for something that will come (a block for its space, a
+space for a name another space still holds) and are retried every run.
+Quarantined rows broke the contract; they stay until the hub sends a newer,
+valid version of the same row. Neither holds up the rest of a page.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from syncd.models import Resource
+from syncd.rows import row_key
+from syncd.store.schema import deferred, quarantine
+from syncd.timestamps import format_canonical
+
+__all__ = [
+    "Deferral",
+    "Rejection",
+    "count_parked",
+    "defer_rows",
+    "load_deferred",
+    "quarantine_rows",
+    "release",
+]
+
+
+@dataclass(frozen=True)
+class Deferral:
+    hub_id: str
+    hub_updated_at: str
+    reason: str
+    payload: Mapping[str, Any]
+    waiting_for: str | None = None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    payload: object
+    reason: str
+
+
+def _dump(payload: object) -> str:
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def defer_rows(conn: Connection, resource: Resource, items: list[Deferral], now: datetime) -> None:
+    """Park rows to retry later; an entry is replaced only by a newer version of the row."""
+    if not items:
+        return
+    stamp = format_canonical(now)
+    current = {
+        r.hub_id: (r.hub_updated_at, r.reason)
+        for r in conn.execute(select(deferred.c.hub_id, deferred.c.hub_updated_at, deferred.c.reason).where(
+            deferred.c.resource == resource.value,
+            deferred.c.hub_id.in_([i.hub_id for i in items])))
+    }
+    for item in items:
+        old = current.get(item.hub_id)
+        if old is None:
+            conn.execute(insert(deferred).values(
+                resource=resource.value, hub_id=item.hub_id, hub_updated_at=item.hub_updated_at,
+                reason=item.reason, payload=_dump(item.payload), waiting_for=item.waiting_for,
+                first_seen=stamp, last_seen=stamp))
+        elif old[0] < item.hub_updated_at or (old[0] == item.hub_updated_at and old[1] != item.reason):
+            conn.execute(update(deferred).where(
+                deferred.c.resource == resource.value, deferred.c.hub_id == item.hub_id,
+            ).values(hub_updated_at=item.hub_updated_at, reason=item.reason, waiting_for=item.waiting_for,
+                     payload=_dump(item.payload), last_seen=stamp))
+
+
+def load_deferred(conn: Connection, resource: Resource, hub_ids: Iterable[str] | None = None
+                  ) -> list[Mapping[str, Any]]:
+    """Deferred payloads of ``resource`` (all, or only the given hub ids)."""
+    query = select(deferred.c.payload).where(deferred.c.resource == resource.value)
+    if hub_ids is not None:
+        ids = list(hub_ids)
+        if not ids:
+            return []
+        query = query.where(deferred.c.hub_id.in_(ids))
+    return [json.loads(p) for p in conn.execute(query.order_by(deferred.c.hub_id)).scalars()]
+
+
+def release(conn: Connection, resource: Resource, versions: Mapping[str, str]) -> None:
+    """Forget deferred and quarantined entries superseded by these ``{hub_id: updated_at}``."""
+    if not versions:
+        return
+    ids = list(versions)
+    for table, key in ((deferred, deferred.c.hub_id), (quarantine, quarantine.c.row_key)):
+        found = conn.execute(select(key, table.c.hub_updated_at).where(
+            table.c.resource == resource.value, key.in_(ids))).all()
+        stale = [k for k, stamp in found if stamp is None or stamp <= versions[k]]
+        if stale:
+            conn.execute(delete(table).where(table.c.resource == resource.value, key.in_(stale)))
+
+
+def quarantine_rows(conn: Connection, resource: Resource, items: list[Rejection], now: datetime) -> None:
+    """Keep rejected rows with their raw payload and the reason."""
+    if not items:
+        return
+    stamp = format_canonical(now)
+    keyed = {row_key(i.payload): i for i in items}
+    existing = {
+        r.row_key: (r.hub_updated_at, r.reason)
+        for r in conn.execute(select(quarantine.c.row_key, quarantine.c.hub_updated_at, quarantine.c.reason)
+                              .where(quarantine.c.resource == resource.value,
+                                     quarantine.c.row_key.in_(list(keyed))))
+    }
+    for key, item in keyed.items():
+        updated = item.payload.get("updated_at") if isinstance(item.payload, Mapping) else None
+        updated_text = str(updated)[:64] if updated is not None else None
+        values = {"hub_updated_at": updated_text, "reason": item.reason,
+                  "payload": _dump(item.payload), "last_seen": stamp}
+        if key not in existing:
+            conn.execute(insert(quarantine).values(resource=resource.value, row_key=key,
+                                                   first_seen=stamp, **values))
+        elif existing[key] != (updated_text, item.reason):
+            conn.execute(update(quarantine).where(quarantine.c.resource == resource.value,
+                                                  quarantine.c.row_key == key).values(**values))
+
+
+def count_parked(conn: Connection) -> tuple[int, int]:
+    """(deferred, quarantined) row counts."""
+    n_deferred = conn.execute(select(func.count()).select_from(deferred)).scalar_one()
+    n_quarantined = conn.execute(select(func.count()).select_from(quarantine)).scalar_one()
+    return int(n_deferred), int(n_quarantined)

@@ -1,0 +1,61 @@
+"""Which LaminDB records still point at a space (and so keep a tombstoned hub space alive).
+
+The set of tables with a ``space_id`` foreign key differs between instances
+(modules such as bionty add their own), so it is read from the catalog once
+per connection. Blocks that syncd itself synced from the hub do not count:
+they are removed together with their space.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, exists, select, text
+
+from syncd.store.schema import block_map, spaceblock
+
+__all__ = ["SpaceReferences"]
+
+_SQLITE_FKS = text(
+    "SELECT m.name, p.\"from\" FROM sqlite_master m, pragma_foreign_key_list(m.name) p "
+    "WHERE m.type = 'table' AND p.\"table\" = 'lamindb_space'"
+)
+_PG_FKS = text(
+    "SELECT c.conrelid::regclass::text, a.attname FROM pg_constraint c "
+    "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey) "
+    "WHERE c.contype = 'f' AND c.confrelid = 'lamindb_space'::regclass"
+)
+
+
+class SpaceReferences:
+    """Finds records referencing a space, using a catalog read once per instance."""
+
+    def __init__(self) -> None:
+        self._columns: list[tuple[str, str]] | None = None
+
+    def _discover(self, conn: Connection) -> list[tuple[str, str]]:
+        if self._columns is None:
+            query = _SQLITE_FKS if conn.dialect.name == "sqlite" else _PG_FKS
+            self._columns = sorted({(str(t), str(c)) for t, c in conn.execute(query)})
+        return self._columns
+
+    def referencing(self, conn: Connection, space_local_id: int) -> list[str]:
+        """Tables holding records that point at the space (hub-synced blocks excluded)."""
+        found: list[str] = []
+        preparer = conn.dialect.identifier_preparer
+        for table, column in self._discover(conn):
+            if table == "lamindb_spaceblock":
+                local_block = (
+                    select(spaceblock.c.id)
+                    .where(spaceblock.c.space_id == space_local_id)
+                    .where(~exists().where(block_map.c.local_id == spaceblock.c.id))
+                    .limit(1)
+                )
+                if conn.execute(local_block).first() is not None:
+                    found.append(table)
+                continue
+            query = text(
+                f"SELECT 1 FROM {preparer.quote(table)} "  # noqa: S608 - names come from the catalog
+                f"WHERE {preparer.quote(column)} = :id LIMIT 1"
+            )
+            if conn.execute(query, {"id": space_local_id}).first() is not None:
+                found.append(table)
+        return found

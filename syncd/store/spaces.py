@@ -1,0 +1,304 @@
+"""Apply validated ``space`` rows to ``lamindb_space`` in one transaction.
+
+Identity: ``syncd_space_map`` links hub id, uid (the hub's lnid) and the local
+id, which never changes once given. Renames update rows in place; names that
+move between spaces within one batch go through a temporary name so the unique
+index on ``lower(name)`` never trips. A name still held by another hub space
+(whose rename has not arrived yet) defers the row; a name or uid held by a
+local-only space rejects it, unless ``on_name_conflict = "adopt"``. The
+built-in space ``all`` (id 1) is never touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+
+from syncd.models import HubSpace, Resource
+from syncd.store.context import ApplyContext, ApplyResult, name_key
+from syncd.store.parking import Deferral, Rejection, defer_rows, quarantine_rows, release
+from syncd.store.schema import (
+    BUILTIN_SPACE_ID,
+    block_map,
+    deferred,
+    space,
+    space_gone,
+    space_map,
+    spaceblock,
+)
+from syncd.store.users import resolve_users
+from syncd.timestamps import format_canonical
+
+__all__ = ["apply_spaces", "hold_or_remove", "retry_held_spaces"]
+
+R = Resource.SPACE
+
+
+@dataclass
+class _Local:
+    id: int
+    uid: str
+    name: str
+
+
+@dataclass
+class _Plan:
+    row: HubSpace
+    local_id: int | None
+    kind: str  # "insert" | "update" | "adopt"
+
+
+def latest_per_id(rows: list[HubSpace]) -> list[HubSpace]:
+    newest: dict[object, HubSpace] = {}
+    for row in rows:
+        old = newest.get(row.id)
+        if old is None or row.updated_at >= old.updated_at:
+            newest[row.id] = row
+    return list(newest.values())
+
+
+class _Batch:
+    """The state of one batch while it is being planned."""
+
+    def __init__(self, conn: Connection, rows: list[HubSpace], ctx: ApplyContext) -> None:
+        self.conn = conn
+        self.ctx = ctx
+        self.result = ApplyResult()
+        self.rejected: list[Rejection] = []
+        self.deferred: list[Deferral] = []
+        self.versions: dict[str, str] = {}
+        ids = [str(r.id) for r in rows]
+        self.maps = {m.hub_id: m for m in conn.execute(select(space_map).where(space_map.c.hub_id.in_(ids)))}
+        self.synced_ids = set(conn.execute(select(space_map.c.local_id)).scalars())
+        self.locals = {r.id: _Local(r.id, r.uid, r.name)
+                       for r in conn.execute(select(space.c.id, space.c.uid, space.c.name))}
+        self.by_uid = {loc.uid: loc for loc in self.locals.values()}
+
+    def reject(self, row: HubSpace, reason: str) -> None:
+        self.rejected.append(Rejection(dict(row.raw), reason))
+        self.result.add(R, "rejected")
+
+    def defer(self, row: HubSpace, reason: str) -> None:
+        self.deferred.append(Deferral(str(row.id), format_canonical(row.updated_at), reason, dict(row.raw)))
+        self.result.add(R, "deferred")
+
+    def describe(self, local_id: int) -> str:
+        loc = self.locals[local_id]
+        return f"{loc.name!r} (id {loc.id}, uid {loc.uid})"
+
+
+def apply_spaces(conn: Connection, rows: list[HubSpace], ctx: ApplyContext) -> ApplyResult:
+    """Apply a page of validated spaces; returns counts and held tombstones."""
+    rows = latest_per_id(rows)
+    if not rows:
+        return ApplyResult()
+    batch = _Batch(conn, rows, ctx)
+    plans: list[_Plan] = []
+    tombstones: list[HubSpace] = []
+    for row in rows:
+        _classify(batch, row, plans, tombstones)
+    plans = _resolve_names(batch, plans)
+    _write(batch, plans)
+    for row in tombstones:
+        _tombstone(batch, row)
+    quarantine_rows(conn, R, batch.rejected, ctx.now)
+    defer_rows(conn, R, batch.deferred, ctx.now)
+    release(conn, R, batch.versions)
+    return batch.result
+
+
+def _classify(batch: _Batch, row: HubSpace, plans: list[_Plan], tombstones: list[HubSpace]) -> None:
+    stamp = format_canonical(row.updated_at)
+    mapped = batch.maps.get(str(row.id))
+    if mapped is not None and mapped.hub_updated_at >= stamp:
+        batch.versions[str(row.id)] = stamp
+        batch.result.add(R, "unchanged")
+        return
+    if mapped is not None and mapped.uid != row.lnid:
+        batch.reject(row, f"lnid: changed from {mapped.uid} to {row.lnid} for space {row.id}; "
+                          "a space's lnid must never change")
+        return
+    if row.deleted_at is not None:
+        tombstones.append(row)
+        return
+    if mapped is not None:
+        plans.append(_Plan(row, mapped.local_id, "update"))
+        return
+    holder = batch.by_uid.get(row.lnid)
+    if holder is None:
+        plans.append(_Plan(row, None, "insert"))
+    elif holder.id == BUILTIN_SPACE_ID:
+        batch.reject(row, f"lnid: {row.lnid} is the uid of the built-in space 'all'")
+    elif holder.id in batch.synced_ids:
+        batch.reject(row, f"lnid: {row.lnid} already belongs to another hub space (local id {holder.id})")
+    elif batch.ctx.on_name_conflict == "adopt":
+        plans.append(_Plan(row, holder.id, "adopt"))
+    else:
+        batch.reject(row, f"lnid: {row.lnid} is already the uid of local space {batch.describe(holder.id)}, "
+                          "which did not come from the hub; set on_name_conflict = \"adopt\" to take it over")
+
+
+def _resolve_names(batch: _Batch, plans: list[_Plan]) -> list[_Plan]:
+    """Drop (defer or reject) plans whose name cannot be taken; repeat until stable."""
+    dialect = batch.ctx.dialect
+    occupied = {name_key(loc.name, dialect): loc.id for loc in batch.locals.values()}
+    active = list(plans)
+    while True:
+        moving = {p.local_id for p in active if p.local_id is not None}
+        held = {k: v for k, v in occupied.items() if v not in moving}
+        claims: dict[str, _Plan] = {}
+        dropped = False
+        for plan in active:
+            key = name_key(plan.row.name, dialect)
+            holder = held.get(key)
+            if key in claims:
+                other = claims[key].row
+                batch.defer(plan.row, f"name: {plan.row.name!r} is also the name of hub space {other.lnid} "
+                                      "in the same batch (the hub's names should be unique)")
+            elif holder is None or holder == plan.local_id:
+                claims[key] = plan
+                continue
+            elif holder in batch.synced_ids:
+                batch.defer(plan.row, f"name: {plan.row.name!r} is still held locally by hub space "
+                                      f"{batch.describe(holder)}; waiting for its rename")
+            elif holder == BUILTIN_SPACE_ID:
+                batch.reject(plan.row, f"name: {plan.row.name!r} is the name of the built-in space 'all'")
+            elif plan.kind == "insert" and batch.ctx.on_name_conflict == "adopt":
+                plan.local_id, plan.kind = holder, "adopt"
+                dropped = True
+                break
+            else:
+                batch.reject(plan.row, f"name: {plan.row.name!r} collides with local space "
+                                       f"{batch.describe(holder)}, which did not come from the hub; set "
+                                       "on_name_conflict = \"adopt\" to take it over")
+            active.remove(plan)
+            dropped = True
+            break
+        if not dropped:
+            return active
+
+
+def _space_values(row: HubSpace, users: dict[str, int]) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "description": row.description,
+        "created_at": row.created_at,
+        "created_by_id": users[row.created_by.lnid] if row.created_by else None,
+    }
+
+
+def _write(batch: _Batch, plans: list[_Plan]) -> None:
+    if not plans:
+        return
+    conn, dialect = batch.conn, batch.ctx.dialect
+    users = resolve_users(conn, [p.row.created_by for p in plans if p.row.created_by])
+    existing = [p for p in plans if p.local_id is not None]
+    targets = {name_key(p.row.name, dialect): p for p in plans}
+    # phase 1: free names that another row of this batch takes
+    parked = [
+        {"_id": p.local_id, "_name": f"~syncd-rename-{p.local_id}-{p.row.id.hex[:12]}"}
+        for p in existing
+        if p.local_id is not None
+        and (claimant := targets.get(name_key(batch.locals[p.local_id].name, dialect))) is not None
+        and claimant is not p
+    ]
+    if parked:
+        conn.execute(update(space).where(space.c.id == bindparam("_id")).values(name=bindparam("_name")),
+                     parked)
+    # phase 2: rewrite existing rows in place, then insert new ones
+    for plan in existing:
+        assert plan.local_id is not None
+        values = _space_values(plan.row, users)
+        if plan.kind == "adopt":
+            values["uid"] = plan.row.lnid
+        conn.execute(update(space).where(space.c.id == plan.local_id).values(**values))
+        batch.result.add(R, "updated")
+    fresh = [p for p in plans if p.local_id is None]
+    if fresh:
+        created = conn.execute(
+            insert(space).returning(space.c.id, space.c.uid, sort_by_parameter_order=True),
+            [{"uid": p.row.lnid, **_space_values(p.row, users)} for p in fresh],
+        ).all()
+        for plan, (local_id, _uid) in zip(fresh, created, strict=True):
+            plan.local_id = int(local_id)
+        batch.result.add(R, "inserted", len(fresh))
+    _write_maps(batch, plans)
+
+
+def _write_maps(batch: _Batch, plans: list[_Plan]) -> None:
+    conn = batch.conn
+    new_maps: list[dict[str, Any]] = []
+    changed_maps: list[dict[str, Any]] = []
+    for plan in plans:
+        stamp = format_canonical(plan.row.updated_at)
+        batch.versions[str(plan.row.id)] = stamp
+        values = {"hub_id": str(plan.row.id), "local_id": plan.local_id, "uid": plan.row.lnid,
+                  "hub_updated_at": stamp, "tombstoned_at": None, "adopted": plan.kind == "adopt"}
+        (changed_maps if str(plan.row.id) in batch.maps else new_maps).append(values)
+    if new_maps:
+        conn.execute(insert(space_map), new_maps)
+        conn.execute(delete(space_gone).where(space_gone.c.hub_id.in_([m["hub_id"] for m in new_maps])))
+    for values in changed_maps:
+        conn.execute(update(space_map).where(space_map.c.hub_id == values["hub_id"])
+                     .values(hub_updated_at=values["hub_updated_at"], tombstoned_at=None))
+
+
+def _tombstone(batch: _Batch, row: HubSpace) -> None:
+    conn = batch.conn
+    hub_id, stamp = str(row.id), format_canonical(row.updated_at)
+    batch.versions[hub_id] = stamp
+    mapped = batch.maps.get(hub_id)
+    if mapped is None:
+        # never synced here: remember it is gone and forget whatever waited for it
+        _mark_gone(conn, hub_id, stamp)
+        batch.result.add(R, "unchanged")
+        return
+    hold_or_remove(conn, batch.result, batch.ctx, hub_id=hub_id, local_id=mapped.local_id,
+                   uid=mapped.uid, stamp=stamp)
+
+
+def hold_or_remove(conn: Connection, result: ApplyResult, ctx: ApplyContext, *, hub_id: str,
+                   local_id: int, uid: str, stamp: str) -> None:
+    """Remove a space the hub deleted, or hold it while LaminDB records still reference it."""
+    if ctx.references.referencing(conn, local_id):
+        conn.execute(update(space_map).where(space_map.c.hub_id == hub_id)
+                     .values(hub_updated_at=stamp, tombstoned_at=stamp))
+        result.held.append(uid)
+        return
+    _remove_space(conn, result, hub_id, local_id)
+
+
+def _mark_gone(conn: Connection, hub_id: str, stamp: str) -> None:
+    conn.execute(delete(deferred).where(deferred.c.waiting_for == hub_id))
+    if conn.execute(select(space_gone.c.hub_id).where(space_gone.c.hub_id == hub_id)).first() is None:
+        conn.execute(insert(space_gone).values(hub_id=hub_id, hub_updated_at=stamp))
+
+
+def _remove_space(conn: Connection, result: ApplyResult, hub_id: str, local_id: int) -> None:
+    blocks = list(conn.execute(
+        select(block_map.c.local_id).join(spaceblock, spaceblock.c.id == block_map.c.local_id)
+        .where(spaceblock.c.space_id == local_id)).scalars())
+    if blocks:
+        conn.execute(delete(spaceblock).where(spaceblock.c.id.in_(blocks)))
+        conn.execute(delete(block_map).where(block_map.c.local_id.in_(blocks)))
+        result.add(Resource.SPACE_BLOCK, "deleted", len(blocks))
+    conn.execute(delete(space).where(space.c.id == local_id))
+    conn.execute(delete(space_map).where(space_map.c.hub_id == hub_id))
+    _mark_gone(conn, hub_id, format_canonical(datetime.now(UTC)))
+    result.add(R, "deleted")
+
+
+def retry_held_spaces(conn: Connection, ctx: ApplyContext) -> ApplyResult:
+    """Delete tombstoned spaces that nothing references any more; report those still held."""
+    result = ApplyResult()
+    held = conn.execute(select(space_map.c.hub_id, space_map.c.local_id, space_map.c.uid)
+                        .where(space_map.c.tombstoned_at.is_not(None))).all()
+    for hub_id, local_id, uid in held:
+        if ctx.references.referencing(conn, local_id):
+            result.held.append(uid)
+        else:
+            _remove_space(conn, result, hub_id, local_id)
+    return result

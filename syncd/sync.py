@@ -1,0 +1,270 @@
+"""The synchroniser: pages from one hub group applied to every instance of the group.
+
+It depends on two small protocols, :class:`Source` (the hub) and
+:class:`Sink` (an instance database), never on HTTP or SQL. Per resource
+(``space`` first, then ``space_block``) it reads one stream of pages starting
+where the least advanced instance stands, validates each page once, and
+applies it to every instance in its own transaction together with that
+instance's cursor. The next page is fetched while the current one is applied.
+An instance that fails drops out of the run; the others go on. A hub failure
+fails the whole group; pages already applied stay applied (they are whole).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import structlog
+
+from syncd.errors import HubError, HubIncompatibleError, RowRejected, StoreError
+from syncd.models import HubBlock, HubSpace, Page, Position, RawRow, Resource
+from syncd.observe import NullObserver, Observer
+from syncd.report import InstanceReport
+from syncd.rows import parse_row
+from syncd.store.context import ApplyResult
+from syncd.store.parking import Rejection
+from syncd.timestamps import format_canonical, parse_rfc3339
+from syncd.watermark import CursorState, PassTracker, earliest_start
+
+__all__ = ["RESOURCES", "Sink", "Source", "SyncOptions", "sync_group"]
+
+RESOURCES = (Resource.SPACE, Resource.SPACE_BLOCK)
+
+
+class Source(Protocol):
+    def fetch_page(self, resource: Resource, *, limit: int, after: Position | None = None,
+                   since: str | None = None) -> Page: ...
+
+    def iter_keys(self, resource: Resource, *, limit: int) -> Iterator[list[RawRow]]: ...
+
+    @property
+    def requests_sent(self) -> int: ...
+
+
+class Sink(Protocol):
+    name: str
+
+    def cursor(self, resource: Resource) -> CursorState: ...
+
+    def apply_page(self, resource: Resource, rows: Sequence[HubSpace | HubBlock],
+                   rejected: list[Rejection], state: CursorState, hub_date: datetime | None
+                   ) -> ApplyResult: ...
+
+    def retry_parked(self, resource: Resource) -> ApplyResult: ...
+
+    def reconcile(self, resource: Resource, live_ids: set[str]) -> ApplyResult: ...
+
+    def finish(self, hub_date: datetime | None) -> tuple[int, int, list[str]]: ...
+
+    def record_failure(self, message: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    page_size: int = 1000
+    lookback: timedelta = timedelta(seconds=120)
+    full: bool = False
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+class Interrupted(Exception):
+    """The stop event was set; the page in flight has been committed."""
+
+
+def _log() -> structlog.typing.FilteringBoundLogger:
+    return structlog.get_logger("syncd.sync")  # type: ignore[no-any-return]
+
+
+@dataclass
+class _Member:
+    sink: Sink
+    report: InstanceReport
+    started: float
+    alive: bool = True
+
+
+def _position(raw: RawRow) -> Position | None:
+    """The keyset position of a raw row, even when other fields are invalid."""
+    try:
+        stamp = raw["updated_at"]
+        return Position(parse_rfc3339(stamp), str(stamp), uuid.UUID(str(raw["id"])))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def validate_page(page: Page) -> tuple[list[HubSpace | HubBlock], list[Rejection], Position | None]:
+    """Split a page into valid rows and rejections; also return its last keyset position."""
+    valid: list[HubSpace | HubBlock] = []
+    rejected: list[Rejection] = []
+    for raw in page.rows:
+        try:
+            valid.append(parse_row(page.resource, raw))
+        except RowRejected as exc:
+            rejected.append(Rejection(raw, exc.reason))
+    last = next((p for p in map(_position, reversed(page.rows)) if p is not None), None)
+    return valid, rejected, last
+
+
+def sync_group(
+    source: Source,
+    sinks: list[Sink],
+    reports: dict[str, InstanceReport],
+    options: SyncOptions,
+    *,
+    observer: Observer | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> None:
+    """Sync every resource into every sink; fills ``reports`` (outcome, counts, parked rows)."""
+    obs = observer if observer is not None else NullObserver()
+    members = [_Member(s, reports[s.name], monotonic()) for s in sinks]
+    last_date: datetime | None = None
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-fetch") as pool:
+            for resource in RESOURCES:
+                last_date = _sync_resource(source, members, resource, options, obs, pool) or last_date
+                _retry_parked(members, resource, obs)
+        if options.full:
+            _reconcile(source, members, options, obs)
+    except HubError as exc:
+        kind = _hub_error_kind(exc)
+        for m in members:
+            if m.alive:
+                _fail(m, str(exc), kind)
+    except Interrupted:
+        for m in members:
+            if m.alive:
+                _fail(m, "interrupted by shutdown; the next run resumes from the last committed page",
+                      "interrupted")
+    for m in members:
+        if m.alive:
+            try:
+                m.report.deferred, m.report.quarantined, m.report.held_spaces = m.sink.finish(last_date)
+                m.report.held = len(m.report.held_spaces)
+            except StoreError as exc:
+                _fail(m, str(exc), "store")
+        m.report.hub_date = last_date
+        m.report.duration_seconds = monotonic() - m.started
+        m.report.hub_requests = source.requests_sent
+
+
+def _hub_error_kind(exc: HubError) -> str:
+    from syncd.errors import HubAuthError, HubUnavailableError
+
+    if isinstance(exc, HubAuthError):
+        return "auth"
+    if isinstance(exc, HubIncompatibleError):
+        return "hub_incompatible"
+    if isinstance(exc, HubUnavailableError):
+        return "hub_unavailable"
+    return "hub"
+
+
+def _fail(member: _Member, message: str, kind: str) -> None:
+    member.alive = False
+    member.report.outcome = "failed"
+    member.report.error = message
+    member.report.error_kind = kind
+    member.sink.record_failure(message)
+    _log().error("sync.instance_failed", instance=member.sink.name, error=message, kind=kind)
+
+
+def _count(member: _Member, result: ApplyResult, obs: Observer) -> None:
+    member.report.counts.update(result.counts)
+    for (resource, action), n in result.counts.items():
+        obs.rows_applied(member.sink.name, resource, action, n)
+
+
+def _apply_everywhere(members: list[_Member], resource: Resource, page: Page,
+                      states: dict[str, CursorState], new_state: Callable[[CursorState], CursorState],
+                      obs: Observer) -> None:
+    valid, rejected, _ = validate_page(page)
+    for m in members:
+        if not m.alive:
+            continue
+        state = new_state(states[m.sink.name])
+        try:
+            _count(m, m.sink.apply_page(resource, valid, rejected, state, page.hub_date), obs)
+        except StoreError as exc:
+            _fail(m, str(exc), "store")
+
+
+def _sync_resource(source: Source, members: list[_Member], resource: Resource, options: SyncOptions,
+                   obs: Observer, pool: ThreadPoolExecutor) -> datetime | None:
+    states: dict[str, CursorState] = {}
+    for m in [m for m in members if m.alive]:
+        try:
+            states[m.sink.name] = m.sink.cursor(resource)
+        except StoreError as exc:
+            _fail(m, str(exc), "store")
+    if not states:
+        return None
+    start = earliest_start(list(states.values()))
+    tracker = PassTracker(start, options.lookback)
+    since = format_canonical(start.since) if start.since is not None else None
+
+    def fetch(after: Position | None, since: str | None) -> Page:
+        return source.fetch_page(resource, limit=options.page_size, after=after, since=since)
+
+    pending: Future[Page] = pool.submit(fetch, start.after, since)
+    pages = 0
+    while True:
+        page = pending.result()
+        pages += 1
+        _, _, last = validate_page(page) if page.rows else ([], [], None)
+        if page.rows and last is None:
+            raise HubIncompatibleError(f"{resource.value}: a page has no row with a valid id and updated_at")
+        if not page.rows:
+            finished = tracker.finish(page.hub_date)
+            done = functools.partial(tracker.state_for, finished_at=finished, done=True)
+            _apply_everywhere(members, resource, page, states, done, obs)
+            _log().debug("sync.pass_done", resource=resource.value, pages=pages,
+                         complete_before=format_canonical(finished) if finished else None)
+            return page.hub_date
+        assert last is not None
+        if tracker.position is not None and (last.updated_at, last.id) <= (
+                tracker.position.updated_at, tracker.position.id):
+            raise HubIncompatibleError(f"{resource.value}: pagination made no progress at {last.id}")
+        pending = pool.submit(fetch, last, None)
+        tracker.page(last, page.hub_date)
+        _apply_everywhere(members, resource, page, states, lambda s: tracker.state_for(s), obs)
+        if options.stop.is_set():
+            pending.cancel()
+            raise Interrupted
+        if not any(m.alive for m in members):
+            pending.cancel()
+            return None
+
+
+def _retry_parked(members: list[_Member], resource: Resource, obs: Observer) -> None:
+    for m in members:
+        if not m.alive:
+            continue
+        try:
+            _count(m, m.sink.retry_parked(resource), obs)
+        except StoreError as exc:
+            _fail(m, str(exc), "store")
+
+
+def _reconcile(source: Source, members: list[_Member], options: SyncOptions, obs: Observer) -> None:
+    for resource in RESOURCES:
+        live: set[str] = set()
+        for rows in source.iter_keys(resource, limit=options.page_size):
+            live.update(str(r.get("id")) for r in rows)
+            if options.stop.is_set():
+                raise Interrupted
+        # the listing is complete (it ended on an empty page): now it may delete
+        for m in members:
+            if not m.alive:
+                continue
+            try:
+                _count(m, m.sink.reconcile(resource, live), obs)
+            except StoreError as exc:
+                _fail(m, str(exc), "store")
