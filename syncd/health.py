@@ -138,7 +138,8 @@ class HealthState:
                 entry.last_error = entry.error_kind = None
                 entry.consecutive_failures = 0
                 entry.lag_seconds = report.lag_seconds
-                entry.deferred, entry.quarantined, entry.held = report.deferred, report.quarantined, report.held
+                entry.deferred, entry.quarantined = report.deferred, report.quarantined
+                entry.held = report.held
             else:
                 entry.last_error = scrub(report.error or "failed")[:_MAX_ERROR_CHARS]
                 entry.error_kind = report.error_kind

@@ -69,7 +69,7 @@ def registered_secret_count() -> int:
 
 
 def scrub(text: str) -> str:
-    """``text`` with registered secrets and ``Bearer`` credentials masked (for messages shown outside logs)."""
+    """``text`` with registered secrets and ``Bearer`` credentials masked (for text shown outside logs)."""
     return _scrub_text(text)
 
 

@@ -9,13 +9,15 @@ prefix, base units in the name (``_seconds``), ``_total`` only on counters.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 import syncd
 from syncd.models import Resource
 from syncd.report import Action, InstanceReport
 
-__all__ = ["DURATION_BUCKETS", "Metrics"]
+__all__ = ["DURATION_BUCKETS", "Metrics", "sample_exposition"]
 
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0)
 
@@ -113,3 +115,18 @@ class Metrics:
     def exposition(self) -> bytes:
         """The text exposition format, as served on ``/metrics``."""
         return bytes(generate_latest(self.registry))
+
+
+def sample_exposition() -> bytes:
+    """The exposition after one request, retry, applied page and run of each kind: for ``promtool`` checks."""
+    metrics = Metrics()
+    metrics.hub_request("space", "200", 0.2)
+    metrics.hub_request("space_block", "503", 1.5)
+    metrics.hub_retry("status_503", 1.0)
+    metrics.rows_applied("lab-a", Resource.SPACE, "inserted", 3)
+    metrics.rows_applied("lab-a", Resource.SPACE_BLOCK, "rejected", 1)
+    ok = InstanceReport("lab-a", duration_seconds=2.0, deferred=1, quarantined=1, lag_seconds=0.5,
+                        finished_at=datetime(2026, 1, 1, tzinfo=UTC))
+    metrics.instance_done(ok)
+    metrics.instance_done(InstanceReport("lab-b", outcome="failed", error_kind="hub_unavailable"))
+    return metrics.exposition()

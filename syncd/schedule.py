@@ -114,7 +114,7 @@ class GroupJob:
         self._active = active
         self._reschedule = reschedule
         self._clock = clock
-        self._rng = rng if rng is not None else random.Random()  # noqa: S311 - jitter, not crypto
+        self._rng = rng if rng is not None else random.Random()
         self._running = threading.Lock()
         self.failures = 0
         self.interval = settings.schedule.interval_seconds

@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_PATH = Path("/etc/syncd/syncd.toml")
+HEALTH_LISTEN_ENV = "SYNCD_HEALTH_LISTEN"
 TOKEN_ENV = "SYNCD_HUB_TOKEN"  # noqa: S105 - the variable's name, not a token
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
@@ -261,7 +262,7 @@ def parse_settings(
     schedule = _schedule(r, r.table(data, "schedule", {
         "interval_seconds", "jitter_seconds", "full_reconcile_hours", "max_backoff_seconds",
         "shutdown_grace_seconds", "shard"}))
-    health = _health(r, r.table(data, "health", {"listen", "max_staleness_seconds"}))
+    health = _health(r, r.table(data, "health", {"listen", "max_staleness_seconds"}), environ)
     log_t = r.table(data, "log", {"level", "format"})
     log = LogSettings(
         level=r.string(log_t, "log", "level", "info",
@@ -313,8 +314,10 @@ def parse_shard(text: str) -> tuple[int, int] | None:
     return (k, n) if 0 <= k < n else None
 
 
-def _health(r: _Reader, t: Mapping[str, Any]) -> HealthSettings:
-    listen = r.string(t, "health", "listen", "127.0.0.1:8787") or "127.0.0.1:8787"
+def _health(r: _Reader, t: Mapping[str, Any], environ: Mapping[str, str]) -> HealthSettings:
+    # $SYNCD_HEALTH_LISTEN: replicas sharing one file on one machine each need their own port
+    listen = (environ.get(HEALTH_LISTEN_ENV)
+              or r.string(t, "health", "listen", "127.0.0.1:8787") or "127.0.0.1:8787")
     host, _, port_text = listen.rpartition(":")
     port = int(port_text) if port_text.isdigit() else -1
     if not host or not 0 <= port <= 65535:

@@ -205,7 +205,7 @@ class HubStore:
                 "kind": base["kind"],
                 "version_tag": version_tag,
                 "created_by": base["created_by"],
-                "lnid": stem + _increment(max(suffixes)),
+                "lnid": stem + _increment(max(suffixes, key=lambda text: [_ALPHABET.index(c) for c in text])),
             }
             return self.write(Resource.SPACE_BLOCK, changes)
 
@@ -247,20 +247,32 @@ class HubStore:
         Returns the new block ids in stamp order.
         """
         with self._lock:
+            if kind not in ("readme", "comment"):
+                raise ValueError("kind: not 'readme' or 'comment'")
             target = as_uuid(space_id) if space_id is not None else self.create_space("Bulk import")["id"]
             now = self.now()
             step = timedelta(seconds=spread_seconds) / n if n and spread_seconds else timedelta(0)
             ids = [self._new_uuid() for _ in range(n)]
+            padding = "x" * max(0, content_size - 24)
             records = []
             for i, block_id in enumerate(ids):
                 stamp = now - step * (n - 1 - i)
-                content = f"# Imported block {i}\n\n" + "x" * max(0, content_size - 24)
-                values = self._compose(
-                    Resource.SPACE_BLOCK,
-                    None,
-                    {"id": block_id, "space_id": target, "content": content, "kind": kind},
-                    stamp,
-                )
+                content = f"# Imported block {i}\n\n{padding}"
+                # Generated here, so already valid: skip the per-row checks of write().
+                values = {
+                    "id": block_id,
+                    "lnid": self._new_lnid(16) + "0000",
+                    "space_id": target,
+                    "content": content,
+                    "hash": hash_content(content),
+                    "kind": kind,
+                    "version_tag": None,
+                    "is_latest": True,
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                    "deleted_at": None,
+                    "created_by": DEFAULT_CREATOR,
+                }
                 records.append(Record(Resource.SPACE_BLOCK, values, self.spelling))
             self._insert_many(Resource.SPACE_BLOCK, records)
             return ids
@@ -313,7 +325,7 @@ class HubStore:
         return uuid.UUID(int=self._rng.getrandbits(128), version=4)
 
     def _new_lnid(self, length: int) -> str:
-        return "".join(self._rng.choice(_ALPHABET) for _ in range(length))
+        return "".join(self._rng.choices(_ALPHABET, k=length))
 
     def _compose(
         self, resource: Resource, base: Mapping[str, Any] | None, changes: Mapping[str, Any], stamp: datetime
@@ -321,7 +333,7 @@ class HubStore:
         normalised = normalise_changes(resource, changes)
         if base is None:
             values: dict[str, Any] = {
-                "id": self._new_uuid(),
+                "id": normalised["id"] if "id" in normalised else self._new_uuid(),
                 "created_at": stamp,
                 "deleted_at": None,
                 "created_by": None,

@@ -1,0 +1,166 @@
+"""The ``syncd`` command: parse, load settings, configure logs, call the service, map errors to exit codes.
+
+Exit codes: 0 success, 1 a sync or check failed, 2 bad command line or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+import structlog
+
+from syncd import __version__
+from syncd.errors import ConfigError, SyncdError
+from syncd.settings import Settings, config_path, load_settings, parse_shard
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="syncd", description="Keep LaminDB instances in step with the hub.")
+    parser.add_argument("--version", action="version", version=f"syncd {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    config_help = "configuration file (default: $SYNCD_CONFIG, else /etc/syncd/syncd.toml)"
+
+    once = sub.add_parser("run-once", help="sync every configured instance once and exit")
+    once.add_argument("--config", help=config_help)
+    once.add_argument("--instance", action="append", default=[], metavar="NAME",
+                      help="sync only this instance (repeatable)")
+    once.add_argument("--full", action="store_true", help="also reconcile keys to find hard deletes")
+
+    serve = sub.add_parser("serve", help="run the daemon: scheduled syncs, health and metrics")
+    serve.add_argument("--config", help=config_help)
+    serve.add_argument("--shard", metavar="K/N", help="handle only shard K of N (by instance name)")
+
+    check = sub.add_parser("check", help="ask a running daemon whether it is ready (exit 0/1/2)")
+    check.add_argument("--config", help=config_help)
+
+    status = sub.add_parser("status", help="show cursors and parked rows, read from the instance databases")
+    status.add_argument("--config", help=config_help)
+
+    demo = sub.add_parser("demo", help="sync the bundled hub emulator's sample data into local SQLite files")
+    demo.add_argument("--dir", default="syncd-demo",
+                      help="where to keep the demo databases (default: %(default)s)")
+    demo.add_argument("--pg", metavar="URL", help="also sync into this PostgreSQL database")
+
+    sub.add_parser("hubsim", help="run the bundled hub emulator (see `syncd hubsim --help`)", add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None,
+         stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    env = os.environ if environ is None else environ
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    if args_list[:1] == ["hubsim"]:
+        from syncd.hubsim.main import main as hubsim_main
+
+        return hubsim_main(args_list[1:])
+    try:
+        args = _parser().parse_args(args_list)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        return _dispatch(args, env, out, err)
+    except ConfigError as exc:
+        err.write(f"syncd: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        err.write("syncd: interrupted\n")
+        return 1
+    except SyncdError as exc:
+        err.write(f"syncd: {exc}\n")
+        return 1
+
+
+def _dispatch(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    if args.command == "demo":
+        return _demo(args, env, out, err)
+    path = config_path(args.config, env)
+    if args.command == "serve":
+        from syncd.service import serve
+
+        shard = None
+        if args.shard is not None:
+            shard = parse_shard(args.shard)
+            if shard is None:
+                raise ConfigError([f"--shard: must look like K/N with 0 <= K < N, got {args.shard!r}"])
+        return serve(path, env, shard=shard)
+    settings = load_settings(path, env)
+    _protect(settings)
+    if args.command == "check":
+        from syncd.health import check
+
+        return int(check(settings))
+    if args.command == "status":
+        from syncd.status_cli import print_status
+
+        return print_status(settings, out)
+    return _run_once(settings, args.instance or None, args.full, out, err)
+
+
+def _protect(settings: Settings) -> None:
+    """Register every secret with the log redactor before anything can log."""
+    from sqlalchemy.engine import make_url
+
+    from syncd.logs import register_secret
+
+    for inst in settings.instances:
+        register_secret(inst.hub.token.reveal())
+        password = make_url(inst.url.reveal()).password
+        if password:
+            register_secret(str(password))
+
+
+def _report(report: object, out: TextIO, err: TextIO, terminal: bool) -> None:
+    from syncd.report import RunReport
+    from syncd.summary import render_table, summary_event
+
+    assert isinstance(report, RunReport)
+    if terminal:
+        out.write(render_table(report) + "\n")
+    else:
+        structlog.get_logger("syncd").info("sync.summary", **summary_event(report))
+
+
+def _run_once(settings: Settings, names: list[str] | None, full: bool, out: TextIO, err: TextIO) -> int:
+    from syncd.logs import configure_logging
+    from syncd.progress import TerminalProgress
+    from syncd.runner import run_sync
+
+    terminal = out.isatty()
+    settings.groups(names)  # unknown instance names are configuration errors (exit 2)
+    if terminal:
+        configure_logging(level="warning" if settings.log.level == "info" else settings.log.level,
+                          fmt="console", stream=err)
+    else:
+        configure_logging(level=settings.log.level, fmt=settings.log.format, stream=out)
+    observer = TerminalProgress(err) if terminal else None
+    report = run_sync(settings, instance_names=names, full=full, observer=observer)
+    _report(report, out, err, terminal)
+    return 0 if report.ok else 1
+
+
+def _demo(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    from syncd.demo import run_demo
+    from syncd.logs import configure_logging
+
+    # the demo's output is its table; log events go to stderr, warnings and up only
+    configure_logging(level="warning", fmt="auto", stream=err)
+    directory = Path(args.dir).resolve()
+    report, settings = run_demo(directory, pg_url=args.pg)
+    _protect(settings)
+    _report(report, out, err, terminal=True)
+    out.write(f"\nInstance databases are in {directory}:\n")
+    for inst in settings.instances:
+        out.write(f"  {inst.name}: {inst.display_url}\n")
+    if report.ok and not any(i.changed for i in report.instances):
+        out.write("No changes: every instance was already in step with the hub.\n")
+    else:
+        out.write("Run `syncd demo` again: the second run finds nothing new.\n")
+    return 0 if report.ok else 1

@@ -1,0 +1,251 @@
+"""Connections to instance databases, and the one place that remembers them.
+
+:func:`connect` opens an instance (by URL, or by name from syncd's
+configuration) and makes it the default for every registry; ``using(name)``
+opens further configured instances on demand. Reads run on read-only
+connections: SQLite files are opened with ``mode=ro``, PostgreSQL sessions
+are ``READ ONLY``; writes (``save``/``delete`` of local rows) get their own
+read-write connection.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+
+from syncd.errors import ConfigError
+from syncd.registry.errors import InstanceError
+from syncd.secrets import mask_url
+from syncd.settings import config_path, load_settings
+
+__all__ = ["Instance", "connect", "current", "disconnect", "resolve"]
+
+_REQUIRED_TABLE = "lamindb_space"
+
+
+def _lower(value: object) -> str | None:
+    return None if value is None else str(value).lower()
+
+
+def _regexp(pattern: str | None, value: object, flags: int) -> bool | None:
+    if pattern is None or value is None:
+        return None
+    return re.search(pattern, str(value), flags) is not None
+
+
+def _register_sqlite_functions(dbapi_connection: sqlite3.Connection) -> None:
+    # SQLite's own lower() and LIKE fold ASCII only; these make i-lookups fold Unicode too
+    dbapi_connection.create_function("syncd_lower", 1, _lower, deterministic=True)
+    dbapi_connection.create_function(
+        "syncd_regexp", 2, lambda p, v: _regexp(p, v, 0), deterministic=True)
+    dbapi_connection.create_function(
+        "syncd_iregexp", 2, lambda p, v: _regexp(p, v, re.IGNORECASE), deterministic=True)
+
+
+def _sqlite_engine(url: URL, *, read_only: bool) -> Engine:
+    database = url.database or ""
+    if database in ("", ":memory:"):
+        raise InstanceError("an in-memory SQLite database is not a LaminDB instance; give the file's path")
+    path = Path(database)
+    if not path.is_file():
+        raise InstanceError(
+            f"cannot open SQLite instance {mask_url(url.render_as_string())}: no such file {path}; "
+            "give the path of the instance's lamin.db")
+    mode = "ro" if read_only else "rw"
+    engine = create_engine(
+        URL.create("sqlite+pysqlite", database=f"file:{path.resolve()}?mode={mode}&uri=true"))
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        _register_sqlite_functions(dbapi_connection)
+        if not read_only:
+            cur = dbapi_connection.cursor()
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA busy_timeout = 30000")
+            cur.close()
+
+    return engine
+
+
+class Instance:
+    """One instance database: a read-only engine, and a read-write engine made on first write."""
+
+    def __init__(self, url: str, *, name: str | None = None) -> None:
+        try:
+            self._url = make_url(url)
+        except ArgumentError:
+            raise InstanceError(f"not a database URL: {mask_url(url)!r}") from None
+        self.name = name or "default"
+        self.display_url = mask_url(url)
+        self.dialect = self._url.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise InstanceError(
+                f"{self.display_url}: LaminDB instances are SQLite or PostgreSQL, not {self.dialect}")
+        self._reader = self._engine(read_only=True)
+        self._writer: Engine | None = None
+        self._tables: frozenset[str] | None = None
+
+    def _engine(self, *, read_only: bool) -> Engine:
+        if self.dialect == "sqlite":
+            return _sqlite_engine(self._url, read_only=read_only)
+        url = self._url
+        if url.drivername == "postgresql":
+            url = url.set(drivername="postgresql+psycopg")
+        engine = create_engine(url, connect_args={"connect_timeout": 10, "application_name": "syncd.registry"})
+        return engine.execution_options(postgresql_readonly=True) if read_only else engine
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only connection; the transaction is rolled back at the end."""
+        try:
+            conn = self._reader.connect()
+        except DBAPIError as exc:
+            raise InstanceError(f"cannot connect to {self.display_url}: {_reason(exc)}") from None
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A read-write transaction, committed when the block ends without an exception."""
+        if self._writer is None:
+            self._writer = self._engine(read_only=False)
+        try:
+            ctx = self._writer.begin()
+            conn = ctx.__enter__()
+        except DBAPIError as exc:
+            raise InstanceError(f"cannot connect to {self.display_url}: {_reason(exc)}") from None
+        try:
+            yield conn
+        except BaseException as exc:
+            ctx.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        else:
+            ctx.__exit__(None, None, None)
+
+    def tables(self) -> frozenset[str]:
+        """Names of the tables in the database (read once); checks that it is a LaminDB instance."""
+        if self._tables is None:
+            with self.read() as conn:
+                try:
+                    names = frozenset(inspect(conn).get_table_names())
+                except DBAPIError as exc:
+                    raise InstanceError(f"cannot read {self.display_url}: {_reason(exc)}") from None
+            if _REQUIRED_TABLE not in names:
+                raise InstanceError(
+                    f"{self.display_url} is not a LaminDB instance (it has no table {_REQUIRED_TABLE}); "
+                    "connect to an instance database made by `lamin init` or by syncd")
+            self._tables = names
+        return self._tables
+
+    def has_table(self, name: str) -> bool:
+        return name in self.tables()
+
+    def dispose(self) -> None:
+        self._reader.dispose()
+        if self._writer is not None:
+            self._writer.dispose()
+
+    def __repr__(self) -> str:
+        return f"Instance(name={self.name!r}, url={self.display_url!r})"
+
+
+def _reason(exc: DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+
+
+class _State:
+    """The default instance, the configuration it came from, and instances opened by name."""
+
+    def __init__(self) -> None:
+        self.default: Instance | None = None
+        self.config: Path | None = None
+        self.environ: Mapping[str, str] = os.environ
+        self.named: dict[str, Instance] = {}
+
+
+_state = _State()
+
+
+def connect(
+    url: str | None = None,
+    *,
+    config: str | Path | None = None,
+    instance: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Instance:
+    """Open an instance and make it the default for every registry.
+
+    ``connect("sqlite:////var/lib/syncd/lab-a.db")`` takes any SQLAlchemy URL;
+    ``connect(config="/etc/syncd/syncd.toml", instance="lab-a")`` takes the URL
+    of a configured instance (``config`` defaults to ``$SYNCD_CONFIG`` or
+    ``/etc/syncd/syncd.toml``; ``instance`` to the first configured one).
+    """
+    env = os.environ if environ is None else environ
+    if url is not None and (config is not None or instance is not None):
+        raise InstanceError("give either a database URL or config=/instance=, not both")
+    if url is None:
+        path = config_path(str(config) if config is not None else None, env)
+        opened = _from_config(path, env, instance)
+        _state.config, _state.environ = path, env
+    else:
+        opened = Instance(url)
+    opened.tables()
+    if _state.default is not None and _state.default is not opened:
+        _state.default.dispose()
+    _state.default = opened
+    _state.named = {opened.name: opened}
+    return opened
+
+
+def _from_config(path: Path, environ: Mapping[str, str], name: str | None) -> Instance:
+    try:
+        settings = load_settings(path, environ)
+        chosen = settings.instance(name) if name is not None else settings.instances[0]
+    except ConfigError as exc:
+        raise InstanceError("; ".join(exc.problems)) from None
+    return Instance(chosen.url.reveal(), name=chosen.name)
+
+
+def disconnect() -> None:
+    """Forget every instance and close their connections."""
+    for opened in {id(i): i for i in [*_state.named.values(), *([_state.default] if _state.default else [])]}.values():
+        opened.dispose()
+    _state.default = None
+    _state.config = None
+    _state.named = {}
+
+
+def current() -> Instance:
+    """The default instance; :class:`InstanceError` until :func:`connect` was called."""
+    if _state.default is None:
+        raise InstanceError("not connected: call syncd.registry.connect(url) or connect(config=..., instance=...)")
+    return _state.default
+
+
+def resolve(using: str | Instance | None) -> Instance:
+    """The default instance, an :class:`Instance` as given, or a configured instance by name (or URL)."""
+    if using is None:
+        return current()
+    if isinstance(using, Instance):
+        return using
+    if using in _state.named:
+        return _state.named[using]
+    if "://" in using:
+        opened = Instance(using)
+    else:
+        path = _state.config or config_path(None, _state.environ)
+        opened = _from_config(path, _state.environ, using)
+    opened.tables()
+    _state.named[using] = opened
+    return opened

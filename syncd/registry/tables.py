@@ -1,0 +1,37 @@
+"""Tables the registry reads beyond those of :mod:`syncd.store.schema`.
+
+``lamindb_jsonvalue`` (LaminDB's ``JsonValue``, formerly ``FeatureValue``) is
+described on a metadata object of its own so that the store's metadata stays
+exactly the set of tables syncd writes. Foreign keys are left out: the
+registry resolves relations itself and never creates these tables.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Integer, MetaData, SmallInteger, String, Table
+from sqlalchemy.dialects.postgresql import JSONB
+
+from syncd.store.types import UTCDateTime
+
+__all__ = ["jsonvalue", "registry_only"]
+
+registry_only = MetaData()
+
+_json = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+jsonvalue = Table(
+    "lamindb_jsonvalue",
+    registry_only,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("is_locked", Boolean, nullable=False),
+    Column("_aux", _json),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("value", _json, nullable=False),
+    Column("hash", String(22)),
+    Column("branch_id", Integer, nullable=False),
+    Column("created_on_id", Integer, nullable=False),
+    Column("feature_id", Integer),
+    Column("run_id", BigInteger().with_variant(Integer, "sqlite")),
+    Column("space_id", SmallInteger, nullable=False),
+    Column("created_by_id", Integer, nullable=False),
+)
