@@ -51,7 +51,7 @@ log = structlog.get_logger(__name__)
 
 Phase = Literal["starting", "running", "stopping"]
 EXIT_READY, EXIT_NOT_READY, EXIT_UNREACHABLE = 0, 1, 2
-_JSON = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+_JSON = (("Content-Type", "application/json"), ("Cache-Control", "no-store"))
 _MAX_ERROR_CHARS = 500
 
 
@@ -221,9 +221,10 @@ def health_app(state: HealthState, metrics: Metrics) -> WSGIApplication:
             ok, body = state.liveness() if path == "/livez" else state.readiness()
         except Exception:  # the HTTP thread's boundary: answer 500 rather than drop the connection
             log.exception("health.handler_failed", path=path)
-            start_response("500 Internal Server Error", _JSON)
+            start_response("500 Internal Server Error", list(_JSON))
             return [b'{"status": "error"}']
-        start_response("200 OK" if ok else "503 Service Unavailable", _JSON)
+        # a fresh list: wsgiref appends Content-Length to the list it is given
+        start_response("200 OK" if ok else "503 Service Unavailable", list(_JSON))
         return [json.dumps(body).encode() + b"\n" if method == "GET" else b""]
 
     return app

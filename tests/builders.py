@@ -71,3 +71,8 @@ def block_row(n: int, space: int, *, content: str | None = None, at: float = 0.0
     }
     row.update(extra)
     return row
+
+
+def instance_settings(url: str, name: str = "lab") -> Any:
+    """One instance's settings (hub values are irrelevant for apply-side tests)."""
+    return settings_for("http://127.0.0.1:9", {name: url}).instances[0]

@@ -56,8 +56,11 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
     maps = {m.hub_id: m for m in conn.execute(
         select(block_map.c.hub_id, block_map.c.local_id, block_map.c.uid, block_map.c.hub_updated_at)
         .where(block_map.c.hub_id.in_(ids)))}
-    spaces = dict(conn.execute(select(space_map.c.hub_id, space_map.c.local_id).where(
-        space_map.c.hub_id.in_({str(r.space_id) for r in rows}))).tuples().all())
+    wanted = {str(r.space_id) for r in rows}
+    spaces: dict[str, int] = {
+        h: int(i) for h, i in conn.execute(
+            select(space_map.c.hub_id, space_map.c.local_id).where(space_map.c.hub_id.in_(wanted)))
+    }
     unknown = {str(r.space_id) for r in rows} - set(spaces)
     gone = set(conn.execute(select(space_gone.c.hub_id).where(space_gone.c.hub_id.in_(unknown))).scalars()
                ) if unknown else set()
@@ -114,8 +117,8 @@ def _write(
     known = [r for r in rows if str(r.id) in maps]
     adopt: list[tuple[HubBlock, int]] = []
     if fresh:
-        taken = dict(conn.execute(select(spaceblock.c.uid, spaceblock.c.id).where(
-            spaceblock.c.uid.in_([r.lnid for r in fresh]))).tuples().all())
+        taken: dict[str, int] = {u: int(i) for u, i in conn.execute(
+            select(spaceblock.c.uid, spaceblock.c.id).where(spaceblock.c.uid.in_([r.lnid for r in fresh])))}
         mapped_locals = set(conn.execute(select(block_map.c.local_id).where(
             block_map.c.local_id.in_(list(taken.values())))).scalars()) if taken else set()
         keep: list[HubBlock] = []

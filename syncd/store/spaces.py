@@ -17,9 +17,11 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from syncd.errors import RowRejected
 from syncd.models import HubSpace, Resource
+from syncd.rows import parse_space
 from syncd.store.context import ApplyContext, ApplyResult, name_key
-from syncd.store.parking import Deferral, Rejection, defer_rows, quarantine_rows, release
+from syncd.store.parking import Deferral, Rejection, defer_rows, load_deferred, quarantine_rows, release
 from syncd.store.schema import (
     BUILTIN_SPACE_ID,
     block_map,
@@ -63,9 +65,11 @@ def latest_per_id(rows: list[HubSpace]) -> list[HubSpace]:
 class _Batch:
     """The state of one batch while it is being planned."""
 
-    def __init__(self, conn: Connection, rows: list[HubSpace], ctx: ApplyContext) -> None:
+    def __init__(self, conn: Connection, rows: list[HubSpace], ctx: ApplyContext,
+                 parked: set[tuple[str, str]]) -> None:
         self.conn = conn
         self.ctx = ctx
+        self.parked = parked
         self.result = ApplyResult()
         self.rejected: list[Rejection] = []
         self.deferred: list[Deferral] = []
@@ -82,20 +86,35 @@ class _Batch:
         self.result.add(R, "rejected")
 
     def defer(self, row: HubSpace, reason: str) -> None:
-        self.deferred.append(Deferral(str(row.id), format_canonical(row.updated_at), reason, dict(row.raw)))
-        self.result.add(R, "deferred")
+        stamp = format_canonical(row.updated_at)
+        self.deferred.append(Deferral(str(row.id), stamp, reason, dict(row.raw)))
+        if (str(row.id), stamp) not in self.parked:  # still waiting is not news
+            self.result.add(R, "deferred")
 
     def describe(self, local_id: int) -> str:
         loc = self.locals[local_id]
         return f"{loc.name!r} (id {loc.id}, uid {loc.uid})"
 
 
+def _with_parked(conn: Connection, rows: list[HubSpace]) -> tuple[list[HubSpace], set[tuple[str, str]]]:
+    """Add the deferred spaces to a batch: a rename waiting for another space's rename may be
+    the other half of a swap that this batch completes."""
+    parked: list[HubSpace] = []
+    for payload in load_deferred(conn, R):
+        try:
+            parked.append(parse_space(payload))
+        except RowRejected:
+            continue  # it was valid when deferred; the retry path quarantines it if not
+    merged = latest_per_id([*parked, *rows])
+    return merged, {(str(p.id), format_canonical(p.updated_at)) for p in parked}
+
+
 def apply_spaces(conn: Connection, rows: list[HubSpace], ctx: ApplyContext) -> ApplyResult:
     """Apply a page of validated spaces; returns counts and held tombstones."""
-    rows = latest_per_id(rows)
     if not rows:
         return ApplyResult()
-    batch = _Batch(conn, rows, ctx)
+    rows, parked = _with_parked(conn, rows)
+    batch = _Batch(conn, rows, ctx, parked)
     plans: list[_Plan] = []
     tombstones: list[HubSpace] = []
     for row in rows:

@@ -23,7 +23,7 @@ def read_status(instance: InstanceSettings) -> dict[str, Any]:
         with engine.connect() as conn:
             if "syncd_cursor" not in inspect(conn).get_table_names():
                 return {"instance": instance.name, "synced": False, "cursors": {}}
-            metas = dict(conn.execute(select(meta.c.key, meta.c.value)).tuples().all())
+            metas = {k: v for k, v in conn.execute(select(meta.c.key, meta.c.value))}
             cursors = {
                 row.resource: {"complete_before": row.complete_before,
                                "pass_in_progress": row.pass_ts_raw is not None,

@@ -1,0 +1,217 @@
+"""Turn field paths (``space__name__istartswith``) and ``Q`` trees into SQL over joined tables.
+
+Forward relations are LEFT OUTER JOINs shared by the whole query. A reverse
+relation (``ablocks__kind``) joins once per ``filter()`` call, so conditions in
+one call must hold for the same related row and a record appears once per
+matching related row, as with Django; under negation (``exclude``, ``~Q``) it
+becomes ``NOT EXISTS`` over the related rows instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, exists, not_, or_, select, true
+from sqlalchemy.sql import FromClause
+from sqlalchemy.sql.elements import ColumnElement
+
+from syncd.registry.errors import FieldError
+from syncd.registry.lookups import LOOKUPS, TRANSFORMS, apply_lookup, apply_transform
+from syncd.registry.model import Forward, Reverse, registry_named
+from syncd.registry.q import Q
+from syncd.store.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from syncd.registry.record import Record
+
+__all__ = ["Compiler", "Path", "parse_path"]
+
+
+@dataclass(frozen=True)
+class Path:
+    """A parsed key: relation hops, the column at the end, transforms, and the lookup."""
+
+    hops: tuple[Forward | Reverse, ...]
+    registry: type[Record]
+    column: str
+    transforms: tuple[str, ...]
+    lookup: str
+
+
+def _unknown_field(registry: type[Record], name: str) -> FieldError:
+    fields = ", ".join(registry._meta.available)
+    return FieldError(f"Unknown field '{name}'. Available fields: {fields}")
+
+
+def parse_path(registry: type[Record], key: str, *, allow_lookup: bool = True) -> Path:
+    """Resolve ``a__b__c__lookup`` against the registries; :class:`FieldError` names what is wrong."""
+    parts = key.split("__")
+    if not all(parts):
+        raise FieldError(f"malformed field path {key!r}")
+    hops: list[Forward | Reverse] = []
+    current = registry
+    i = 0
+    while True:
+        part = parts[i]
+        meta = current._meta
+        rest = parts[i + 1:]
+        relation = meta.forward.get(part) or meta.reverse.get(part)
+        if part == "pk":
+            part = "id"
+        if relation is not None and (not rest or (rest[0] in LOOKUPS and allow_lookup)):
+            # comparing the relation itself compares keys: the column, or the related id
+            if isinstance(relation, Forward):
+                return _finish(registry, key, tuple(hops), current, relation.column, rest, allow_lookup)
+            hops.append(relation)
+            return _finish(registry, key, tuple(hops), registry_named(relation.target), "id", rest,
+                           allow_lookup)
+        if relation is not None:
+            hops.append(relation)
+            current = registry_named(relation.target)
+            i += 1
+            continue
+        if part in meta.columns:
+            return _finish(registry, key, tuple(hops), current, part, rest, allow_lookup)
+        raise _unknown_field(current, part)
+
+
+def _finish(
+    root: type[Record], key: str, hops: tuple[Forward | Reverse, ...], registry: type[Record], column: str,
+    rest: list[str], allow_lookup: bool,
+) -> Path:
+    is_datetime = isinstance(registry._meta.table.c[column].type, UTCDateTime)
+    transforms: list[str] = []
+    while rest and is_datetime and rest[0] in TRANSFORMS and not transforms:
+        transforms.append(rest.pop(0))
+    lookup = "exact"
+    if rest and allow_lookup:
+        lookup = rest.pop(0)
+        if lookup not in LOOKUPS:
+            valid = ", ".join(LOOKUPS + (TRANSFORMS if is_datetime and not transforms else ()))
+            raise FieldError(f"Unsupported lookup '{lookup}' for field '{column}' in {key!r}. "
+                             f"Valid lookups: {valid}")
+    if rest:
+        if not allow_lookup:
+            raise FieldError(f"{key!r}: '{rest[0]}' is not a field of {registry.__name__}; "
+                             f"valid fields: {', '.join(registry._meta.available)}")
+        raise FieldError(f"{key!r}: nothing may follow the lookup '{lookup}'")
+    return Path(hops, registry, column, tuple(transforms), lookup)
+
+
+def _key_value(value: Any) -> Any:
+    """Records compare by their id."""
+    from syncd.registry.record import Record
+
+    if isinstance(value, Record):
+        return value.id
+    if isinstance(value, list | tuple | set | frozenset):
+        return [v.id if isinstance(v, Record) else v for v in value]
+    return value
+
+
+class Compiler:
+    """Builds the FROM clause and conditions for one query on one registry."""
+
+    def __init__(self, registry: type[Record], dialect: str, base: FromClause | None = None) -> None:
+        self.registry = registry
+        self.dialect = dialect
+        self.base: FromClause = base if base is not None else registry._meta.table
+        self._from: FromClause = self.base
+        self._aliases: dict[tuple[int, tuple[str, ...]], FromClause] = {}
+
+    @property
+    def from_clause(self) -> FromClause:
+        return self._from
+
+    def _join(self, group: int, hops: tuple[Forward | Reverse, ...]) -> FromClause:
+        """The alias at the end of ``hops``, joining what is missing."""
+        current = self.base
+        for n, hop in enumerate(hops):
+            scope = group if any(isinstance(h, Reverse) for h in hops[: n + 1]) else 0
+            key = (scope, tuple(h.name for h in hops[: n + 1]))
+            alias = self._aliases.get(key)
+            if alias is None:
+                target = registry_named(hop.target)._meta.table.alias()
+                if isinstance(hop, Forward):
+                    onclause = target.c.id == current.c[hop.column]
+                else:
+                    onclause = target.c[hop.column] == current.c.id
+                self._from = self._from.outerjoin(target, onclause)
+                self._aliases[key] = alias = target
+            current = alias
+        return current
+
+    def column(self, key: str) -> tuple[ColumnElement[Any], Path]:
+        """The column a path without lookup names (for ordering and values), joining as needed."""
+        path = parse_path(self.registry, key, allow_lookup=False)
+        table = self._join(0, path.hops)
+        expr: ColumnElement[Any] = table.c[path.column]
+        for name in path.transforms:
+            expr = apply_transform(expr, name, self.dialect)
+        return expr, path
+
+    def condition(self, q: Q, group: int, negated: bool = False) -> ColumnElement[bool]:
+        """SQL for a ``Q`` tree; ``negated`` tells whether an enclosing NOT applies."""
+        inner_negated = negated != q.negated
+        parts = [
+            self.condition(child, group, inner_negated) if isinstance(child, Q)
+            else self._leaf(child[0], child[1], group, inner_negated)
+            for child in q.children
+        ]
+        if not parts:
+            combined: ColumnElement[bool] = true()
+        elif q.connector == Q.OR:
+            combined = or_(*parts)
+        else:
+            combined = and_(*parts)
+        return not_(combined) if q.negated else combined
+
+    def _leaf(self, key: str, value: Any, group: int, negated: bool) -> ColumnElement[bool]:
+        path = parse_path(self.registry, key)
+        reverse_at = next((n for n, h in enumerate(path.hops) if isinstance(h, Reverse)), None)
+        if negated and reverse_at is not None:
+            return self._exists(path, reverse_at, key, value, group)
+        table = self._join(group, path.hops)
+        return self._compare(table, path, value, negated)
+
+    def _compare(self, table: FromClause, path: Path, value: Any, negated: bool) -> ColumnElement[bool]:
+        meta = path.registry._meta
+        expr: ColumnElement[Any] = table.c[path.column]
+        for name in path.transforms:
+            expr = apply_transform(expr, name, self.dialect)
+        value = _key_value(value)
+        if path.transforms == ("date",) and self.dialect == "sqlite":
+            value = _iso_dates(value)
+        is_datetime = not path.transforms and isinstance(meta.table.c[path.column].type, UTCDateTime)
+        clause = apply_lookup(
+            expr, path.lookup, value, dialect=self.dialect,
+            is_text=not path.transforms and meta.is_text(path.column), is_datetime=is_datetime,
+        )
+        if negated and path.lookup != "isnull" and not (path.lookup == "exact" and value is None):
+            # as Django does: NOT (x = v) must also keep rows where x is NULL
+            clause = and_(clause, expr.is_not(None))
+        return clause
+
+    def _exists(self, path: Path, reverse_at: int, key: str, value: Any, group: int) -> ColumnElement[bool]:
+        outer = self._join(group, path.hops[:reverse_at])
+        hop = path.hops[reverse_at]
+        assert isinstance(hop, Reverse)
+        target_registry = registry_named(hop.target)
+        target = target_registry._meta.table.alias()
+        inner = Compiler(target_registry, self.dialect, base=target)
+        rest = path.hops[reverse_at + 1:]
+        leaf_table = inner._join(0, rest)
+        clause = inner._compare(leaf_table, path, value, negated=False)
+        subquery = select(target.c.id).select_from(inner.from_clause).where(
+            target.c[hop.column] == outer.c.id, clause)
+        return exists(subquery)
+
+
+def _iso_dates(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [v.isoformat() if isinstance(v, date) else v for v in value]
+    return value

@@ -1,0 +1,167 @@
+"""Lookups (``__icontains``, ``__gte``, ``__year`` ...) as SQL that means the same on SQLite and PostgreSQL.
+
+Text matching is case-sensitive unless the lookup starts with ``i``, on both
+databases (SQLite's ``LIKE`` would fold ASCII case even for ``contains``);
+case-insensitive lookups fold Unicode; comparisons and ordering of text use
+code-point order (``COLLATE "C"`` on PostgreSQL) as SQLite does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Date, Integer, String, and_, cast, false, func, literal
+from sqlalchemy.sql.elements import ColumnElement
+
+from syncd.registry.errors import FieldError
+
+__all__ = ["LOOKUPS", "TRANSFORMS", "apply_lookup", "apply_transform", "coerce_datetime", "text_order"]
+
+LOOKUPS = (
+    "exact", "iexact", "contains", "icontains", "startswith", "istartswith", "endswith", "iendswith",
+    "in", "gt", "gte", "lt", "lte", "isnull", "range", "regex", "iregex",
+)
+TRANSFORMS = ("year", "month", "day", "hour", "minute", "second", "week_day", "quarter", "date")
+
+_SQLITE_PARTS = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "%M", "second": "%S"}
+_PG_PARTS = {"year": "year", "month": "month", "day": "day", "hour": "hour", "minute": "minute", "second": "second"}
+
+
+def coerce_datetime(value: Any, field: str) -> Any:
+    """Aware UTC datetimes for datetime fields; ISO strings and dates are accepted, naive means UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise FieldError(f"'{value}' is not a valid datetime for {field}") from None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if not isinstance(value, datetime):
+        raise FieldError(f"{field} compares with datetimes, not {type(value).__name__}")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def apply_transform(expr: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[Any]:
+    """A date part of a datetime column (``created_at__year``), computed in UTC."""
+    if dialect == "sqlite":
+        if name == "date":
+            return func.date(expr)
+        if name == "week_day":
+            return cast(func.strftime("%w", expr), Integer) + 1
+        if name == "quarter":
+            return (cast(func.strftime("%m", expr), Integer) + 2) / 3
+        return cast(func.strftime(_SQLITE_PARTS[name], expr), Integer)
+    utc = func.timezone("UTC", expr)
+    if name == "date":
+        return cast(utc, Date)
+    if name == "week_day":
+        return cast(func.extract("dow", utc), Integer) + 1
+    if name == "quarter":
+        return cast(func.extract("quarter", utc), Integer)
+    return cast(func.floor(func.extract(_PG_PARTS[name], utc)), Integer)
+
+
+def text_order(expr: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+    return expr.collate("C") if dialect == "postgresql" else expr
+
+
+def _fold(expr: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+    return func.syncd_lower(expr) if dialect == "sqlite" else func.lower(expr)
+
+
+def _as_text(expr: ColumnElement[Any], is_text: bool) -> ColumnElement[Any]:
+    return expr if is_text else cast(expr, String)
+
+
+def _contains(expr: ColumnElement[Any], value: str, dialect: str) -> ColumnElement[bool]:
+    if dialect == "sqlite":
+        return func.instr(expr, value) > 0
+    return func.strpos(expr, value) > 0
+
+
+def _startswith(expr: ColumnElement[Any], value: str, _dialect: str) -> ColumnElement[bool]:
+    if not value:
+        return expr.is_not(None)
+    return func.substr(expr, 1, len(value)) == value
+
+
+def _endswith(expr: ColumnElement[Any], value: str, dialect: str) -> ColumnElement[bool]:
+    if not value:
+        return expr.is_not(None)
+    if dialect == "sqlite":
+        return func.substr(expr, -len(value)) == value
+    return func.right(expr, len(value)) == value
+
+
+_TEXT_MATCH = {"contains": _contains, "startswith": _startswith, "endswith": _endswith}
+
+
+def _text_lookup(
+    expr: ColumnElement[Any], lookup: str, value: Any, dialect: str, is_text: bool,
+) -> ColumnElement[bool]:
+    if value is None:
+        raise FieldError(f"__{lookup} does not accept None; use __isnull=True")
+    text = str(value)
+    expr = _as_text(expr, is_text)
+    if lookup.startswith("i"):
+        return _TEXT_MATCH[lookup[1:]](_fold(expr, dialect), text.lower(), dialect)
+    return _TEXT_MATCH[lookup](expr, text, dialect)
+
+
+def _regex(expr: ColumnElement[Any], lookup: str, value: Any, dialect: str, is_text: bool) -> ColumnElement[bool]:
+    if not isinstance(value, str):
+        raise FieldError(f"__{lookup} takes a regular expression string, not {type(value).__name__}")
+    expr = _as_text(expr, is_text)
+    if dialect == "sqlite":
+        name = "syncd_iregexp" if lookup == "iregex" else "syncd_regexp"
+        return getattr(func, name)(literal(value), expr) == 1
+    return expr.op("~*" if lookup == "iregex" else "~")(value)
+
+
+def _sequence(value: Any, lookup: str) -> list[Any]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise FieldError(f"__{lookup} takes a list of values, not {type(value).__name__}")
+    return list(value)
+
+
+def apply_lookup(
+    expr: ColumnElement[Any], lookup: str, value: Any, *, dialect: str, is_text: bool, is_datetime: bool,
+) -> ColumnElement[bool]:
+    """The SQL condition ``expr <lookup> value``."""
+    if lookup == "isnull":
+        if not isinstance(value, bool):
+            raise FieldError(f"__isnull takes True or False, not {value!r}")
+        return expr.is_(None) if value else expr.is_not(None)
+    if lookup in ("contains", "icontains", "startswith", "istartswith", "endswith", "iendswith"):
+        return _text_lookup(expr, lookup, value, dialect, is_text)
+    if lookup in ("regex", "iregex"):
+        return _regex(expr, lookup, value, dialect, is_text)
+    if lookup == "iexact":
+        if value is None:
+            return expr.is_(None)
+        return _fold(_as_text(expr, is_text), dialect) == str(value).lower()
+    coerce = (lambda v: coerce_datetime(v, str(expr))) if is_datetime else (lambda v: v)
+    ordered = text_order(expr, dialect) if is_text else expr
+    if lookup == "exact":
+        return expr.is_(None) if value is None else expr == coerce(value)
+    if lookup == "in":
+        values = [coerce(v) for v in _sequence(value, lookup) if v is not None]
+        return expr.in_(values) if values else false()
+    if lookup == "range":
+        bounds = _sequence(value, lookup)
+        if len(bounds) != 2:
+            raise FieldError("__range takes exactly two values (low, high)")
+        return and_(ordered >= coerce(bounds[0]), ordered <= coerce(bounds[1]))
+    if value is None:
+        raise FieldError(f"__{lookup} does not accept None")
+    compare = {"gt": ordered.__gt__, "gte": ordered.__ge__, "lt": ordered.__lt__, "lte": ordered.__le__}
+    if lookup in compare:
+        return compare[lookup](coerce(value))  # type: ignore[no-any-return]
+    raise FieldError(f"Unsupported lookup '{lookup}'. Valid lookups: {', '.join(LOOKUPS)}")
+
+
+

@@ -1,0 +1,149 @@
+"""Spaces from recorded hub pages into a real SQLite instance."""
+
+from applying import apply, counts, opened, query, spaces
+from builders import space_row
+
+from syncd.models import Resource
+
+S = Resource.SPACE
+
+
+def test_new_spaces_are_inserted_with_stable_local_ids_and_renames_update_in_place(sqlite_url: str) -> None:
+    with opened(sqlite_url) as store:
+        result = apply(store, S, [space_row(1), space_row(2)])
+        assert counts(result, S) == {"inserted": 2}
+        before = spaces(sqlite_url)
+        result = apply(store, S, [space_row(1, name="Renamed", at=10)])
+        assert counts(result, S) == {"updated": 1}
+    after = spaces(sqlite_url)
+    assert after["sp0000000001"] == (before["sp0000000001"][0], "Renamed")
+    assert after["aaaaaaaaaaaa"] == (1, "all")
+
+
+def test_an_older_or_equal_version_writes_nothing(sqlite_url: str) -> None:
+    with opened(sqlite_url) as store:
+        apply(store, S, [space_row(1, name="New", at=10)])
+        result = apply(store, S, [space_row(1, name="Old", at=5), space_row(1, name="New", at=10)][:1])
+        assert counts(result, S) == {"unchanged": 1}
+    assert spaces(sqlite_url)["sp0000000001"][1] == "New"
+
+
+def test_a_name_swap_and_a_case_only_rename_in_one_page(sqlite_url: str) -> None:
+    with opened(sqlite_url) as store:
+        apply(store, S, [space_row(1, name="Alpha"), space_row(2, name="Beta"), space_row(3, name="lab")])
+        ids = {uid: i for uid, (i, _) in spaces(sqlite_url).items()}
+        result = apply(store, S, [space_row(1, name="Beta", at=5), space_row(2, name="Alpha", at=5),
+                                  space_row(3, name="LAB", at=5)])
+        assert counts(result, S) == {"updated": 3}
+    after = spaces(sqlite_url)
+    assert after["sp0000000001"] == (ids["sp0000000001"], "Beta")
+    assert after["sp0000000002"] == (ids["sp0000000002"], "Alpha")
+    assert after["sp0000000003"] == (ids["sp0000000003"], "LAB")
+
+
+def test_a_rename_onto_a_name_still_held_by_another_hub_space_waits_for_that_rename(sqlite_url: str) -> None:
+    with opened(sqlite_url) as store:
+        apply(store, S, [space_row(1, name="Alpha"), space_row(2, name="Beta")])
+        # page 1 of a swap: space 1 takes "Beta", space 2's rename comes in a later page
+        first = apply(store, S, [space_row(1, name="Beta", at=5)])
+        assert counts(first, S) == {"deferred": 1}
+        assert spaces(sqlite_url)["sp0000000001"][1] == "Alpha"
+        # the second half of the swap arrives: the parked half joins its batch, both apply
+        second = apply(store, S, [space_row(2, name="Alpha", at=6)])
+        assert counts(second, S) == {"updated": 2}
+        assert counts(store.retry_parked(S), S) == {}
+    after = spaces(sqlite_url)
+    assert (after["sp0000000001"][1], after["sp0000000002"][1]) == ("Beta", "Alpha")
+    assert query(sqlite_url, "SELECT count(*) FROM syncd_deferred") == [(0,)]
+
+
+def test_a_name_or_uid_held_by_a_local_space_is_rejected_naming_both(sqlite_url: str) -> None:
+    with opened(sqlite_url) as store:
+        store.conn.execute(_local_space("Local Lab", "loc000000001"))
+        store.conn.commit()
+        result = apply(store, S, [space_row(1, name="local lab"), space_row(2, lnid="loc000000001"),
+                                  space_row(3, name="ALL"), space_row(4, lnid="aaaaaaaaaaaa")])
+        assert counts(result, S) == {"rejected": 4}
+    reasons = dict(query(sqlite_url, "SELECT row_key, reason FROM syncd_quarantine"))
+    assert "'Local Lab'" in reasons["00000000-0000-0000-0000-000000000001"]
+    assert "on_name_conflict" in reasons["00000000-0000-0000-0000-000000000001"]
+    assert "loc000000001" in reasons["00000000-0000-0000-0000-000000000002"]
+    assert "built-in" in reasons["00000000-0000-0000-0000-000000000003"]
+    assert "built-in" in reasons["00000000-0000-0000-0000-000000000004"]
+    assert spaces(sqlite_url)["loc000000001"][1] == "Local Lab"
+    assert spaces(sqlite_url)["aaaaaaaaaaaa"] == (1, "all")
+
+
+def test_adopt_takes_over_the_local_row_keeping_its_id(sqlite_url: str) -> None:
+    with opened(sqlite_url, on_name_conflict="adopt") as store:
+        store.conn.execute(_local_space("Local Lab", "loc000000001"))
+        store.conn.commit()
+        local_id = spaces(sqlite_url)["loc000000001"][0]
+        result = apply(store, S, [space_row(1, name="Local Lab")])
+        assert counts(result, S) == {"updated": 1}
+    assert spaces(sqlite_url)["sp0000000001"] == (local_id, "Local Lab")
+
+
+def test_a_changed_lnid_for_the_same_id_is_rejected(sqlite_url: str) -> None:
+    with opened(sqlite_url) as store:
+        apply(store, S, [space_row(1)])
+        result = apply(store, S, [space_row(1, lnid="zz0000000001", at=5)])
+        assert counts(result, S) == {"rejected": 1}
+    assert "sp0000000001" in spaces(sqlite_url)
+    [(reason,)] = query(sqlite_url, "SELECT reason FROM syncd_quarantine")
+    assert reason.startswith("lnid: changed from sp0000000001 to zz0000000001")
+
+
+def test_bad_rows_are_quarantined_and_leave_when_the_hub_fixes_them(sqlite_url: str) -> None:
+    with opened(sqlite_url) as store:
+        result = apply(store, S, [space_row(1, name=""), space_row(2)])
+        assert counts(result, S) == {"rejected": 1, "inserted": 1}
+        [(key, reason, payload)] = query(sqlite_url, "SELECT row_key, reason, payload FROM syncd_quarantine")
+        assert reason.startswith("name:") and '"name": ""' in payload
+        fixed = apply(store, S, [space_row(1, name="Fixed", at=5)])
+        assert counts(fixed, S) == {"inserted": 1}
+    assert query(sqlite_url, "SELECT count(*) FROM syncd_quarantine") == [(0,)]
+
+
+def test_tombstone_removes_an_unreferenced_space_with_its_blocks(sqlite_url: str) -> None:
+    from builders import block_row
+
+    with opened(sqlite_url) as store:
+        apply(store, S, [space_row(1), space_row(2)])
+        apply(store, Resource.SPACE_BLOCK, [block_row(1, 1), block_row(2, 2)])
+        result = apply(store, S, [space_row(1, at=9, deleted=True)])
+        assert counts(result, S) == {"deleted": 1}
+        assert counts(result, Resource.SPACE_BLOCK) == {"deleted": 1}
+    assert "sp0000000001" not in spaces(sqlite_url)
+    assert query(sqlite_url, "SELECT count(*) FROM lamindb_spaceblock") == [(1,)]
+
+
+def test_a_referenced_tombstoned_space_is_held_and_removed_once_free(sqlite_url: str) -> None:
+    with opened(sqlite_url) as store:
+        apply(store, S, [space_row(1)])
+        local = spaces(sqlite_url)["sp0000000001"][0]
+        from sqlalchemy import text
+
+        store.conn.execute(text(
+            "INSERT INTO lamindb_branch (id, name, uid, space_id, created_by_id) "
+            "VALUES (7, 'feature', 'brbrbrbrbrbr', :s, 1)"), {"s": local})
+        store.conn.commit()
+        result = apply(store, S, [space_row(1, at=9, deleted=True)])
+        assert result.held == ["sp0000000001"]
+        assert spaces(sqlite_url)["sp0000000001"][0] == local
+        assert store.retry_parked(S).held == ["sp0000000001"]
+        store.conn.execute(text("DELETE FROM lamindb_branch WHERE id = 7"))
+        store.conn.commit()
+        freed = store.retry_parked(S)
+        assert freed.held == [] and counts(freed, S) == {"deleted": 1}
+    assert "sp0000000001" not in spaces(sqlite_url)
+    # records were never re-pointed elsewhere
+    assert query(sqlite_url, "SELECT count(*) FROM lamindb_branch WHERE space_id <> 1") == [(0,)]
+
+
+def _local_space(name: str, uid: str):  # type: ignore[no-untyped-def]
+    from sqlalchemy import insert
+
+    from syncd.store.schema import space
+
+    return insert(space).values(name=name, uid=uid)

@@ -1,0 +1,83 @@
+import uuid
+
+import pytest
+from builders import block_row, space_row
+
+from syncd.errors import RowRejected
+from syncd.rows import content_hash, parse_block, parse_space, row_key
+
+
+def test_content_hash_matches_lamindbs_hash_string() -> None:
+    # values read off lamindb 2.12.1's hash_string
+    assert content_hash("hello\n") == "sZRqySSS0jR8YjW00mERhA"
+    assert content_hash("a comment") == "PWCde_wXtKDqySC0hMuE_Q"
+    assert content_hash("") is None
+
+
+def test_valid_rows_parse_with_unknown_extra_columns_ignored() -> None:
+    space = parse_space(space_row(1, extra_column="ignored"))
+    assert space.id == uuid.UUID(int=1) and space.name == "Space 1"
+    block = parse_block(block_row(1, 1, new_hub_column=[1, 2]))
+    assert block.space_id == uuid.UUID(int=1) and block.hash == content_hash(block.content)
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"id": "not-a-uuid"}, "id"),
+    ({"lnid": "short"}, "lnid"),
+    ({"lnid": "sp00000000-1"}, "lnid"),
+    ({"name": ""}, "name"),
+    ({"name": "x" * 101}, "name"),
+    ({"name": 5}, "name"),
+    ({"updated_at": "2026-03-01T12:00:00"}, "updated_at"),
+    ({"created_at": None}, "created_at"),
+    ({"deleted_at": "soon"}, "deleted_at"),
+    ({"created_by": {"lnid": "x", "handle": "a"}}, "created_by.lnid"),
+    ({"created_by": {"lnid": "usr00001", "handle": ""}}, "created_by.handle"),
+    ({"created_by": "alice"}, "created_by"),
+])
+def test_bad_space_rows_are_rejected_naming_the_field(change: dict[str, object], field: str) -> None:
+    row = space_row(1)
+    row.update(change)
+    with pytest.raises(RowRejected) as info:
+        parse_space(row)
+    assert info.value.reason.startswith(field + ":")
+
+
+def test_missing_required_field_is_named() -> None:
+    row = space_row(1)
+    del row["lnid"]
+    with pytest.raises(RowRejected, match="^lnid: missing"):
+        parse_space(row)
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"hash": "AAAAAAAAAAAAAAAAAAAAAA"}, "hash"),
+    ({"kind": "note"}, "kind"),
+    ({"version_tag": "v" * 31}, "version_tag"),
+    ({"is_latest": "yes"}, "is_latest"),
+    ({"space_id": None}, "space_id"),
+    ({"lnid": "bl" + "0" * 17}, "lnid"),
+    ({"created_by": None}, "created_by"),
+    ({"content": None}, "content"),
+])
+def test_bad_block_rows_are_rejected_naming_the_field(change: dict[str, object], field: str) -> None:
+    row = block_row(1, 1)
+    row.update(change)
+    with pytest.raises(RowRejected) as info:
+        parse_block(row)
+    assert info.value.reason.startswith(field + ":")
+
+
+def test_content_over_one_mib_is_rejected_and_empty_content_needs_a_null_hash() -> None:
+    big = "é" * (512 * 1024 + 1)  # 2 bytes each in UTF-8: just over 1 MiB
+    with pytest.raises(RowRejected, match="^content: .* more than the 1 MiB"):
+        parse_block(block_row(1, 1, content=big))
+    assert parse_block(block_row(2, 1, content="")).hash is None
+    with pytest.raises(RowRejected, match="^hash:"):
+        parse_block({**block_row(3, 1, content=""), "hash": "x"})
+
+
+def test_row_key_is_the_hub_id_or_a_stable_digest() -> None:
+    assert row_key(space_row(7)) == str(uuid.UUID(int=7))
+    assert row_key({"id": "nope"}) == row_key({"id": "nope"})
+    assert row_key({"id": "nope"}).startswith("sha256:")
