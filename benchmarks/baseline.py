@@ -71,7 +71,8 @@ def copy_resource(client: httpx.Client, db: sqlite3.Connection, base_url: str, r
         db.commit()
         rows_total += len(rows)
         last = rows[-1]
-        query = _FIRST.format(n=page_size) + _AFTER.format(ts=quote(last["updated_at"], safe=""), id=last["id"])
+        ts = quote(last["updated_at"], safe="")
+        query = _FIRST.format(n=page_size) + _AFTER.format(ts=ts, id=last["id"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -156,6 +156,8 @@ class Daemon:
             log.error("config.invalid", path=str(self._path), problems=exc.problems)
             return EXIT_CONFIG
         self.settings = settings
+        if self._configure_logs is not None:
+            self._configure_logs(settings)
         self.health = HealthState(
             [i.name for i in settings.instances], settings.staleness_seconds,
             liveness_timeout=max(30.0, 6 * self._heartbeat), clock=self._clock, monotonic=self._monotonic,
@@ -376,9 +378,16 @@ def serve(
     *,
     shard: tuple[int, int] | None,
     install_signals: Callable[[Daemon], Callable[[], None]] = install_signal_handlers,
+    initial_logs: Callable[[], None] | None = configure_logging,
     **daemon_options: Any,
 ) -> int:
-    """Run the daemon until SIGTERM/SIGINT; returns the exit code (0 stopped, 1 failed, 2 configuration)."""
+    """Run the daemon until SIGTERM/SIGINT; returns the exit code (0 stopped, 1 failed, 2 configuration).
+
+    Logging starts with the defaults (so a bad configuration file is reported
+    in the same format) and follows the file's ``[log]`` once it is loaded.
+    """
+    if initial_logs is not None:
+        initial_logs()
     daemon_options.setdefault("configure_logs", _reconfigure_logs)
     daemon = Daemon(settings_path, environ, shard=shard, **daemon_options)
     restore = install_signals(daemon)

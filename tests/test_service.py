@@ -268,7 +268,7 @@ def test_serve_wires_signals_and_the_shard(tmp_path: Path) -> None:
     result: list[int] = []
     thread = threading.Thread(target=lambda: result.append(serve(
         _config(tmp_path, names), ENV, shard=(1, 2), install_signals=install, sync=engine,
-        hard_exit=_hard_exit, configure_logs=lambda s: None)), daemon=True)
+        hard_exit=_hard_exit, configure_logs=lambda s: None, initial_logs=None)), daemon=True)
     thread.start()
     _until(lambda: bool(engine.calls), "a run")
     daemon = handlers[0]

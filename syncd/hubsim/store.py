@@ -125,7 +125,7 @@ class HubStore:
     def _start_by_time(table: _Table, query: Query) -> int:
         start = 0
         if query.after is not None:
-            start = bisect_left(table.order, (micros(query.after[0]), query.after[1].int))
+            start = bisect_right(table.order, (micros(query.after[0]), query.after[1].int))
         if query.since is not None:
             start = max(start, bisect_left(table.order, (micros(query.since), -1)))
         return start
@@ -413,4 +413,4 @@ def _matches(record: Record, query: Query) -> bool:
         return False
     if query.since is not None and record.updated_micros < micros(query.since):
         return False
-    return query.after is None or record.order_key >= (micros(query.after[0]), query.after[1].int)
+    return query.after is None or record.order_key > (micros(query.after[0]), query.after[1].int)

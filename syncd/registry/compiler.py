@@ -64,10 +64,14 @@ def parse_path(registry: type[Record], key: str, *, allow_lookup: bool = True) -
             # comparing the relation itself compares keys: the column, or the related id
             if isinstance(relation, Forward):
                 return _finish(registry, key, tuple(hops), current, relation.column, rest, allow_lookup)
+            assert relation.target is not None
             hops.append(relation)
             return _finish(registry, key, tuple(hops), registry_named(relation.target), "id", rest,
                            allow_lookup)
         if relation is not None:
+            if relation.target is None:
+                raise FieldError(f"{key!r}: the registry behind '{part}' is not available here; "
+                                 f"filter on {part}_id instead")
             hops.append(relation)
             current = registry_named(relation.target)
             i += 1
@@ -133,6 +137,7 @@ class Compiler:
             key = (scope, tuple(h.name for h in hops[: n + 1]))
             alias = self._aliases.get(key)
             if alias is None:
+                assert hop.target is not None
                 target = registry_named(hop.target)._meta.table.alias()
                 if isinstance(hop, Forward):
                     onclause = target.c.id == current.c[hop.column]

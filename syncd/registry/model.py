@@ -23,7 +23,7 @@ class Forward:
     """A foreign key: ``block.space`` reads column ``space_id`` and returns a ``Space``."""
 
     name: str
-    target: str
+    target: str | None  # None: a registry this library does not model (only the key is usable)
 
     @property
     def column(self) -> str:

@@ -1,0 +1,75 @@
+"""``get``: one record by id, full uid, uid stub, 16-character stem, or expressions, as LaminDB resolves it.
+
+* an ``int`` is the local id;
+* a string is a uid prefix. For versioned registries (``SpaceBlock``) a string of
+  at most 16 characters is a stem: the latest version wins, and only when no
+  version is latest does a non-latest one count; several matches are never an
+  error. Otherwise a prefix matching several records raises
+  :class:`MultipleObjectsReturned`. Id and uid look-ups ignore the default
+  branch filter, so trashed and archived blocks are found by uid.
+* expressions go through ``filter`` (branch filter included); for versioned
+  registries ``is_latest=True`` is implied, and when that finds nothing the
+  newest matching version is returned.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from syncd.registry.errors import FieldError
+
+if TYPE_CHECKING:
+    from syncd.registry.query import QuerySet
+    from syncd.registry.record import Record
+
+__all__ = ["get"]
+
+R = TypeVar("R", bound="Record")
+
+
+def get(qs: QuerySet[R], idlike: int | str | None = None, **expressions: Any) -> R:
+    registry = qs.model
+    name = registry.__name__
+    if idlike is not None and expressions:
+        raise FieldError(f"{name}.get() takes an id/uid or expressions, not both")
+    if isinstance(idlike, bool) or not isinstance(idlike, int | str | None):
+        raise FieldError(f"{name}.get() takes an int id or a uid string, not {type(idlike).__name__}")
+    basic = qs._clone(basic=True)
+    if isinstance(idlike, int):
+        found = basic.filter(id=idlike)._one(raise_missing=True, message=f"{name} matching query does not exist.")
+        assert found is not None
+        return found
+    if isinstance(idlike, str):
+        return _by_uid(basic, idlike)
+    meta = registry._meta
+    implied_latest = meta.versioned and "is_latest" not in expressions
+    if implied_latest:
+        expressions["is_latest"] = True
+    try:
+        found = qs.filter(**expressions)._one(
+            raise_missing=True, message=f"{name} matching query does not exist.")
+    except registry.DoesNotExist:
+        if not implied_latest:
+            raise
+        expressions.pop("is_latest")
+        newest = qs.filter(**expressions).order_by("-created_at").first()
+        if newest is None:
+            raise
+        return newest
+    assert found is not None
+    return found
+
+
+def _by_uid(basic: QuerySet[R], idlike: str) -> R:
+    registry = basic.model
+    meta = registry._meta
+    message = (f"No record found with uid '{idlike}'. "
+               f"Did you forget a keyword as in {registry.__name__}.get({meta.name_field}='{idlike}')?")
+    if meta.versioned and len(idlike) <= meta.stem_length:
+        latest = basic.filter(uid__startswith=idlike, is_latest=True)
+        candidates = latest if latest.exists() else basic.filter(uid__startswith=idlike, is_latest=False)
+        found = candidates._one(raise_missing=True, message=message, raise_many=False)
+    else:
+        found = basic.filter(uid__startswith=idlike)._one(raise_missing=True, message=message)
+    assert found is not None
+    return found

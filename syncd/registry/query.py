@@ -1,0 +1,323 @@
+"""Lazy, immutable query sets: every method returns a new one; SQL runs on evaluation.
+
+``SpaceBlock.filter(...)`` hides the trash (branch -1) and the archive (branch 0)
+the way LaminDB does: each ``filter()`` call without an exact ``id``/``uid``/``hash``
+(or ``__in`` of those) and without a ``branch`` condition adds ``branch_id in (1)``.
+Query sets of a relation (``space.ablocks``) and ``exclude()`` do not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from syncd.registry.compiler import Compiler
+from syncd.registry.connection import Instance, resolve
+from syncd.registry.errors import FieldError
+from syncd.registry.lookups import text_order
+from syncd.registry.q import Q
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from syncd.registry.lookup import Lookup
+    from syncd.registry.record import Record
+
+__all__ = ["DEFAULT_BRANCH_IDS", "QuerySet"]
+
+R = TypeVar("R", bound="Record")
+
+DEFAULT_BRANCH_IDS = (1,)
+_EXACT_KEYS = frozenset({"id", "uid", "hash", "id__in", "uid__in", "hash__in"})
+_BRANCH_KEYS = frozenset({"branch", "branch_id"})
+
+
+def _mentions_branch(keys: Sequence[str]) -> bool:
+    return any(k in _BRANCH_KEYS or k.startswith(("branch__", "branch_id__")) for k in keys)
+
+
+class QuerySet(Generic[R]):
+    """Records of one registry matching conditions; nothing is read until it is evaluated."""
+
+    __slots__ = ("_basic", "_filters", "_instance", "_limit", "_offset", "_order", "_ranked", "_registry",
+                 "_using")
+
+    def __init__(self, registry: type[R], using: str | Instance | None = None, *, basic: bool = False) -> None:
+        self._registry = registry
+        self._using = using
+        self._instance: Instance | None = using if isinstance(using, Instance) else None
+        self._basic = basic
+        self._filters: tuple[Q, ...] = ()
+        self._order: tuple[str, ...] = ()
+        self._offset = 0
+        self._limit: int | None = None
+        self._ranked: tuple[int, ...] | None = None
+
+    # ---- building ---------------------------------------------------------------------------------
+
+    def _clone(self, **changes: Any) -> QuerySet[R]:
+        new: QuerySet[R] = QuerySet.__new__(QuerySet)
+        for slot in QuerySet.__slots__:
+            setattr(new, slot, changes.get(slot.lstrip("_"), getattr(self, slot)))
+        return new
+
+    @property
+    def model(self) -> type[R]:
+        return self._registry
+
+    @property
+    def instance(self) -> Instance:
+        if self._instance is None:
+            self._instance = resolve(self._using)
+        return self._instance
+
+    @property
+    def is_sliced(self) -> bool:
+        return self._offset != 0 or self._limit is not None or self._ranked is not None
+
+    def _check_not_sliced(self, action: str) -> None:
+        if self.is_sliced:
+            raise TypeError(f"Cannot {action} a query once a slice has been taken.")
+
+    def _default_branch(self, queries: tuple[Q, ...], expressions: dict[str, Any]) -> dict[str, Any]:
+        if self._basic or not self._registry._meta.has_branch:
+            return expressions
+        if any(k in _EXACT_KEYS for k in expressions):
+            return expressions
+        keys = list(expressions) + [k for q in queries for k in q.keys()]
+        if not _mentions_branch(keys):
+            return {**expressions, "branch_id__in": list(DEFAULT_BRANCH_IDS)}
+        # a branch of None means "any branch", not "branch IS NULL"
+        return {k: v for k, v in expressions.items() if not (k in _BRANCH_KEYS and v is None)}
+
+    def filter(self, *queries: Q, **expressions: Any) -> QuerySet[R]:
+        """Records matching every condition: ``Q`` objects and ``field__lookup=value`` keywords."""
+        self._check_not_sliced("filter")
+        expressions = self._default_branch(queries, expressions)
+        if not queries and not expressions:
+            return self._clone()
+        condition = Q(*queries, **expressions)
+        self._validate(condition)
+        return self._clone(filters=(*self._filters, condition))
+
+    def exclude(self, *queries: Q, **expressions: Any) -> QuerySet[R]:
+        """Records matching none of the conditions taken together."""
+        self._check_not_sliced("filter")
+        condition = ~Q(*queries, **expressions)
+        self._validate(condition)
+        return self._clone(filters=(*self._filters, condition))
+
+    def _validate(self, condition: Q) -> None:
+        from syncd.registry.compiler import parse_path
+
+        for key in condition.keys():
+            parse_path(self._registry, key)
+
+    def all(self) -> QuerySet[R]:
+        return self._clone()
+
+    def order_by(self, *fields: str) -> QuerySet[R]:
+        """Sort by fields, ``-field`` for descending; related paths allowed. NULLs sort first."""
+        self._check_not_sliced("reorder")
+        from syncd.registry.compiler import parse_path
+
+        for name in fields:
+            if not isinstance(name, str) or not name.lstrip("-"):
+                raise FieldError(f"order_by takes field names, not {name!r}")
+            parse_path(self._registry, name.lstrip("-"), allow_lookup=False)
+        return self._clone(order=tuple(fields))
+
+    def using(self, instance: str | Instance | None) -> QuerySet[R]:
+        return self._clone(using=instance, instance=instance if isinstance(instance, Instance) else None)
+
+    @overload
+    def __getitem__(self, index: int) -> R: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> QuerySet[R]: ...
+
+    def __getitem__(self, index: int | slice) -> R | QuerySet[R]:
+        if isinstance(index, int):
+            if index < 0:
+                raise ValueError("Negative indexing is not supported.")
+            rows = self._window(index, 1)._fetch()
+            if not rows:
+                raise IndexError("query set index out of range")
+            return rows[0]
+        if not isinstance(index, slice):
+            raise TypeError(f"query sets are indexed by int or slice, not {type(index).__name__}")
+        if index.step not in (None, 1):
+            raise ValueError("slicing a query set with a step is not supported")
+        start, stop = index.start or 0, index.stop
+        if start < 0 or (stop is not None and stop < 0):
+            raise ValueError("Negative indexing is not supported.")
+        return self._window(start, None if stop is None else max(stop - start, 0))
+
+    def _window(self, start: int, count: int | None) -> QuerySet[R]:
+        offset = self._offset + start
+        limit = count
+        if self._limit is not None:
+            remaining = max(self._limit - start, 0)
+            limit = remaining if count is None else min(count, remaining)
+        return self._clone(offset=offset, limit=limit)
+
+    # ---- SQL --------------------------------------------------------------------------------------
+
+    def _compiled(self, *columns: str) -> tuple[Select[Any], Compiler]:
+        meta = self._registry._meta
+        compiler = Compiler(self._registry, self.instance.dialect)
+        conditions = [compiler.condition(q, group) for group, q in enumerate(self._filters, start=1)]
+        if self._ranked is not None:
+            conditions.append(meta.table.c.id.in_(self._ranked))
+        order: list[ColumnElement[Any]] = []
+        if self._ranked is not None and not self._order:
+            if self._ranked:
+                order.append(case({pk: n for n, pk in enumerate(self._ranked)}, value=meta.table.c.id))
+        else:
+            order = self._order_clauses(compiler, self._order or ("id",))
+        selected: list[ColumnElement[Any]] = (
+            [compiler.column(c)[0] for c in columns] if columns else [meta.table.c[c] for c in meta.columns])
+        stmt = select(*selected).select_from(compiler.from_clause).where(*conditions).order_by(*order)
+        if self._limit is not None:
+            stmt = stmt.limit(self._limit)
+        if self._offset:
+            stmt = stmt.offset(self._offset)
+        return stmt, compiler
+
+    def _order_clauses(self, compiler: Compiler, fields: Sequence[str]) -> list[ColumnElement[Any]]:
+        clauses: list[ColumnElement[Any]] = []
+        for name in fields:
+            expr, path = compiler.column(name.lstrip("-"))
+            if not path.transforms and path.registry._meta.is_text(path.column):
+                expr = text_order(expr, compiler.dialect)
+            clauses.append(expr.desc().nulls_last() if name.startswith("-") else expr.asc().nulls_first())
+        return clauses
+
+    def _fetch(self) -> list[R]:
+        stmt, _ = self._compiled()
+        instance = self.instance
+        names = self._registry._meta.columns
+        make = self._registry._from_row
+        with instance.read() as conn:
+            rows = conn.execute(stmt).all()
+        return [make(dict(zip(names, row, strict=True)), instance) for row in rows]
+
+    def _values(self, *fields: str) -> list[tuple[Any, ...]]:
+        stmt, _ = self._compiled(*fields)
+        with self.instance.read() as conn:
+            return [tuple(row) for row in conn.execute(stmt).all()]
+
+    # ---- evaluation -------------------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[R]:
+        return iter(self._fetch())
+
+    def __len__(self) -> int:
+        return len(self._fetch())
+
+    def __bool__(self) -> bool:
+        return self.exists()
+
+    def count(self) -> int:
+        """The number of matching records (one per matching related row when joined)."""
+        stmt, _ = self._compiled()
+        counted = select(func.count()).select_from(stmt.order_by(None).subquery())
+        with self.instance.read() as conn:
+            return int(conn.execute(counted).scalar_one())
+
+    def exists(self) -> bool:
+        stmt, _ = self._compiled("id")
+        with self.instance.read() as conn:
+            return conn.execute(stmt.limit(1) if self._limit is None else stmt).first() is not None
+
+    def first(self) -> R | None:
+        """The first record (by id unless ordered), or None."""
+        rows = self._window(0, 1)._fetch()
+        return rows[0] if rows else None
+
+    def last(self) -> R | None:
+        """The last record (by id unless ordered), or None."""
+        self._check_not_sliced("reverse")
+        order = self._order or ("id",)
+        flipped = tuple(o[1:] if o.startswith("-") else "-" + o for o in order)
+        rows = self._clone(order=flipped)._window(0, 1)._fetch()
+        return rows[0] if rows else None
+
+    def one(self) -> R:
+        """Exactly one record; :class:`DoesNotExist` or :class:`MultipleObjectsReturned` otherwise."""
+        return self._one(raise_missing=True)  # type: ignore[return-value]
+
+    def one_or_none(self) -> R | None:
+        """The record if there is exactly one, None if there is none; raises if there are several."""
+        return self._one(raise_missing=False)
+
+    def _one(self, *, raise_missing: bool, message: str | None = None, raise_many: bool = True) -> R | None:
+        rows = self._window(0, 2)._fetch()
+        if not rows:
+            if raise_missing:
+                raise self._registry.DoesNotExist(message or f"No {self._registry.__name__} matches the query.")
+            return None
+        if len(rows) > 1 and raise_many:
+            raise self._registry.MultipleObjectsReturned(
+                f"more than one {self._registry.__name__} matches the query; add conditions or use first()")
+        return rows[0]
+
+    def to_list(self, field: str | None = None) -> list[Any]:
+        """The records, or the values of one field (a related path such as ``space__name`` too)."""
+        if field is None:
+            return self._fetch()
+        return [row[0] for row in self._values(field)]
+
+    def get(self, idlike: int | str | None = None, **expressions: Any) -> R:
+        """One record by id, uid, uid stub or stem, or by expressions; see :func:`syncd.registry.get`."""
+        from syncd.registry.get import get
+
+        return get(self, idlike, **expressions)
+
+    def to_dataframe(
+        self, *, include: str | list[str] | None = None, features: bool | str | list[str] | None = None,
+        limit: int | None = 20, order_by: str | None = "-id",
+    ) -> pd.DataFrame:
+        """A DataFrame indexed by id with LaminDB's columns; 20 rows newest first unless told otherwise."""
+        from syncd.registry.frame import to_dataframe
+
+        return to_dataframe(self, include=include, features=features, limit=limit, order_by=order_by)
+
+    def df(
+        self, include: str | list[str] | None = None, features: bool | str | list[str] | None = None,
+    ) -> pd.DataFrame:
+        """Deprecated spelling of :meth:`to_dataframe`."""
+        import warnings
+
+        warnings.warn("df() is deprecated, use to_dataframe()", DeprecationWarning, stacklevel=2)
+        return self.to_dataframe(include=include, features=features)
+
+    def search(
+        self, string: str, *, field: str | list[str] | None = None, limit: int | None = 20,
+        case_sensitive: bool = False,
+    ) -> QuerySet[R]:
+        from syncd.registry.search import search
+
+        return search(self, string, field=field, limit=limit, case_sensitive=case_sensitive)
+
+    def lookup(self, field: str | None = None, return_field: str | None = None) -> Lookup:
+        from syncd.registry.lookup import lookup
+
+        return lookup(self, field=field, return_field=return_field)
+
+    def delete(self, permanent: bool | None = None) -> int:
+        """Delete every matching record (local rows only); returns how many were deleted."""
+        from syncd.registry.writes import delete_records
+
+        return delete_records(self._registry, self.instance, self._fetch(), permanent=permanent)
+
+    def _with_ranked(self, ids: Sequence[int]) -> QuerySet[R]:
+        return self._clone(ranked=tuple(ids), order=())
+
+    def __repr__(self) -> str:
+        rows = self._window(0, 21)._fetch()
+        shown = ", ".join(repr(r) for r in rows[:20]) + (", ..." if len(rows) > 20 else "")
+        return f"<QuerySet [{shown}]>"

@@ -1,0 +1,111 @@
+"""The command line: exit codes, summaries, the demo, and secrets kept out of output."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from builders import TOKEN
+
+from syncd.cli import main
+from syncd.hubsim.sample import populate
+from syncd.hubsim.server import running_hub
+from syncd.hubsim.store import HubStore
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _config(tmp_path: Path, hub_url: str, *names: str, extra: str = "") -> Path:
+    body = f'[hub]\nurl = "{hub_url}"\nretry_attempts = 2\nretry_max_seconds = 1\n{extra}\n'
+    for name in names:
+        body += f'[[instances]]\nname = "{name}"\nurl = "sqlite:///{tmp_path / name}.db"\n'
+    path = tmp_path / "syncd.toml"
+    path.write_text(body)
+    return path
+
+
+@pytest.fixture
+def hub():  # type: ignore[no-untyped-def]
+    store = HubStore(seed=3)
+    populate(store, spaces=5, blocks=40, seed=3)
+    with running_hub(store, tokens={TOKEN: "all"}) as running:
+        yield running
+
+
+def test_run_once_json_summary_then_nothing_to_do(tmp_path: Path, hub) -> None:  # type: ignore[no-untyped-def]
+    config = _config(tmp_path, hub.url, "a", "b")
+    out = io.StringIO()
+    assert main(["run-once", "--config", str(config)], environ={"SYNCD_HUB_TOKEN": TOKEN}, stdout=out) == 0
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    summary = next(e for e in events if e["event"] == "sync.summary")
+    assert summary["ok"] is True
+    assert [i["instance"] for i in summary["instances"]] == ["a", "b"]
+    assert summary["instances"][0]["space"]["inserted"] > 0
+    out2 = Tty()
+    assert main(["run-once", "--config", str(config), "--instance", "b"],
+                environ={"SYNCD_HUB_TOKEN": TOKEN}, stdout=out2, stderr=io.StringIO()) == 0
+    table = out2.getvalue()
+    assert table.splitlines()[0].split()[:4] == ["instance", "resource", "inserted", "updated"]
+    assert "b " in table and "a " not in table.split("\n", 2)[2]
+
+
+def test_configuration_errors_exit_2_naming_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[hub]\nurl = "http://127.0.0.1:9"\n[sync]\npage_size = 0\n')
+    err = io.StringIO()
+    assert main(["run-once", "--config", str(path)], environ={"SYNCD_HUB_TOKEN": TOKEN}, stderr=err) == 2
+    assert "sync.page_size" in err.getvalue()
+    assert "instances: at least one" in err.getvalue()
+    assert main(["run-once", "--bogus"], stderr=io.StringIO()) == 2
+    assert main(["run-once", "--config", str(tmp_path / "missing.toml")], environ={},
+                stderr=io.StringIO()) == 2
+
+
+def test_unknown_instance_is_a_configuration_error(tmp_path: Path, hub) -> None:  # type: ignore[no-untyped-def]
+    err = io.StringIO()
+    code = main(["run-once", "--config", str(_config(tmp_path, hub.url, "a")), "--instance", "zz"],
+                environ={"SYNCD_HUB_TOKEN": TOKEN}, stderr=err)
+    assert code == 2
+    assert "no instance named 'zz'" in err.getvalue()
+
+
+def test_auth_failure_exits_1_without_printing_the_token(tmp_path: Path, hub) -> None:  # type: ignore[no-untyped-def]
+    canary = "canary-9d8e7f6a5b4c"
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["run-once", "--config", str(_config(tmp_path, hub.url, "a"))],
+                environ={"SYNCD_HUB_TOKEN": canary}, stdout=out, stderr=err)
+    assert code == 1
+    summary = next(json.loads(x) for x in out.getvalue().splitlines() if '"sync.summary"' in x)
+    assert summary["instances"][0]["error_kind"] == "auth"
+    assert canary not in out.getvalue() + err.getvalue()
+
+
+def test_one_broken_instance_does_not_stop_the_others(tmp_path: Path, hub) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "broken.db").write_text("this is not a database")
+    out = io.StringIO()
+    code = main(["run-once", "--config", str(_config(tmp_path, hub.url, "good", "broken"))],
+                environ={"SYNCD_HUB_TOKEN": TOKEN}, stdout=out)
+    assert code == 1
+    summary = next(json.loads(x) for x in out.getvalue().splitlines() if '"sync.summary"' in x)
+    by_name = {i["instance"]: i for i in summary["instances"]}
+    assert by_name["good"]["outcome"] == "ok"
+    assert by_name["broken"]["outcome"] == "failed"
+    assert "broken.db" in by_name["broken"]["error"]
+
+
+def test_demo_twice_reports_no_changes_the_second_time(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "syncd", "demo", "--dir", str(tmp_path / "demo")]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert first.returncode == 0, first.stderr
+    assert "demo-a" in first.stdout
+    assert (tmp_path / "demo" / "demo-a.db").exists()
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert second.returncode == 0, second.stderr
+    assert "No changes" in second.stdout

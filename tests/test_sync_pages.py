@@ -1,0 +1,142 @@
+"""The synchroniser over recorded pages: queries it sends, pages it applies, failures it isolates."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from applying import query
+from builders import T0, block_row, instance_settings, space_row
+
+from syncd.errors import HubAuthError
+from syncd.models import Page, Position, RawRow, Resource
+from syncd.report import InstanceReport
+from syncd.settings import SyncSettings
+from syncd.store.instance import InstanceStore
+from syncd.sync import SyncOptions, sync_group
+
+LATER = T0 + timedelta(hours=1)
+
+
+class RecordedHub:
+    """Serves pre-recorded pages in order and records every request."""
+
+    def __init__(self, pages: dict[Resource, list[list[dict[str, Any]]]], *, fail: Exception | None = None):
+        self.pages = {r: list(p) for r, p in pages.items()}
+        self.requests: list[tuple[str, str | None, str | None]] = []
+        self.fail = fail
+
+    def fetch_page(self, resource: Resource, *, limit: int, after: Position | None = None,
+                   since: str | None = None) -> Page:
+        self.requests.append((resource.value, after.updated_at_raw if after else None, since))
+        if self.fail is not None:
+            raise self.fail
+        queue = self.pages.get(resource, [])
+        rows = queue.pop(0) if queue else []
+        return Page(resource, rows, LATER, after)
+
+    def iter_keys(self, resource: Resource, *, limit: int) -> Iterator[list[RawRow]]:
+        return iter(())
+
+    @property
+    def requests_sent(self) -> int:
+        return len(self.requests)
+
+
+def _stores(tmp_path: Path, *names: str) -> list[InstanceStore]:
+    stores = []
+    for name in names:
+        store = InstanceStore(instance_settings(f"sqlite:///{tmp_path / name}.db", name), SyncSettings())
+        store.open()
+        stores.append(store)
+    return stores
+
+
+def _run(hub: RecordedHub, stores: list[InstanceStore], **options: Any) -> dict[str, InstanceReport]:
+    reports = {s.name: InstanceReport(s.name) for s in stores}
+    try:
+        sync_group(hub, list(stores), reports, SyncOptions(**options))
+    finally:
+        for s in stores:
+            s.close()
+    return reports
+
+
+def test_each_page_is_fetched_once_and_applied_to_every_instance(tmp_path: Path) -> None:
+    spaces = [space_row(1, at=1), space_row(2, at=1)]
+    blocks = [block_row(1, 1, at=2), block_row(2, 2, at=2, spelling="Z")]
+    hub = RecordedHub({Resource.SPACE: [spaces], Resource.SPACE_BLOCK: [blocks[:1], blocks[1:]]})
+    reports = _run(hub, _stores(tmp_path, "a", "b"))
+    assert [r.outcome for r in reports.values()] == ["ok", "ok"]
+    # first pages, then keyset after the last row exactly as the hub spelled it, then the empty page
+    assert hub.requests == [
+        ("space", None, None), ("space", spaces[-1]["updated_at"], None),
+        ("space_block", None, None), ("space_block", blocks[0]["updated_at"], None),
+        ("space_block", blocks[1]["updated_at"], None),
+    ]
+    for name in ("a", "b"):
+        assert query(f"sqlite:///{tmp_path / name}.db", "SELECT count(*) FROM lamindb_spaceblock") == [(2,)]
+
+
+def test_a_second_run_starts_at_the_proven_watermark_and_sends_one_request_per_resource(tmp_path: Path) -> None:
+    _run(RecordedHub({Resource.SPACE: [[space_row(1)]]}), _stores(tmp_path, "a"))
+    hub = RecordedHub({})
+    reports = _run(hub, _stores(tmp_path, "a"), lookback=timedelta(seconds=120))
+    since = (LATER - timedelta(seconds=121)).isoformat(timespec="microseconds")
+    assert hub.requests == [("space", None, since), ("space_block", None, since)]
+    assert reports["a"].changed == 0
+
+
+def test_a_failing_instance_drops_out_and_the_others_finish(tmp_path: Path) -> None:
+    stores = _stores(tmp_path, "good", "bad")
+    with stores[1].conn.begin():
+        stores[1].conn.exec_driver_sql("DROP TABLE syncd_space_map")
+    hub = RecordedHub({Resource.SPACE: [[space_row(1)]]})
+    reports = _run(hub, stores)
+    assert reports["good"].outcome == "ok"
+    assert reports["bad"].outcome == "failed" and "syncd_space_map" in (reports["bad"].error or "")
+
+
+def test_hub_errors_fail_the_group_and_leave_applied_pages_applied(tmp_path: Path) -> None:
+    reports = _run(RecordedHub({}, fail=HubAuthError("HTTP 401 from the hub", status=401)),
+                   _stores(tmp_path, "a"))
+    assert (reports["a"].outcome, reports["a"].error_kind) == ("failed", "auth")
+
+
+def test_stop_interrupts_after_the_page_in_flight_commits_and_the_next_run_resumes(tmp_path: Path) -> None:
+    stop = threading.Event()
+    stop.set()
+    pages = [[space_row(1, at=1)], [space_row(2, at=2)]]
+    reports = _run(RecordedHub({Resource.SPACE: pages}), _stores(tmp_path, "a"), stop=stop)
+    assert reports["a"].error_kind == "interrupted"
+    url = f"sqlite:///{tmp_path / 'a'}.db"
+    assert query(url, "SELECT count(*) FROM syncd_space_map") == [(1,)]
+    hub = RecordedHub({Resource.SPACE: [[space_row(2, at=2)]]})
+    assert _run(hub, _stores(tmp_path, "a"))["a"].outcome == "ok"
+    assert hub.requests[0] == ("space", space_row(1, at=1)["updated_at"], None)
+    assert query(url, "SELECT count(*) FROM syncd_space_map") == [(2,)]
+
+
+def test_a_page_that_does_not_advance_the_position_fails_loudly(tmp_path: Path) -> None:
+    same = [space_row(1, at=1)]
+    reports = _run(RecordedHub({Resource.SPACE: [same, same]}), _stores(tmp_path, "a"))
+    assert reports["a"].error_kind == "hub_incompatible"
+    assert "no progress" in (reports["a"].error or "")
+
+
+def test_rows_with_invalid_fields_still_give_a_position(tmp_path: Path) -> None:
+    bad_last = space_row(2, at=3, name="")
+    hub = RecordedHub({Resource.SPACE: [[space_row(1, at=1), bad_last]]})
+    reports = _run(hub, _stores(tmp_path, "a"))
+    assert reports["a"].quarantined == 1
+    assert hub.requests[1] == ("space", bad_last["updated_at"], None)
+
+
+def test_a_page_with_no_usable_position_is_incompatible(tmp_path: Path) -> None:
+    hub = RecordedHub({Resource.SPACE: [[{"id": "x", "updated_at": "nope"}]]})
+    reports = _run(hub, _stores(tmp_path, "a"))
+    assert reports["a"].error_kind == "hub_incompatible"
+    assert "no row with a valid id and updated_at" in (reports["a"].error or "")
