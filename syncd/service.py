@@ -174,7 +174,9 @@ class Daemon:
         self._scheduler = scheduler
         scheduler.add_job(
             self._beat, IntervalTrigger(seconds=self._heartbeat), id="heartbeat", executor="heartbeat",
-            max_instances=1, coalesce=True, next_run_time=datetime.now(UTC),
+            max_instances=1, coalesce=True,
+            # first beat one period in: READY=1 goes out before any WATCHDOG=1
+            next_run_time=datetime.now(UTC) + timedelta(seconds=self._heartbeat),
         )
         self._schedule_groups(settings)
         scheduler.start()

@@ -45,8 +45,10 @@ QUIET = {"space": 1, "space_block": 1}
 
 
 def sample_store(spaces: int = 6, blocks: int = 60, **kwargs: object) -> HubStore:
-    store = HubStore(clock=ManualClock(START), **kwargs)  # type: ignore[arg-type]
-    populate(store, spaces=spaces, blocks=blocks)
+    # the store's own id generator must not share the sample's seed: with equal seeds the emulator
+    # hands out the sample's ids again (reported as an emulator bug)
+    store = HubStore(clock=ManualClock(START), seed=1000, **kwargs)  # type: ignore[arg-type]
+    populate(store, spaces=spaces, blocks=blocks, seed=0)
     return store
 
 
@@ -61,8 +63,8 @@ def test_sample_data_arrives_whole_and_a_second_run_is_one_request_per_resource(
             assert_in_step(f"sqlite:///{tmp_path}/{name}.db", store)
         # one stream of pages serves the whole group
         pages = requests_by_resource(hub)
-        assert pages["space"] == len(store.rows(S)) // 7 + 1
-        assert pages["space_block"] == len(store.rows(B)) // 7 + 1
+        assert pages["space"] == -(-len(store.rows(S)) // 7) + 1
+        assert pages["space_block"] == -(-len(store.rows(B)) // 7) + 1
         reset_requests(hub)
         second = sync(settings)
         assert second.ok
@@ -86,7 +88,7 @@ def test_a_tie_group_split_across_pages_arrives_exactly_once(tmp_path: Path, pag
         assert report.count(B, "inserted") == 53
         assert report.count(B, "unchanged") == 0  # no row was served twice
         per_page = min(page_size, max_rows)
-        assert requests_by_resource(hub)["space_block"] == -(-53 // per_page) + (0 if 53 % per_page else 1)
+        assert requests_by_resource(hub)["space_block"] == -(-53 // per_page) + 1  # the last page is the empty one
         assert_in_step(f"sqlite:///{tmp_path}/a.db", store)
 
 

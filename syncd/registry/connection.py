@@ -62,7 +62,7 @@ def _sqlite_engine(url: URL, *, read_only: bool) -> Engine:
             "give the path of the instance's lamin.db")
     mode = "ro" if read_only else "rw"
     engine = create_engine(
-        URL.create("sqlite+pysqlite", database=f"file:{path.resolve()}?mode={mode}&uri=true"))
+        URL.create("sqlite+pysqlite", database=f"file:{path.resolve()}", query={"mode": mode, "uri": "true"}))
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:

@@ -309,10 +309,11 @@ class QuerySet(Generic[R]):
         return lookup(self, field=field, return_field=return_field)
 
     def delete(self, permanent: bool | None = None) -> int:
-        """Delete every matching record (local rows only); returns how many were deleted."""
+        """Delete every matching record (local rows only); blocks go to the trash unless ``permanent=True``."""
         from syncd.registry.writes import delete_records
 
-        return delete_records(self._registry, self.instance, self._fetch(), permanent=permanent)
+        return delete_records(self._registry, self.instance, self._fetch(), permanent=permanent,
+                              soft_allowed=True)
 
     def _with_ranked(self, ids: Sequence[int]) -> QuerySet[R]:
         return self._clone(ranked=tuple(ids), order=())

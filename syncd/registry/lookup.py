@@ -1,0 +1,101 @@
+"""``lookup``: an auto-complete object over a field's values, with LaminDB's attribute names.
+
+A value becomes an attribute by replacing every run of characters outside
+``[0-9a-zA-Z_]`` with ``_`` and lower-casing; a key that does not start with a
+letter gets the prefix ``ln_``; Python keywords get a trailing ``_``; empty and
+non-string values are skipped. When several records share a key the first (by
+id) wins; ``.dict()`` maps each original value to its record, or to a list of
+records when the value is not unique.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from syncd.registry.errors import FieldError
+
+if TYPE_CHECKING:
+    from syncd.registry.query import QuerySet
+    from syncd.registry.record import Record
+
+__all__ = ["Lookup", "attribute_name", "lookup"]
+
+R = TypeVar("R", bound="Record")
+_NOT_IDENTIFIER = re.compile("[^0-9a-zA-Z_]+")
+
+
+def attribute_name(value: str, prefix: str = "ln") -> str | None:
+    """The attribute a value is reachable under, or None when it has none."""
+    key = _NOT_IDENTIFIER.sub("_", value).lower()
+    if not key:
+        return None
+    if not key[0].isalpha():
+        key = f"{prefix}_{key}"
+    return key
+
+
+class Lookup:
+    """Attributes for values (``lookup.lab_a``), ``dict()`` for exact values, iteration over records."""
+
+    def __init__(self, values: dict[str, Any], by_value: dict[str, Any]) -> None:
+        self._values = values
+        self._by_value = by_value
+
+    @property
+    def _fields(self) -> tuple[str, ...]:
+        return (*self._values, "dict")
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(f"no lookup key {name!r}") from None
+
+    def __dir__(self) -> list[str]:
+        return [*self._values, "dict"]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values.values())
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def dict(self) -> dict[str, Any]:
+        """Each original value mapped to its record (a list of records when the value repeats)."""
+        return self._by_value
+
+    def __repr__(self) -> str:
+        shown = ", ".join(list(self._values)[:10]) + (", ..." if len(self._values) > 10 else "")
+        return f"Lookup({shown})"
+
+
+def lookup(qs: QuerySet[R], *, field: str | None, return_field: str | None) -> Lookup:
+    meta = qs.model._meta
+    name = field or meta.name_field
+    for given in (name, return_field):
+        if given is not None and given not in meta.columns:
+            raise FieldError(f"Unknown field '{given}'. Available fields: {', '.join(meta.available)}")
+    by_value: dict[str, Any] = {}
+    first_by_key: dict[str, Any] = {}
+    for record in qs.order_by("id") if not qs.is_sliced else qs:
+        value = record.__dict__.get(name)
+        if not isinstance(value, str) or value == "":
+            continue
+        held = by_value.get(value)
+        if held is None:
+            by_value[value] = record
+        elif isinstance(held, list):
+            held.append(record)
+        else:
+            by_value[value] = [held, record]
+        key = attribute_name(value)
+        if key is None:
+            continue
+        if keyword.iskeyword(key):
+            key += "_"
+        if key not in first_by_key:
+            first_by_key[key] = record if return_field is None else record.__dict__.get(return_field)
+    return Lookup(first_by_key, by_value)

@@ -1,0 +1,356 @@
+"""`syncd serve` as a real subprocess against the bundled hub emulator.
+
+Readiness following the hub (down → 503 with the reason, back → 200), metrics
+that move, SIGTERM during a long sync (exit 0 within the grace, instances that
+converge to exactly what a fresh sync gives), SIGHUP with a bad file, the
+NOTIFY_SOCKET protocol, canary secrets that appear nowhere, and two shards.
+Short intervals and polling with bounded deadlines: no test sleeps blindly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from syncd.hubsim import HubStore, RunningHub, populate, running_hub
+from syncd.runner import run_sync
+from syncd.settings import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN_CANARY = "hubtok-canary-5c1e7d2b9a"  # a test token that must never be printed
+DB_PASSWORD_CANARY = "dbpw-canary-71b3f0e4"
+DEADLINE = 30.0
+
+pytestmark = pytest.mark.slow
+
+
+def until(predicate: Callable[[], object], what: str, deadline: float = DEADLINE) -> Any:
+    """Poll ``predicate`` until it returns something true; fail after ``deadline`` seconds."""
+    end = time.monotonic() + deadline
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {deadline:.0f}s waiting for {what}")
+        threading.Event().wait(0.05)
+
+
+@pytest.fixture
+def hub() -> Iterator[RunningHub]:
+    store = HubStore(seed=7)
+    populate(store, spaces=6, blocks=120, seed=7)
+    with running_hub(store, tokens={TOKEN_CANARY: "all"}) as running:
+        yield running
+
+
+@dataclass
+class Daemon:
+    """One `syncd serve` process; its stdout/stderr go to files (no pipe to fill up)."""
+
+    tmp: Path
+    config: Path
+    proc: subprocess.Popen[bytes]
+    out: Path
+    err: Path
+    bodies: list[str] = field(default_factory=list)
+
+    def events(self) -> list[dict[str, Any]]:
+        lines = self.out.read_text(errors="replace").splitlines()
+        parsed = []
+        for line in lines:
+            try:
+                parsed.append(json.loads(line))
+            except ValueError:
+                continue
+        return parsed
+
+    def event(self, name: str) -> dict[str, Any] | None:
+        return next((e for e in self.events() if e.get("event") == name), None)
+
+    @property
+    def base(self) -> str:
+        started = until(lambda: self.event("daemon.started") or self._died(), "daemon.started")
+        return f"http://{started['listen']}"
+
+    def _died(self) -> None:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"syncd serve exited with {self.proc.returncode}:\n{self.output()}")
+
+    def get(self, path: str) -> httpx.Response:
+        response = httpx.get(self.base + path, timeout=5)
+        self.bodies.append(response.text)
+        return response
+
+    def ready(self) -> bool:
+        return self.get("/readyz").status_code == 200
+
+    def metric(self, name: str, **labels: str) -> float:
+        text = self.get("/metrics").text
+        total = 0.0
+        for line in text.splitlines():
+            labelled = line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items())
+            if labelled or (line.startswith(name + " ") and not labels):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def wait(self, timeout: float) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def check(self) -> subprocess.CompletedProcess[str]:
+        """`syncd check` in its own process, pointed at this daemon's port."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+        env.update({"SYNCD_HEALTH_LISTEN": self.base.removeprefix("http://"), "PYTHONPATH": str(ROOT),
+                    "CREDENTIALS_DIRECTORY": str(self.tmp / "credentials")})
+        return subprocess.run(
+            [sys.executable, "-c", "import sys; from syncd.cli import main; sys.exit(main())",
+             "check", "--config", str(self.config)],
+            capture_output=True, text=True, env=env, check=False, timeout=DEADLINE,
+        )
+
+    def output(self) -> str:
+        return self.out.read_text(errors="replace") + self.err.read_text(errors="replace")
+
+
+def write_config(tmp: Path, hub: RunningHub, names: list[str], *, page_size: int = 1000,
+                 grace: float = 10.0, extra: str = "", file_name: str = "syncd.toml") -> Path:
+    instances = "".join(
+        f'[[instances]]\nname = "{n}"\nurl = "sqlite:///{tmp / n}.db"\n\n' for n in names)
+    text = f"""
+[hub]
+url = "{hub.url}"
+retry_attempts = 2
+retry_max_seconds = 1
+retry_after_cap_seconds = 0.2
+timeout_seconds = 5
+
+[sync]
+page_size = {page_size}
+
+[schedule]
+interval_seconds = 1
+jitter_seconds = 0
+max_backoff_seconds = 2
+shutdown_grace_seconds = {grace}
+
+[health]
+listen = "127.0.0.1:0"
+max_staleness_seconds = 3
+
+{extra}
+{instances}"""
+    path = tmp / file_name
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    started: list[Daemon] = []
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "hub-token").write_text(TOKEN_CANARY + "\n")
+
+    def start(config: Path, *args: str, env: dict[str, str] | None = None, name: str = "serve") -> Daemon:
+        environ = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("NOTIFY_", "WATCHDOG_", "SYNCD_", "CREDENTIALS_"))}
+        environ.update({"CREDENTIALS_DIRECTORY": str(credentials), "PYTHONPATH": str(ROOT)})
+        environ.update(env or {})
+        out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", "import sys; from syncd.cli import main; sys.exit(main())",
+                 "serve", "--config", str(config), *args],
+                stdout=stdout, stderr=stderr, env=environ, cwd=tmp_path,
+            )
+        daemon = Daemon(tmp_path, config, proc, out, err)
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+            daemon.proc.wait(10)
+        # whatever happened, no secret ever reached the output or an endpoint
+        everything = daemon.output() + "".join(daemon.bodies)
+        assert TOKEN_CANARY not in everything
+        assert DB_PASSWORD_CANARY not in everything
+
+
+def test_readiness_follows_the_hub_and_metrics_move(
+    tmp_path: Path, hub: RunningHub, spawn: Callable[..., Daemon],
+) -> None:
+    daemon = spawn(write_config(tmp_path, hub, ["lab-a", "lab-b"]))
+    assert daemon.get("/livez").status_code == 200
+    until(daemon.ready, "/readyz 200")
+    assert daemon.metric("syncd_runs_total", instance="lab-a", outcome="ok") >= 1
+    assert daemon.metric("syncd_rows_applied_total", instance="lab-a", action="inserted") > 0
+    assert daemon.metric("syncd_hub_requests_total", status="200") > 0
+    assert daemon.check().returncode == 0
+
+    hub.faults.update({"down": "503"})
+    response = until(lambda: (r := daemon.get("/readyz")).status_code == 503 and r, "/readyz 503")
+    body = response.json()
+    assert body["status"] == "not ready"
+    assert body["instances"]["lab-a"]["last_error"]
+    assert any("lab-a" in reason and "error" in reason for reason in body["reasons"])
+    assert daemon.metric("syncd_runs_total", instance="lab-a", outcome="failed") >= 1
+    assert daemon.get("/livez").status_code == 200  # liveness never depends on the hub
+    checked = daemon.check()
+    assert checked.returncode == 1
+    assert "lab-a" in checked.stdout
+    daemon.bodies.append(checked.stdout + checked.stderr)
+
+    hub.faults.clear()
+    until(daemon.ready, "/readyz back to 200")
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait(15) == 0
+    assert daemon.event("daemon.stopped") is not None
+
+
+def _table(path: Path, sql: str) -> set[tuple[Any, ...]]:
+    with sqlite3.connect(path) as conn:
+        return set(conn.execute(sql).fetchall())
+
+
+def test_sigterm_during_a_long_sync_exits_within_the_grace_and_resumes_cleanly(
+    tmp_path: Path, hub: RunningHub, spawn: Callable[..., Daemon],
+) -> None:
+    hub.faults.update({"latency_ms": 40})  # 10-row pages at 40 ms each: a sync of several seconds
+    config = write_config(tmp_path, hub, ["lab-a"], page_size=10, grace=8)
+    daemon = spawn(config)
+    until(lambda: daemon.metric("syncd_rows_applied_total", instance="lab-a") >= 20, "the sync under way")
+    assert daemon.metric("syncd_runs_total", instance="lab-a") == 0  # still in its first run
+    started = time.monotonic()
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait(15) == 0
+    assert time.monotonic() - started < 8
+    stopping = daemon.event("daemon.stopping")
+    assert stopping is not None
+    assert stopping["in_flight"] == 1
+    with sqlite3.connect(tmp_path / "lab-a.db") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+    # the interrupted instance resumes and ends exactly where a fresh sync does
+    hub.faults.clear()
+    fresh = write_config(tmp_path, hub, ["lab-a", "lab-fresh"], file_name="resume.toml")
+    settings = load_settings(fresh, {"CREDENTIALS_DIRECTORY": str(tmp_path / "credentials")})
+    report = run_sync(settings)
+    assert report.ok, [(r.name, r.error) for r in report.failed]
+    blocks = "SELECT uid, content, hash, is_latest FROM lamindb_spaceblock"
+    spaces = "SELECT uid, name FROM lamindb_space"
+    assert _table(tmp_path / "lab-a.db", blocks) == _table(tmp_path / "lab-fresh.db", blocks)
+    assert _table(tmp_path / "lab-a.db", spaces) == _table(tmp_path / "lab-fresh.db", spaces)
+    assert len(_table(tmp_path / "lab-a.db", blocks)) > 20
+
+
+def test_sighup_with_a_bad_file_keeps_the_old_configuration(
+    tmp_path: Path, hub: RunningHub, spawn: Callable[..., Daemon],
+) -> None:
+    config = write_config(tmp_path, hub, ["lab-a"])
+    good = config.read_text()
+    daemon = spawn(config)
+    until(daemon.ready, "/readyz 200")
+    config.write_text(good + '\n[bogus]\nkey = "x"\n')
+    daemon.signal(signal.SIGHUP)
+    failed = until(lambda: daemon.event("config.reload_failed"), "config.reload_failed")
+    assert any("bogus" in problem for problem in failed["problems"])
+    assert daemon.ready()
+    assert set(daemon.get("/readyz").json()["instances"]) == {"lab-a"}
+
+    config.write_text(good + f'\n[[instances]]\nname = "lab-b"\nurl = "sqlite:///{tmp_path}/lab-b.db"\n')
+    daemon.signal(signal.SIGHUP)
+    until(lambda: daemon.event("config.reloaded"), "config.reloaded")
+    until(lambda: daemon.ready() and "lab-b" in daemon.get("/readyz").json()["instances"], "lab-b ready")
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait(15) == 0
+
+
+def test_notify_socket_protocol(tmp_path: Path, hub: RunningHub, spawn: Callable[..., Daemon]) -> None:
+    address = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(address)
+    sock.settimeout(DEADLINE)
+    try:
+        daemon = spawn(write_config(tmp_path, hub, ["lab-a"]),
+                       env={"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"})
+        messages: list[dict[str, str]] = []
+
+        def receive() -> dict[str, str]:
+            text = sock.recv(4096).decode()
+            fields = dict(line.split("=", 1) for line in text.splitlines())
+            messages.append(fields)
+            return fields
+
+        ready = receive()
+        assert ready["READY"] == "1"
+        assert ready["MAINPID"] == str(daemon.proc.pid)
+        # READY=1 comes only once the health server answers
+        assert daemon.get("/livez").status_code == 200
+        watchdogs = 0
+        while watchdogs < 3:
+            watchdogs += receive().get("WATCHDOG") == "1"
+        daemon.signal(signal.SIGTERM)
+        while "STOPPING" not in receive():
+            pass
+        assert daemon.wait(15) == 0
+    finally:
+        sock.close()
+
+
+def test_canary_secrets_appear_nowhere(tmp_path: Path, hub: RunningHub, spawn: Callable[..., Daemon]) -> None:
+    # an unreachable PostgreSQL instance whose URL holds a password, next to a working one;
+    # debug logging, so httpx and SQLAlchemy say as much as they ever will
+    extra = (f'[[instances]]\nname = "lab-pg"\n'
+             f'url = "postgresql+psycopg://syncd:{DB_PASSWORD_CANARY}@127.0.0.1:1/lab"\n\n'
+             '[log]\nlevel = "debug"\n')
+    daemon = spawn(write_config(tmp_path, hub, ["lab-a"], extra=extra))
+    until(lambda: daemon.metric("syncd_runs_total", instance="lab-pg", outcome="failed") >= 2,
+          "two failed runs of lab-pg")
+    body = daemon.get("/readyz").json()
+    assert body["instances"]["lab-a"]["ready"]
+    assert body["instances"]["lab-pg"]["last_error"]
+    daemon.get("/metrics")
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait(15) == 0
+    assert "debug" in {e.get("level") for e in daemon.events()}
+    # the fixture's teardown checks both canaries against every byte printed or served
+
+
+def test_two_shards_split_the_instances(tmp_path: Path, hub: RunningHub, spawn: Callable[..., Daemon]) -> None:
+    names = [f"lab-{i}" for i in range(6)]
+    config = write_config(tmp_path, hub, names)
+    first = spawn(config, "--shard", "0/2", name="shard0")
+    second = spawn(config, "--shard", "1/2", name="shard1")
+    until(first.ready, "shard 0 ready")
+    until(second.ready, "shard 1 ready")
+    owned0 = set(first.get("/readyz").json()["instances"])
+    owned1 = set(second.get("/readyz").json()["instances"])
+    assert owned0 | owned1 == set(names)
+    assert not owned0 & owned1
+    assert owned0
+    assert owned1
+    for daemon, owned in ((first, owned0), (second, owned1)):
+        synced = {e["instance"] for e in daemon.events() if e.get("event") == "sync.instance_done"}
+        assert synced == owned
+    for daemon in (first, second):
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait(15) == 0
