@@ -76,6 +76,10 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
     except SyncdError as exc:
         err.write(f"syncd: {exc}\n")
         return 1
+    except Exception as exc:  # noqa: BLE001 - the process boundary: log it, exit 1
+        structlog.get_logger("syncd").exception("syncd.crashed", error_type=type(exc).__name__)
+        err.write(f"syncd: internal error ({type(exc).__name__}); the log has the traceback\n")
+        return 1
 
 
 def _dispatch(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:

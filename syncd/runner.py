@@ -74,6 +74,12 @@ def sync_group(
                     full=full, stop=stop if stop is not None else threading.Event(),
                 )
                 _sync_group(client, sinks, reports, options, observer=obs, monotonic=monotonic)
+    except Exception as exc:  # the job boundary: a bug fails this group, not the process
+        log.exception("sync.group_crashed", error_type=type(exc).__name__)
+        for report in reports.values():
+            if report.outcome == "ok":
+                report.outcome, report.error_kind = "failed", "internal"
+                report.error = f"internal error ({type(exc).__name__}); see the log for the traceback"
     finally:
         for store in stores:
             store.close()

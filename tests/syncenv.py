@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -253,3 +257,42 @@ class Interposer(httpx.BaseTransport):
 
     def close(self) -> None:
         self._inner.close()
+
+
+# -- the command line, as a separate process ----------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_config(path: Path, hub_url: str, instances: Mapping[str, str], **sync_keys: Any) -> Path:
+    """A TOML configuration file for ``syncd run-once`` (JSON logs; the token comes from the environment)."""
+    lines = [f'[hub]\nurl = "{hub_url}"\nretry_attempts = 3\nretry_max_seconds = 5\n', '[log]\nformat = "json"\n']
+    if sync_keys:
+        lines.append("[sync]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in sync_keys.items()))
+    for name, url in instances.items():
+        lines.append(f'[[instances]]\nname = "{name}"\nurl = "{url}"\n')
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def cli_command(args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "syncd", *args]
+
+
+def cli_env(token: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+    env.update({"SYNCD_HUB_TOKEN": token, "PYTHONPATH": str(ROOT)})
+    return env
+
+
+def run_cli(args: list[str], token: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``syncd ARGS`` in a child process; stdout is not a terminal, so it logs JSON lines."""
+    return subprocess.run(cli_command(args), env=cli_env(token), cwd=cwd, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def summary_of(stdout: str) -> dict[str, Any]:
+    """The one ``sync.summary`` event among the JSON log lines."""
+    events = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    [summary] = [e for e in events if e.get("event") == "sync.summary"]
+    return summary

@@ -38,12 +38,13 @@ def walk(store: HubStore, resource: str, n: int, cap: int = 1000) -> list[dict[s
     """Every row through keyset pagination, echoing timestamps as served."""
     rows: list[dict[str, Any]] = []
     query = ORDERED.format(n=n)
-    while True:
+    for _ in range(100_000):  # bounded: a broken keyset must fail, not hang
         got = page(store, resource, query, cap)
         if not got:
             return rows
         rows.extend(got)
         query = ORDERED.format(n=n) + "&or=" + after(got[-1])
+    raise AssertionError("pagination did not end")
 
 
 def walk_keys(store: HubStore, resource: str, n: int) -> list[str]:
@@ -51,6 +52,7 @@ def walk_keys(store: HubStore, resource: str, n: int) -> list[str]:
     ids: list[str] = []
     query = base
     while got := page(store, resource, query):
+        assert len(ids) < 1_000_000, "key listing did not end"
         ids.extend(r["id"] for r in got)
         query = f"{base}&id=gt.{got[-1]['id']}"
     return ids

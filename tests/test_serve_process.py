@@ -234,7 +234,7 @@ def _table(path: Path, sql: str) -> set[tuple[Any, ...]]:
 def test_sigterm_during_a_long_sync_exits_within_the_grace_and_resumes_cleanly(
     tmp_path: Path, hub: RunningHub, spawn: Callable[..., Daemon],
 ) -> None:
-    hub.faults.update({"latency_ms": 40})  # 10-row pages at 40 ms each: a sync of several seconds
+    hub.faults.update({"latency_ms": 100})  # 10-row pages at 100 ms each: a sync of seconds
     config = write_config(tmp_path, hub, ["lab-a"], page_size=10, grace=8)
     daemon = spawn(config)
     until(lambda: daemon.metric("syncd_rows_applied_total", instance="lab-a") >= 20, "the sync under way")

@@ -119,7 +119,8 @@ def _regex(expr: ColumnElement[Any], lookup: str, value: Any, dialect: str, is_t
     if dialect == "sqlite":
         name = "syncd_iregexp" if lookup == "iregex" else "syncd_regexp"
         return getattr(func, name)(literal(value), expr) == 1
-    return expr.op("~*" if lookup == "iregex" else "~")(value)
+    matched: ColumnElement[bool] = expr.op("~*" if lookup == "iregex" else "~")(value)
+    return matched
 
 
 def _sequence(value: Any, lookup: str) -> list[Any]:
@@ -144,7 +145,15 @@ def apply_lookup(
         if value is None:
             return expr.is_(None)
         return _fold(_as_text(expr, is_text), dialect) == str(value).lower()
-    coerce = (lambda v: coerce_datetime(v, str(expr))) if is_datetime else (lambda v: v)
+    return _comparison(expr, lookup, value, dialect=dialect, is_text=is_text, is_datetime=is_datetime)
+
+
+def _comparison(
+    expr: ColumnElement[Any], lookup: str, value: Any, *, dialect: str, is_text: bool, is_datetime: bool,
+) -> ColumnElement[bool]:
+    def coerce(v: Any) -> Any:
+        return coerce_datetime(v, str(expr)) if is_datetime else v
+
     ordered = text_order(expr, dialect) if is_text else expr
     if lookup == "exact":
         return expr.is_(None) if value is None else expr == coerce(value)
@@ -158,10 +167,19 @@ def apply_lookup(
         return and_(ordered >= coerce(bounds[0]), ordered <= coerce(bounds[1]))
     if value is None:
         raise FieldError(f"__{lookup} does not accept None")
-    compare = {"gt": ordered.__gt__, "gte": ordered.__ge__, "lt": ordered.__lt__, "lte": ordered.__le__}
-    if lookup in compare:
-        return compare[lookup](coerce(value))  # type: ignore[no-any-return]
-    raise FieldError(f"Unsupported lookup '{lookup}'. Valid lookups: {', '.join(LOOKUPS)}")
+    bound = coerce(value)
+    result: ColumnElement[bool]
+    if lookup == "gt":
+        result = ordered > bound
+    elif lookup == "gte":
+        result = ordered >= bound
+    elif lookup == "lt":
+        result = ordered < bound
+    elif lookup == "lte":
+        result = ordered <= bound
+    else:
+        raise FieldError(f"Unsupported lookup '{lookup}'. Valid lookups: {', '.join(LOOKUPS)}")
+    return result
 
 
 

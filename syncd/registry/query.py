@@ -87,7 +87,7 @@ class QuerySet(Generic[R]):
             return expressions
         if any(k in _EXACT_KEYS for k in expressions):
             return expressions
-        keys = list(expressions) + [k for q in queries for k in q.keys()]
+        keys = list(expressions) + [k for q in queries for k in q.keys()]  # noqa: SIM118 - Q.keys() is not a dict's
         if not _mentions_branch(keys):
             return {**expressions, "branch_id__in": list(DEFAULT_BRANCH_IDS)}
         # a branch of None means "any branch", not "branch IS NULL"
@@ -113,7 +113,7 @@ class QuerySet(Generic[R]):
     def _validate(self, condition: Q) -> None:
         from syncd.registry.compiler import parse_path
 
-        for key in condition.keys():
+        for key in condition.keys():  # noqa: SIM118 - Q.keys() lists field paths
             parse_path(self._registry, key)
 
     def all(self) -> QuerySet[R]:

@@ -77,7 +77,7 @@ def new_record_values(registry: type[Record], values: dict[str, Any]) -> dict[st
     if registry.__name__ == "Space":
         if not fields.get("name"):
             raise errors.FieldError("Space() needs a name")
-        base = {"uid": _base62(12), "description": None, "created_by_id": None, "created_at": now}
+        base: dict[str, Any] = {"uid": _base62(12), "description": None, "created_by_id": None, "created_at": now}
     else:
         kind = fields.get("kind")
         if kind not in ("readme", "comment"):
@@ -100,7 +100,7 @@ def _hub_owned(conn: Connection, instance: Instance, registry: type[Record], ids
 
 
 def _owned_error(registry: type[Record], records: Sequence[Record], owned: list[int], action: str) -> Exception:
-    shown = ", ".join(f"{r.uid!r}" for r in records if r.id in owned)
+    shown = ", ".join(repr(r.__dict__.get("uid")) for r in records if r.id in owned)
     return errors.HubOwnedError(
         f"cannot {action} {registry.__name__} {shown}: it is synchronised from the hub, which owns it; "
         "make the change on the hub and let syncd bring it here")
@@ -126,7 +126,8 @@ def save_record(record: Record) -> None:
             try:
                 new_id = conn.execute(insert(meta.table).values(values).returning(meta.table.c.id)).scalar_one()
             except IntegrityError as exc:
-                raise errors.FieldError(f"cannot save {registry.__name__}: {str(exc.orig).splitlines()[0]}") from None
+                reason = str(exc.orig).splitlines()[0]
+                raise errors.FieldError(f"cannot save {registry.__name__}: {reason}") from None
             if registry.__name__ == "Space":
                 log.warning("registry.space.created", name=values["name"], note=(
                     "creating spaces manually is possible for demo purposes, "
