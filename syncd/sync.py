@@ -183,9 +183,10 @@ def _count(member: _Member, result: ApplyResult, obs: Observer) -> None:
 
 
 def _apply_everywhere(members: list[_Member], resource: Resource, page: Page,
+                      checked: tuple[list[HubSpace | HubBlock], list[Rejection]],
                       states: dict[str, CursorState], new_state: Callable[[CursorState], CursorState],
                       obs: Observer) -> None:
-    valid, rejected, _ = validate_page(page)
+    valid, rejected = checked
     for m in members:
         if not m.alive:
             continue
@@ -218,13 +219,13 @@ def _sync_resource(source: Source, members: list[_Member], resource: Resource, o
     while True:
         page = pending.result()
         pages += 1
-        _, _, last = validate_page(page) if page.rows else ([], [], None)
+        valid, rejected, last = validate_page(page)
         if page.rows and last is None:
             raise HubIncompatibleError(f"{resource.value}: a page has no row with a valid id and updated_at")
         if not page.rows:
             finished = tracker.finish(page.hub_date)
             done = functools.partial(tracker.state_for, finished_at=finished, done=True)
-            _apply_everywhere(members, resource, page, states, done, obs)
+            _apply_everywhere(members, resource, page, (valid, rejected), states, done, obs)
             _log().debug("sync.pass_done", resource=resource.value, pages=pages,
                          complete_before=format_canonical(finished) if finished else None)
             return page.hub_date
@@ -234,7 +235,8 @@ def _sync_resource(source: Source, members: list[_Member], resource: Resource, o
             raise HubIncompatibleError(f"{resource.value}: pagination made no progress at {last.id}")
         pending = pool.submit(fetch, last, None)
         tracker.page(last, page.hub_date)
-        _apply_everywhere(members, resource, page, states, lambda s: tracker.state_for(s), obs)
+        _apply_everywhere(members, resource, page, (valid, rejected), states,
+                          lambda s: tracker.state_for(s), obs)
         if options.stop.is_set():
             pending.cancel()
             raise Interrupted

@@ -113,7 +113,7 @@ def _uuid(rng: random.Random) -> uuid.UUID:
 
 
 def _lnid(rng: random.Random, length: int) -> str:
-    return "".join(rng.choice(_ALPHABET) for _ in range(length))
+    return "".join(rng.choices(_ALPHABET, k=length))
 
 
 def _space_names(rng: random.Random, count: int) -> list[str]:

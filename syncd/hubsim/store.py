@@ -339,12 +339,13 @@ class HubStore:
                 "created_by": None,
             }
             if resource is Resource.SPACE:
-                values.update(lnid=self._new_lnid(12), description=None)
+                values["description"] = None
             else:
-                values.update(
-                    lnid=self._new_lnid(16) + "0000", kind="readme", version_tag=None, is_latest=True
+                values.update(kind="readme", version_tag=None, is_latest=True, created_by=DEFAULT_CREATOR)
+            if "lnid" not in normalised:
+                values["lnid"] = (
+                    self._new_lnid(12) if resource is Resource.SPACE else self._new_lnid(16) + "0000"
                 )
-                values["created_by"] = DEFAULT_CREATOR
         else:
             values = dict(base)
         values.update(normalised)

@@ -100,7 +100,8 @@ class Instance:
         url = self._url
         if url.drivername == "postgresql":
             url = url.set(drivername="postgresql+psycopg")
-        engine = create_engine(url, connect_args={"connect_timeout": 10, "application_name": "syncd.registry"})
+        engine = create_engine(
+            url, connect_args={"connect_timeout": 10, "application_name": "syncd.registry"})
         return engine.execution_options(postgresql_readonly=True) if read_only else engine
 
     @contextmanager
@@ -219,8 +220,9 @@ def _from_config(path: Path, environ: Mapping[str, str], name: str | None) -> In
 
 def disconnect() -> None:
     """Forget every instance and close their connections."""
-    for opened in {id(i): i for i in [*_state.named.values(), *([_state.default] if _state.default else [])]}.values():
-        opened.dispose()
+    opened = [*_state.named.values(), *([_state.default] if _state.default else [])]
+    for each in {id(i): i for i in opened}.values():
+        each.dispose()
     _state.default = None
     _state.config = None
     _state.named = {}
@@ -229,7 +231,8 @@ def disconnect() -> None:
 def current() -> Instance:
     """The default instance; :class:`InstanceError` until :func:`connect` was called."""
     if _state.default is None:
-        raise InstanceError("not connected: call syncd.registry.connect(url) or connect(config=..., instance=...)")
+        raise InstanceError(
+            "not connected: call syncd.registry.connect(url) or connect(config=..., instance=...)")
     return _state.default
 
 

@@ -57,7 +57,8 @@ def to_dataframe(
         raise FieldError("features are only available for LaminDB's Artifact, Record and Run registries")
     includes = [include] if isinstance(include, str) else list(include or [])
     if "features" in includes:
-        raise FieldError("include='features' is only available for LaminDB's Artifact, Record and Run registries")
+        raise FieldError(
+            "include='features' is only available for LaminDB's Artifact, Record and Run registries")
     columns, extras = _columns(qs, includes)
     subset = qs
     if not subset._order and subset._ranked is None and order_by is not None:

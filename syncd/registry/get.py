@@ -36,7 +36,8 @@ def get(qs: QuerySet[R], idlike: int | str | None = None, **expressions: Any) ->
         raise FieldError(f"{name}.get() takes an int id or a uid string, not {type(idlike).__name__}")
     basic = qs._clone(basic=True)
     if isinstance(idlike, int):
-        found = basic.filter(id=idlike)._one(raise_missing=True, message=f"{name} matching query does not exist.")
+        found = basic.filter(id=idlike)._one(
+            raise_missing=True, message=f"{name} matching query does not exist.")
         assert found is not None
         return found
     if isinstance(idlike, str):

@@ -26,7 +26,7 @@ LOOKUPS = (
 TRANSFORMS = ("year", "month", "day", "hour", "minute", "second", "week_day", "quarter", "date")
 
 _SQLITE_PARTS = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "%M", "second": "%S"}
-_PG_PARTS = {"year": "year", "month": "month", "day": "day", "hour": "hour", "minute": "minute", "second": "second"}
+_PG_PARTS = {name: name for name in ("year", "month", "day", "hour", "minute", "second")}
 
 
 def coerce_datetime(value: Any, field: str) -> Any:
@@ -112,13 +112,16 @@ def _text_lookup(
     return _TEXT_MATCH[lookup](expr, text, dialect)
 
 
-def _regex(expr: ColumnElement[Any], lookup: str, value: Any, dialect: str, is_text: bool) -> ColumnElement[bool]:
+def _regex(
+    expr: ColumnElement[Any], lookup: str, value: Any, dialect: str, is_text: bool,
+) -> ColumnElement[bool]:
     if not isinstance(value, str):
         raise FieldError(f"__{lookup} takes a regular expression string, not {type(value).__name__}")
     expr = _as_text(expr, is_text)
     if dialect == "sqlite":
         name = "syncd_iregexp" if lookup == "iregex" else "syncd_regexp"
-        return getattr(func, name)(literal(value), expr) == 1
+        called: ColumnElement[bool] = getattr(func, name)(literal(value), expr) == 1
+        return called
     matched: ColumnElement[bool] = expr.op("~*" if lookup == "iregex" else "~")(value)
     return matched
 

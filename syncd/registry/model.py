@@ -43,7 +43,9 @@ class Reverse:
         return self.via + "_id"
 
 
-_MOVED_LAST_IN_FRAMES = ("version_tag", "is_latest", "is_locked", "is_type", "created_at", "updated_at", "created_on")
+_MOVED_LAST_IN_FRAMES = (
+    "version_tag", "is_latest", "is_locked", "is_type", "created_at", "updated_at", "created_on",
+)
 _MOVED_LAST_IN_REPR = ("created_at", "is_locked", "created_on", "version_tag", "is_latest")
 
 
@@ -78,7 +80,8 @@ class Meta:
     @property
     def frame_columns(self) -> tuple[str, ...]:
         """``to_dataframe`` columns in LaminDB's order (the primary key included)."""
-        names = [f for f in self.fields if f not in self.forward and f != "updated_at" and not f.startswith("_")]
+        names = [f for f in self.fields
+                 if f not in self.forward and f != "updated_at" and not f.startswith("_")]
         for moved in _MOVED_LAST_IN_FRAMES:
             if moved in names:
                 names.append(names.pop(names.index(moved)))

@@ -45,7 +45,9 @@ class QuerySet(Generic[R]):
     __slots__ = ("_basic", "_filters", "_instance", "_limit", "_offset", "_order", "_ranked", "_registry",
                  "_using")
 
-    def __init__(self, registry: type[R], using: str | Instance | None = None, *, basic: bool = False) -> None:
+    def __init__(
+        self, registry: type[R], using: str | Instance | None = None, *, basic: bool = False,
+    ) -> None:
         self._registry = registry
         self._using = using
         self._instance: Instance | None = using if isinstance(using, Instance) else None
@@ -258,7 +260,8 @@ class QuerySet(Generic[R]):
         rows = self._window(0, 2)._fetch()
         if not rows:
             if raise_missing:
-                raise self._registry.DoesNotExist(message or f"No {self._registry.__name__} matches the query.")
+                raise self._registry.DoesNotExist(
+                    message or f"No {self._registry.__name__} matches the query.")
             return None
         if len(rows) > 1 and raise_many:
             raise self._registry.MultipleObjectsReturned(
@@ -309,7 +312,7 @@ class QuerySet(Generic[R]):
         return lookup(self, field=field, return_field=return_field)
 
     def delete(self, permanent: bool | None = None) -> int:
-        """Delete every matching record (local rows only); blocks go to the trash unless ``permanent=True``."""
+        """Delete every matching local record; blocks go to the trash unless ``permanent=True``."""
         from syncd.registry.writes import delete_records
 
         return delete_records(self._registry, self.instance, self._fetch(), permanent=permanent,

@@ -98,8 +98,9 @@ class Record:
             return
         cls._meta = build_meta(cls._table, cls._fields, cls._relations, name_field=cls._name_field,
                                versioned=cls._versioned, read_only=cls._read_only)
-        cls.DoesNotExist = type("DoesNotExist", (errors.DoesNotExist,), {"__module__": cls.__module__,
-                                                                         "__qualname__": f"{cls.__name__}.DoesNotExist"})
+        cls.DoesNotExist = type(
+            "DoesNotExist", (errors.DoesNotExist,),
+            {"__module__": cls.__module__, "__qualname__": f"{cls.__name__}.DoesNotExist"})
         cls.MultipleObjectsReturned = type(
             "MultipleObjectsReturned", (errors.MultipleObjectsReturned,),
             {"__module__": cls.__module__, "__qualname__": f"{cls.__name__}.MultipleObjectsReturned"})
@@ -166,7 +167,8 @@ class Record:
         case_sensitive: bool = False,
     ) -> QuerySet[Self]:
         """Records ranked by how well a text field matches ``string`` (LaminDB's ranking)."""
-        return QuerySet(cls, basic=True).search(string, field=field, limit=limit, case_sensitive=case_sensitive)
+        return QuerySet(cls, basic=True).search(
+            string, field=field, limit=limit, case_sensitive=case_sensitive)
 
     @classmethod
     def lookup(cls, field: str | None = None, return_field: str | None = None) -> Lookup:

@@ -46,7 +46,9 @@ def rank(values: list[Any], string: str, *, case_sensitive: bool) -> int:
     return _rank(values, string, patterns, case_sensitive)
 
 
-def _rank(values: list[Any], string: str, patterns: list[tuple[re.Pattern[str], int]], case_sensitive: bool) -> int:
+def _rank(
+    values: list[Any], string: str, patterns: list[tuple[re.Pattern[str], int]], case_sensitive: bool,
+) -> int:
     folded = string if case_sensitive else string.lower()
     total = 0
     for raw in values:

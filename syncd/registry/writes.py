@@ -55,7 +55,8 @@ def _increment(suffix: str) -> str:
 
 def _refuse_read_only(registry: type[Record]) -> None:
     if registry._meta.read_only:
-        raise errors.ReadOnlyRegistryError(f"{registry.__name__} is read-only in syncd.registry; use LaminDB to write it")
+        raise errors.ReadOnlyRegistryError(
+            f"{registry.__name__} is read-only in syncd.registry; use LaminDB to write it")
 
 
 def new_record_values(registry: type[Record], values: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +78,8 @@ def new_record_values(registry: type[Record], values: dict[str, Any]) -> dict[st
     if registry.__name__ == "Space":
         if not fields.get("name"):
             raise errors.FieldError("Space() needs a name")
-        base: dict[str, Any] = {"uid": _base62(12), "description": None, "created_by_id": None, "created_at": now}
+        base: dict[str, Any] = {
+            "uid": _base62(12), "description": None, "created_by_id": None, "created_at": now}
     else:
         kind = fields.get("kind")
         if kind not in ("readme", "comment"):
@@ -85,7 +87,8 @@ def new_record_values(registry: type[Record], values: dict[str, Any]) -> dict[st
         if fields.get("space_id") is None:
             raise errors.FieldError("SpaceBlock() needs a space")
         content = fields.get("content") or ""
-        base = {"uid": _base62(16) + "0000", "content": content, "hash": hash_string(content) if content else None,
+        base = {"uid": _base62(16) + "0000", "content": content,
+                "hash": hash_string(content) if content else None,
                 "version_tag": None, "is_latest": True, "created_at": now, "created_by_id": None,
                 "_status_code": 0, "branch_id": 1, "created_on_id": 1}
     return {"id": None, **base, **fields}
@@ -99,7 +102,9 @@ def _hub_owned(conn: Connection, instance: Instance, registry: type[Record], ids
     return sorted(int(r) for r in rows)
 
 
-def _owned_error(registry: type[Record], records: Sequence[Record], owned: list[int], action: str) -> Exception:
+def _owned_error(
+    registry: type[Record], records: Sequence[Record], owned: list[int], action: str,
+) -> Exception:
     shown = ", ".join(repr(r.__dict__.get("uid")) for r in records if r.id in owned)
     return errors.HubOwnedError(
         f"cannot {action} {registry.__name__} {shown}: it is synchronised from the hub, which owns it; "
@@ -124,7 +129,8 @@ def save_record(record: Record) -> None:
             if registry.__name__ == "SpaceBlock" and values["kind"] == "readme":
                 _version_readme(conn, registry, values)
             try:
-                new_id = conn.execute(insert(meta.table).values(values).returning(meta.table.c.id)).scalar_one()
+                inserted = insert(meta.table).values(values).returning(meta.table.c.id)
+                new_id = conn.execute(inserted).scalar_one()
             except IntegrityError as exc:
                 reason = str(exc.orig).splitlines()[0]
                 raise errors.FieldError(f"cannot save {registry.__name__}: {reason}") from None

@@ -154,15 +154,18 @@ def _write(
         for r, local in adopt
     ]
     if fresh:
-        created = conn.execute(
-            insert(spaceblock).returning(spaceblock.c.id, sort_by_parameter_order=True),
+        # RETURNING without a parameter order lets SQLAlchemy batch the rows into multi-row INSERTs;
+        # the uid (unique, equal to the hub's lnid) ties each new id back to its row
+        rows_out = conn.execute(
+            insert(spaceblock).returning(spaceblock.c.uid, spaceblock.c.id),
             [{"uid": r.lnid, "_status_code": 0, "branch_id": 1, "created_on_id": 1,
               **_values(r, spaces[str(r.space_id)], users[r.created_by.lnid])} for r in fresh],
-        ).scalars().all()
+        )
+        created = {str(uid): int(local) for uid, local in rows_out}
         new_maps += [
-            {"hub_id": str(r.id), "local_id": int(local), "uid": r.lnid,
+            {"hub_id": str(r.id), "local_id": created[r.lnid], "uid": r.lnid,
              "hub_updated_at": format_canonical(r.updated_at)}
-            for r, local in zip(fresh, created, strict=True)
+            for r in fresh
         ]
         result.add(R, "inserted", len(fresh))
     if new_maps:

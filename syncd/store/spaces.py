@@ -237,12 +237,12 @@ def _write(batch: _Batch, plans: list[_Plan]) -> None:
         batch.result.add(R, "updated")
     fresh = [p for p in plans if p.local_id is None]
     if fresh:
-        created = conn.execute(
-            insert(space).returning(space.c.id, space.c.uid, sort_by_parameter_order=True),
+        created = {str(uid): int(local) for uid, local in conn.execute(
+            insert(space).returning(space.c.uid, space.c.id),
             [{"uid": p.row.lnid, **_space_values(p.row, users)} for p in fresh],
-        ).all()
-        for plan, (local_id, _uid) in zip(fresh, created, strict=True):
-            plan.local_id = int(local_id)
+        )}
+        for plan in fresh:
+            plan.local_id = created[plan.row.lnid]
         batch.result.add(R, "inserted", len(fresh))
     _write_maps(batch, plans)
 
