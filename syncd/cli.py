@@ -29,8 +29,9 @@ def _parser() -> argparse.ArgumentParser:
 
     once = sub.add_parser("run-once", help="sync every configured instance once and exit")
     once.add_argument("--config", help=config_help)
-    once.add_argument("--instance", action="append", default=[], metavar="NAME",
-                      help="sync only this instance (repeatable)")
+    once.add_argument(
+        "--instance", action="append", default=[], metavar="NAME", help="sync only this instance (repeatable)"
+    )
     once.add_argument("--full", action="store_true", help="also reconcile keys to find hard deletes")
 
     serve = sub.add_parser("serve", help="run the daemon: scheduled syncs, health and metrics")
@@ -44,16 +45,22 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--config", help=config_help)
 
     demo = sub.add_parser("demo", help="sync the bundled hub emulator's sample data into local SQLite files")
-    demo.add_argument("--dir", default="syncd-demo",
-                      help="where to keep the demo databases (default: %(default)s)")
+    demo.add_argument(
+        "--dir", default="syncd-demo", help="where to keep the demo databases (default: %(default)s)"
+    )
     demo.add_argument("--pg", metavar="URL", help="also sync into this PostgreSQL database")
 
     sub.add_parser("hubsim", help="run the bundled hub emulator (see `syncd hubsim --help`)", add_help=False)
     return parser
 
 
-def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None,
-         stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     env = os.environ if environ is None else environ
     out, err = stdout or sys.stdout, stderr or sys.stderr
@@ -140,8 +147,9 @@ def _run_once(settings: Settings, names: list[str] | None, full: bool, out: Text
     terminal = out.isatty()
     settings.groups(names)  # unknown instance names are configuration errors (exit 2)
     if terminal:
-        configure_logging(level="warning" if settings.log.level == "info" else settings.log.level,
-                          fmt="console", stream=err)
+        configure_logging(
+            level="warning" if settings.log.level == "info" else settings.log.level, fmt="console", stream=err
+        )
     else:
         configure_logging(level=settings.log.level, fmt=settings.log.format, stream=out)
     observer = TerminalProgress(err) if terminal else None

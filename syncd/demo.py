@@ -39,8 +39,14 @@ def demo_settings(hub_url: str, directory: Path, pg_url: str | None) -> Settings
     return parse_settings(data, {"SYNCD_DEMO_TOKEN": DEFAULT_TOKEN}, source="<syncd demo>")
 
 
-def run_demo(directory: Path, *, pg_url: str | None = None, spaces: int = 25, blocks: int = 500,
-             environ: Mapping[str, str] | None = None) -> tuple[RunReport, Settings]:
+def run_demo(
+    directory: Path,
+    *,
+    pg_url: str | None = None,
+    spaces: int = 25,
+    blocks: int = 500,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[RunReport, Settings]:
     """Serve the sample hub, sync it once into the demo instances, and return the report."""
     directory.mkdir(parents=True, exist_ok=True)
     store = HubStore(seed=7)

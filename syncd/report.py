@@ -45,8 +45,9 @@ class InstanceReport:
 
     @property
     def changed(self) -> int:
-        return sum(n for (_, action), n in self.counts.items()
-                   if action in ("inserted", "updated", "deleted"))
+        return sum(
+            n for (_, action), n in self.counts.items() if action in ("inserted", "updated", "deleted")
+        )
 
 
 @dataclass

@@ -137,17 +137,25 @@ def parse_space(raw: RawRow) -> HubSpace:
     assert name is not None
     if name.strip() == "":
         raise RowRejected("name: must not be blank")
-    description = _text(raw, "description", low=0, high=10_000_000, nullable=True) \
-        if "description" in raw else None
+    description = (
+        _text(raw, "description", low=0, high=10_000_000, nullable=True) if "description" in raw else None
+    )
     created_at = _stamp(raw, "created_at")
     assert created_at is not None
     updated_at, updated_raw = _updated_raw(raw)
     deleted_at = _stamp(raw, "deleted_at", nullable=True)
     created_by = _creator(raw, nullable=True) if "created_by" in raw else None
     return HubSpace(
-        id=hub_id, lnid=lnid, name=name, description=description, created_at=created_at,
-        updated_at=updated_at, updated_at_raw=updated_raw, deleted_at=deleted_at,
-        created_by=created_by, raw=raw,
+        id=hub_id,
+        lnid=lnid,
+        name=name,
+        description=description,
+        created_at=created_at,
+        updated_at=updated_at,
+        updated_at_raw=updated_raw,
+        deleted_at=deleted_at,
+        created_by=created_by,
+        raw=raw,
     )
 
 
@@ -184,10 +192,20 @@ def parse_block(raw: RawRow) -> HubBlock:
     created_by = _creator(raw, nullable=False)
     assert created_by is not None
     return HubBlock(
-        id=hub_id, lnid=lnid, space_id=space_id, content=content, hash=expected, kind=kind,
-        version_tag=version_tag, is_latest=is_latest, created_at=created_at,
-        updated_at=updated_at, updated_at_raw=updated_raw, deleted_at=deleted_at,
-        created_by=created_by, raw=raw,
+        id=hub_id,
+        lnid=lnid,
+        space_id=space_id,
+        content=content,
+        hash=expected,
+        kind=kind,
+        version_tag=version_tag,
+        is_latest=is_latest,
+        created_at=created_at,
+        updated_at=updated_at,
+        updated_at_raw=updated_raw,
+        deleted_at=deleted_at,
+        created_by=created_by,
+        raw=raw,
     )
 
 

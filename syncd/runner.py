@@ -58,20 +58,21 @@ def sync_group(
                 report = reports[inst.name]
                 report.outcome, report.error = "failed", str(exc)
                 report.error_kind = type(exc).__name__
-                log.error("sync.instance_failed", instance=inst.name, error=str(exc),
-                          kind=report.error_kind)
+                log.error("sync.instance_failed", instance=inst.name, error=str(exc), kind=report.error_kind)
                 continue
             if store.bootstrapped:
                 log.info("store.bootstrapped", instance=inst.name, url=inst.display_url)
             stores.append(store)
         if stores:
-            with HubClient(group.hub, transport=transport, sleep=sleep, observer=obs,
-                           monotonic=monotonic) as client:
+            with HubClient(
+                group.hub, transport=transport, sleep=sleep, observer=obs, monotonic=monotonic
+            ) as client:
                 sinks: list[Sink] = list(stores)
                 options = SyncOptions(
                     page_size=settings.sync.page_size,
                     lookback=timedelta(seconds=settings.sync.lookback_seconds),
-                    full=full, stop=stop if stop is not None else threading.Event(),
+                    full=full,
+                    stop=stop if stop is not None else threading.Event(),
                 )
                 _sync_group(client, sinks, reports, options, observer=obs, monotonic=monotonic)
     except Exception as exc:  # the job boundary: a bug fails this group, not the process
@@ -91,9 +92,17 @@ def sync_group(
         if report.hub_date is not None and report.outcome == "ok":
             report.lag_seconds = 0.0
         obs.instance_done(report)
-        log.info("sync.instance_done", instance=report.name, outcome=report.outcome,
-                 changed=report.changed, deferred=report.deferred, quarantined=report.quarantined,
-                 held=report.held, error=report.error, seconds=round(report.duration_seconds, 3))
+        log.info(
+            "sync.instance_done",
+            instance=report.name,
+            outcome=report.outcome,
+            changed=report.changed,
+            deferred=report.deferred,
+            quarantined=report.quarantined,
+            held=report.held,
+            error=report.error,
+            seconds=round(report.duration_seconds, 3),
+        )
     return [reports[i.name] for i in group.instances]
 
 
@@ -111,8 +120,18 @@ def run_sync(
     """Sync every (or the named) instance once, group after group."""
     reports: list[InstanceReport] = []
     for group in settings.groups(instance_names):
-        reports.extend(sync_group(group, settings, full=full, transport=transport, sleep=sleep,
-                                  observer=observer, stop=stop, clock=clock))
+        reports.extend(
+            sync_group(
+                group,
+                settings,
+                full=full,
+                transport=transport,
+                sleep=sleep,
+                observer=observer,
+                stop=stop,
+                clock=clock,
+            )
+        )
         if stop is not None and stop.is_set():
             break
     order = {i.name: n for n, i in enumerate(settings.instances)}

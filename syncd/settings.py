@@ -195,8 +195,13 @@ class _Reader:
         return value
 
     def number(
-        self, data: Mapping[str, Any], prefix: str, key: str, default: float,
-        low: float, high: float,
+        self,
+        data: Mapping[str, Any],
+        prefix: str,
+        key: str,
+        default: float,
+        low: float,
+        high: float,
     ) -> float:
         value = data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -208,7 +213,13 @@ class _Reader:
         return float(value)
 
     def integer(
-        self, data: Mapping[str, Any], prefix: str, key: str, default: int, low: int, high: int,
+        self,
+        data: Mapping[str, Any],
+        prefix: str,
+        key: str,
+        default: int,
+        low: int,
+        high: int,
     ) -> int:
         value = data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -220,7 +231,11 @@ class _Reader:
         return value
 
     def string(
-        self, data: Mapping[str, Any], prefix: str, key: str, default: str | None = None,
+        self,
+        data: Mapping[str, Any],
+        prefix: str,
+        key: str,
+        default: str | None = None,
         choices: tuple[str, ...] | None = None,
     ) -> str | None:
         value = data.get(key, default)
@@ -236,8 +251,13 @@ class _Reader:
 
 
 _HUB_KEYS = {
-    "url", "token_file", "token_env", "timeout_seconds", "retry_attempts",
-    "retry_max_seconds", "retry_after_cap_seconds",
+    "url",
+    "token_file",
+    "token_env",
+    "timeout_seconds",
+    "retry_attempts",
+    "retry_max_seconds",
+    "retry_after_cap_seconds",
 }
 _INSTANCE_KEYS = {"name", "url", "hub_url", "token_file", "token_env"}
 
@@ -257,18 +277,37 @@ def parse_settings(
         r.problem(extra, f"unknown section (known: {', '.join(sorted(allowed_top))})")
 
     hub_t = r.table(data, "hub", _HUB_KEYS)
-    sync = _sync(r, r.table(data, "sync", {
-        "page_size", "lookback_seconds", "on_name_conflict", "lock_timeout_seconds"}))
-    schedule = _schedule(r, r.table(data, "schedule", {
-        "interval_seconds", "jitter_seconds", "full_reconcile_hours", "max_backoff_seconds",
-        "shutdown_grace_seconds", "shard"}))
+    sync = _sync(
+        r,
+        r.table(data, "sync", {"page_size", "lookback_seconds", "on_name_conflict", "lock_timeout_seconds"}),
+    )
+    schedule = _schedule(
+        r,
+        r.table(
+            data,
+            "schedule",
+            {
+                "interval_seconds",
+                "jitter_seconds",
+                "full_reconcile_hours",
+                "max_backoff_seconds",
+                "shutdown_grace_seconds",
+                "shard",
+            },
+        ),
+    )
     health = _health(r, r.table(data, "health", {"listen", "max_staleness_seconds"}), environ)
     log_t = r.table(data, "log", {"level", "format"})
     log = LogSettings(
-        level=r.string(log_t, "log", "level", "info",
-                       ("debug", "info", "warning", "error")) or "info",
-        format=r.string(log_t, "log", "format", "auto",  # type: ignore[arg-type]
-                        ("auto", "json", "console")) or "auto",
+        level=r.string(log_t, "log", "level", "info", ("debug", "info", "warning", "error")) or "info",
+        format=r.string(
+            log_t,
+            "log",
+            "format",
+            "auto",  # type: ignore[arg-type]
+            ("auto", "json", "console"),
+        )
+        or "auto",
     )
 
     base_hub = _hub(r, hub_t, "hub", environ, reader) if hub_t else None
@@ -283,7 +322,9 @@ def _sync(r: _Reader, t: Mapping[str, Any]) -> SyncSettings:
         page_size=r.integer(t, "sync", "page_size", 1000, 1, 1000),
         lookback_seconds=r.number(t, "sync", "lookback_seconds", 120.0, 60.0, 86400.0),
         on_name_conflict=r.string(  # type: ignore[arg-type]
-            t, "sync", "on_name_conflict", "reject", ("reject", "adopt")) or "reject",
+            t, "sync", "on_name_conflict", "reject", ("reject", "adopt")
+        )
+        or "reject",
         lock_timeout_seconds=r.number(t, "sync", "lock_timeout_seconds", 10.0, 0.0, 3600.0),
     )
 
@@ -316,8 +357,11 @@ def parse_shard(text: str) -> tuple[int, int] | None:
 
 def _health(r: _Reader, t: Mapping[str, Any], environ: Mapping[str, str]) -> HealthSettings:
     # $SYNCD_HEALTH_LISTEN: replicas sharing one file on one machine each need their own port
-    listen = (environ.get(HEALTH_LISTEN_ENV)
-              or r.string(t, "health", "listen", "127.0.0.1:8787") or "127.0.0.1:8787")
+    listen = (
+        environ.get(HEALTH_LISTEN_ENV)
+        or r.string(t, "health", "listen", "127.0.0.1:8787")
+        or "127.0.0.1:8787"
+    )
     host, _, port_text = listen.rpartition(":")
     port = int(port_text) if port_text.isdigit() else -1
     if not host or not 0 <= port <= 65535:
@@ -329,14 +373,20 @@ def _health(r: _Reader, t: Mapping[str, Any], environ: Mapping[str, str]) -> Hea
         listen_port=port,
         max_staleness_seconds=(
             r.number(t, "health", "max_staleness_seconds", 180.0, 1.0, 10**7)
-            if staleness is not None else None
+            if staleness is not None
+            else None
         ),
     )
 
 
 def _hub(
-    r: _Reader, t: Mapping[str, Any], prefix: str, environ: Mapping[str, str],
-    reader: Callable[[Path], str], *, url_key: str = "url",
+    r: _Reader,
+    t: Mapping[str, Any],
+    prefix: str,
+    environ: Mapping[str, str],
+    reader: Callable[[Path], str],
+    *,
+    url_key: str = "url",
 ) -> HubSettings | None:
     url = t.get("url")
     if url is None:
@@ -360,7 +410,10 @@ def _hub(
 
 
 def _token(
-    r: _Reader, t: Mapping[str, Any], prefix: str, environ: Mapping[str, str],
+    r: _Reader,
+    t: Mapping[str, Any],
+    prefix: str,
+    environ: Mapping[str, str],
     reader: Callable[[Path], str],
 ) -> tuple[Secret, TokenSource] | None:
     token_file = r.string(t, prefix, "token_file")
@@ -396,7 +449,11 @@ def _token(
 
 
 def _instances(
-    r: _Reader, raw: Any, hub_t: Mapping[str, Any], base_hub: HubSettings | None, environ: Mapping[str, str],
+    r: _Reader,
+    raw: Any,
+    hub_t: Mapping[str, Any],
+    base_hub: HubSettings | None,
+    environ: Mapping[str, str],
     reader: Callable[[Path], str],
 ) -> list[InstanceSettings]:
     if not isinstance(raw, list) or not raw:
@@ -426,8 +483,13 @@ def _instances(
 
 
 def _instance_hub(
-    r: _Reader, item: Mapping[str, Any], prefix: str, hub_t: Mapping[str, Any],
-    base_hub: HubSettings | None, environ: Mapping[str, str], reader: Callable[[Path], str],
+    r: _Reader,
+    item: Mapping[str, Any],
+    prefix: str,
+    hub_t: Mapping[str, Any],
+    base_hub: HubSettings | None,
+    environ: Mapping[str, str],
+    reader: Callable[[Path], str],
 ) -> HubSettings | None:
     overrides = {k: item[k] for k in ("token_file", "token_env") if k in item}
     if "hub_url" not in item and not overrides:

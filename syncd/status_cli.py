@@ -31,8 +31,10 @@ def print_status(settings: Settings, out: TextIO) -> int:
         for resource, cur in sorted(status["cursors"].items()):
             extra = " (a pass is in progress)" if cur["pass_in_progress"] else ""
             out.write(f"  {resource}: complete before {cur['complete_before']}{extra}\n")
-        out.write(f"  deferred: {status['deferred']}   quarantined: {status['quarantined']}   "
-                  f"held spaces: {len(status['held_spaces'])}\n")
+        out.write(
+            f"  deferred: {status['deferred']}   quarantined: {status['quarantined']}   "
+            f"held spaces: {len(status['held_spaces'])}\n"
+        )
         for entry in status["deferred_by_reason"]:
             out.write(f"    deferred {entry['resource']} x{entry['rows']}: {entry['reason']}\n")
         for entry in status["quarantine_sample"]:

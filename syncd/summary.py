@@ -41,27 +41,34 @@ def render_table(report: RunReport) -> str:
     for inst in report.instances:
         status = "ok" if inst.outcome == "ok" else "FAILED"
         for n, resource in enumerate(Resource):
-            rows.append([
-                inst.name if n == 0 else "",
-                resource.value,
-                *(str(inst.count(resource, a)) for a in _COLUMNS),
-                f"{inst.duration_seconds:.2f}" if n == 0 else "",
-                status if n == 0 else "",
-            ])
+            rows.append(
+                [
+                    inst.name if n == 0 else "",
+                    resource.value,
+                    *(str(inst.count(resource, a)) for a in _COLUMNS),
+                    f"{inst.duration_seconds:.2f}" if n == 0 else "",
+                    status if n == 0 else "",
+                ]
+            )
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths,
-                                                                                            strict=True)))
+        return "  ".join(
+            c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
 
     out = [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
     for inst in report.instances:
         if inst.error:
             out.append(f"{inst.name}: FAILED ({inst.error_kind}): {inst.error}")
         if inst.deferred or inst.quarantined:
-            out.append(f"{inst.name}: {inst.deferred} row(s) deferred, {inst.quarantined} quarantined "
-                       "(see `syncd status`)")
+            out.append(
+                f"{inst.name}: {inst.deferred} row(s) deferred, {inst.quarantined} quarantined "
+                "(see `syncd status`)"
+            )
         if inst.held_spaces:
-            out.append(f"{inst.name}: {len(inst.held_spaces)} space(s) deleted on the hub but kept because "
-                       f"LaminDB records reference them: {', '.join(inst.held_spaces[:10])}")
+            out.append(
+                f"{inst.name}: {len(inst.held_spaces)} space(s) deleted on the hub but kept because "
+                f"LaminDB records reference them: {', '.join(inst.held_spaces[:10])}"
+            )
     return "\n".join(out)

@@ -40,8 +40,9 @@ RESOURCES = (Resource.SPACE, Resource.SPACE_BLOCK)
 
 
 class Source(Protocol):
-    def fetch_page(self, resource: Resource, *, limit: int, after: Position | None = None,
-                   since: str | None = None) -> Page: ...
+    def fetch_page(
+        self, resource: Resource, *, limit: int, after: Position | None = None, since: str | None = None
+    ) -> Page: ...
 
     def iter_keys(self, resource: Resource, *, limit: int) -> Iterator[list[RawRow]]: ...
 
@@ -54,9 +55,14 @@ class Sink(Protocol):
 
     def cursor(self, resource: Resource) -> CursorState: ...
 
-    def apply_page(self, resource: Resource, rows: Sequence[HubSpace | HubBlock],
-                   rejected: list[Rejection], state: CursorState, hub_date: datetime | None
-                   ) -> ApplyResult: ...
+    def apply_page(
+        self,
+        resource: Resource,
+        rows: Sequence[HubSpace | HubBlock],
+        rejected: list[Rejection],
+        state: CursorState,
+        hub_date: datetime | None,
+    ) -> ApplyResult: ...
 
     def retry_parked(self, resource: Resource) -> ApplyResult: ...
 
@@ -127,9 +133,16 @@ def sync_group(
     members = [_Member(s, reports[s.name], monotonic()) for s in sinks]
     last_date: datetime | None = None
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-fetch") as pool:
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-fetch") as pool,
+            ThreadPoolExecutor(
+                max_workers=max(1, len(members)), thread_name_prefix="syncd-apply"
+            ) as appliers,
+        ):
             for resource in RESOURCES:
-                last_date = _sync_resource(source, members, resource, options, obs, pool) or last_date
+                last_date = (
+                    _sync_resource(source, members, resource, options, obs, pool, appliers) or last_date
+                )
                 _retry_parked(members, resource, obs)
         if options.full:
             _reconcile(source, members, options, obs)
@@ -141,8 +154,11 @@ def sync_group(
     except Interrupted:
         for m in members:
             if m.alive:
-                _fail(m, "interrupted by shutdown; the next run resumes from the last committed page",
-                      "interrupted")
+                _fail(
+                    m,
+                    "interrupted by shutdown; the next run resumes from the last committed page",
+                    "interrupted",
+                )
     for m in members:
         if m.alive:
             try:
@@ -182,23 +198,44 @@ def _count(member: _Member, result: ApplyResult, obs: Observer) -> None:
         obs.rows_applied(member.sink.name, resource, action, n)
 
 
-def _apply_everywhere(members: list[_Member], resource: Resource, page: Page,
-                      checked: tuple[list[HubSpace | HubBlock], list[Rejection]],
-                      states: dict[str, CursorState], new_state: Callable[[CursorState], CursorState],
-                      obs: Observer) -> None:
+def _apply_everywhere(
+    members: list[_Member],
+    resource: Resource,
+    page: Page,
+    checked: tuple[list[HubSpace | HubBlock], list[Rejection]],
+    states: dict[str, CursorState],
+    new_state: Callable[[CursorState], CursorState],
+    obs: Observer,
+    appliers: ThreadPoolExecutor | None,
+) -> None:
+    """Apply one page to every live instance; instances in parallel (each has its own connection)."""
     valid, rejected = checked
-    for m in members:
-        if not m.alive:
-            continue
+
+    def apply(m: _Member) -> None:
         state = new_state(states[m.sink.name])
         try:
             _count(m, m.sink.apply_page(resource, valid, rejected, state, page.hub_date), obs)
         except StoreError as exc:
             _fail(m, str(exc), "store")
 
+    alive = [m for m in members if m.alive]
+    if appliers is None or len(alive) < 2:
+        for m in alive:
+            apply(m)
+    else:
+        for done in [appliers.submit(apply, m) for m in alive]:
+            done.result()
 
-def _sync_resource(source: Source, members: list[_Member], resource: Resource, options: SyncOptions,
-                   obs: Observer, pool: ThreadPoolExecutor) -> datetime | None:
+
+def _sync_resource(
+    source: Source,
+    members: list[_Member],
+    resource: Resource,
+    options: SyncOptions,
+    obs: Observer,
+    pool: ThreadPoolExecutor,
+    appliers: ThreadPoolExecutor | None = None,
+) -> datetime | None:
     states: dict[str, CursorState] = {}
     for m in [m for m in members if m.alive]:
         try:
@@ -225,18 +262,25 @@ def _sync_resource(source: Source, members: list[_Member], resource: Resource, o
         if not page.rows:
             finished = tracker.finish(page.hub_date)
             done = functools.partial(tracker.state_for, finished_at=finished, done=True)
-            _apply_everywhere(members, resource, page, (valid, rejected), states, done, obs)
-            _log().debug("sync.pass_done", resource=resource.value, pages=pages,
-                         complete_before=format_canonical(finished) if finished else None)
+            _apply_everywhere(members, resource, page, (valid, rejected), states, done, obs, appliers)
+            _log().debug(
+                "sync.pass_done",
+                resource=resource.value,
+                pages=pages,
+                complete_before=format_canonical(finished) if finished else None,
+            )
             return page.hub_date
         assert last is not None
         if tracker.position is not None and (last.updated_at, last.id) <= (
-                tracker.position.updated_at, tracker.position.id):
+            tracker.position.updated_at,
+            tracker.position.id,
+        ):
             raise HubIncompatibleError(f"{resource.value}: pagination made no progress at {last.id}")
         pending = pool.submit(fetch, last, None)
         tracker.page(last, page.hub_date)
-        _apply_everywhere(members, resource, page, (valid, rejected), states,
-                          lambda s: tracker.state_for(s), obs)
+        _apply_everywhere(
+            members, resource, page, (valid, rejected), states, lambda s: tracker.state_for(s), obs, appliers
+        )
         if options.stop.is_set():
             pending.cancel()
             raise Interrupted

@@ -12,9 +12,7 @@ from datetime import UTC, datetime
 
 __all__ = ["format_canonical", "format_sqlite", "parse_rfc3339", "parse_stored"]
 
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})"
-)
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})")
 
 
 def parse_rfc3339(value: object) -> datetime:

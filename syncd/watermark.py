@@ -126,8 +126,9 @@ class PassTracker:
         end = region_start if safe is None else _later(region_start, safe)
         return _earlier(self.floor, end)
 
-    def state_for(self, before: CursorState, *, finished_at: datetime | None = None,
-                  done: bool = False) -> CursorState:
+    def state_for(
+        self, before: CursorState, *, finished_at: datetime | None = None, done: bool = False
+    ) -> CursorState:
         """The cursor an instance that followed this pass now has.
 
         ``before`` is that instance's cursor when the pass began: what it already
@@ -136,8 +137,7 @@ class PassTracker:
         """
         own_floor = before.pass_floor if before.pass_pos is not None else None
         if not done:
-            return replace(before, pass_pos=self.position,
-                           pass_floor=_earlier(own_floor, self.floor))
+            return replace(before, pass_pos=self.position, pass_floor=_earlier(own_floor, self.floor))
         new_complete = _earlier(own_floor, finished_at)
         if new_complete is None:
             complete = before.complete_before

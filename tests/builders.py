@@ -15,8 +15,7 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CREATOR = {"lnid": "usr00001", "handle": "alice", "name": "Alice"}
 
 
-def settings_for(hub_url: str, instances: Mapping[str, str], *, token: str = TOKEN,
-                 **sync: Any) -> Settings:
+def settings_for(hub_url: str, instances: Mapping[str, str], *, token: str = TOKEN, **sync: Any) -> Settings:
     """Settings with one hub and the given ``{name: database URL}`` instances."""
     data: dict[str, Any] = {
         "hub": {"url": hub_url, "retry_attempts": 3, "retry_max_seconds": 5},
@@ -34,8 +33,9 @@ def stamp(seconds: float = 0.0, *, spelling: str = "+00:00") -> str:
     return text.replace("+00:00", "Z") if spelling == "Z" else text
 
 
-def space_row(n: int, *, name: str | None = None, at: float = 0.0, deleted: bool = False,
-              **extra: Any) -> dict[str, Any]:
+def space_row(
+    n: int, *, name: str | None = None, at: float = 0.0, deleted: bool = False, **extra: Any
+) -> dict[str, Any]:
     """A valid hub ``space`` row; ``n`` makes its id and lnid."""
     row: dict[str, Any] = {
         "id": str(uuid.UUID(int=n)),
@@ -51,8 +51,17 @@ def space_row(n: int, *, name: str | None = None, at: float = 0.0, deleted: bool
     return row
 
 
-def block_row(n: int, space: int, *, content: str | None = None, at: float = 0.0, deleted: bool = False,
-              version: int = 0, is_latest: bool = True, **extra: Any) -> dict[str, Any]:
+def block_row(
+    n: int,
+    space: int,
+    *,
+    content: str | None = None,
+    at: float = 0.0,
+    deleted: bool = False,
+    version: int = 0,
+    is_latest: bool = True,
+    **extra: Any,
+) -> dict[str, Any]:
     """A valid hub ``space_block`` row attached to space ``space``."""
     body = content if content is not None else f"# Block {n}\n\nsome text"
     row: dict[str, Any] = {

@@ -13,13 +13,25 @@ def test_blocks_land_on_their_spaces_with_creators_on_the_main_branch(sqlite_url
         apply(store, S, [space_row(1)])
         result = apply(store, B, [block_row(1, 1, content="hello\n"), block_row(2, 1, content="")])
         assert counts(result, B) == {"inserted": 2}
-    rows = query(sqlite_url, """
+    rows = query(
+        sqlite_url,
+        """
         SELECT b.uid, b.hash, b.kind, b.is_latest, b.branch_id, b.created_on_id, b._status_code,
                s.uid, u.handle, b.created_at
         FROM lamindb_spaceblock b JOIN lamindb_space s ON s.id = b.space_id
-        JOIN lamindb_user u ON u.id = b.created_by_id ORDER BY b.uid""")
-    assert rows[0][:9] == ("bl000000000000010000", "sZRqySSS0jR8YjW00mERhA", "readme", 1, 1, 1, 0,
-                           "sp0000000001", "alice")
+        JOIN lamindb_user u ON u.id = b.created_by_id ORDER BY b.uid""",
+    )
+    assert rows[0][:9] == (
+        "bl000000000000010000",
+        "sZRqySSS0jR8YjW00mERhA",
+        "readme",
+        1,
+        1,
+        1,
+        0,
+        "sp0000000001",
+        "alice",
+    )
     assert rows[1][1] is None
     # Django's SQLite datetime form: UTC, a space, six fractional digits
     assert rows[0][9] == "2026-03-01 12:00:00.000000"
@@ -42,13 +54,23 @@ def test_versions_update_in_place_and_tombstones_delete(sqlite_url: str) -> None
         apply(store, S, [space_row(1)])
         apply(store, B, [block_row(1, 1, version=0), block_row(2, 1)])
         local_id = query(sqlite_url, "SELECT id FROM lamindb_spaceblock WHERE uid = 'bl000000000000010000'")
-        result = apply(store, B, [block_row(1, 1, version=0, is_latest=False, at=5),
-                                  block_row(1, 1, version=1, content="v2", at=5),
-                                  block_row(2, 1, at=6, deleted=True)])
+        result = apply(
+            store,
+            B,
+            [
+                block_row(1, 1, version=0, is_latest=False, at=5),
+                block_row(1, 1, version=1, content="v2", at=5),
+                block_row(2, 1, at=6, deleted=True),
+            ],
+        )
         assert counts(result, B) == {"updated": 1, "inserted": 1, "deleted": 1}
-    assert query(sqlite_url, "SELECT id FROM lamindb_spaceblock WHERE uid = 'bl000000000000010000'") == local_id
+    assert (
+        query(sqlite_url, "SELECT id FROM lamindb_spaceblock WHERE uid = 'bl000000000000010000'") == local_id
+    )
     assert dict(query(sqlite_url, "SELECT uid, is_latest FROM lamindb_spaceblock")) == {
-        "bl000000000000010000": 0, "bl000000000000010001": 1}
+        "bl000000000000010000": 0,
+        "bl000000000000010001": 1,
+    }
 
 
 def test_existing_users_are_never_rewritten_and_taken_handles_get_a_documented_alias(sqlite_url: str) -> None:
@@ -56,11 +78,16 @@ def test_existing_users_are_never_rewritten_and_taken_handles_get_a_documented_a
     renamed = {**CREATOR, "handle": "alice-renamed", "name": "New Name"}
     with opened(sqlite_url) as store:
         apply(store, S, [space_row(1)])
-        apply(store, B, [block_row(1, 1), block_row(2, 1, created_by=other), block_row(3, 1, created_by=renamed)])
+        apply(
+            store,
+            B,
+            [block_row(1, 1), block_row(2, 1, created_by=other), block_row(3, 1, created_by=renamed)],
+        )
     users = dict(query(sqlite_url, "SELECT uid, handle FROM lamindb_user"))
     assert users == {"00000000": "anonymous", "usr00001": "alice", "usr00002": "alice~usr00002"}
     assert query(sqlite_url, "SELECT uid, hub_handle, local_handle FROM syncd_user_alias") == [
-        ("usr00002", "alice", "alice~usr00002")]
+        ("usr00002", "alice", "alice~usr00002")
+    ]
 
 
 def test_a_bad_block_is_quarantined_without_holding_up_the_page(sqlite_url: str) -> None:

@@ -32,8 +32,15 @@ def test_a_name_swap_and_a_case_only_rename_in_one_page(sqlite_url: str) -> None
     with opened(sqlite_url) as store:
         apply(store, S, [space_row(1, name="Alpha"), space_row(2, name="Beta"), space_row(3, name="lab")])
         ids = {uid: i for uid, (i, _) in spaces(sqlite_url).items()}
-        result = apply(store, S, [space_row(1, name="Beta", at=5), space_row(2, name="Alpha", at=5),
-                                  space_row(3, name="LAB", at=5)])
+        result = apply(
+            store,
+            S,
+            [
+                space_row(1, name="Beta", at=5),
+                space_row(2, name="Alpha", at=5),
+                space_row(3, name="LAB", at=5),
+            ],
+        )
         assert counts(result, S) == {"updated": 3}
     after = spaces(sqlite_url)
     assert after["sp0000000001"] == (ids["sp0000000001"], "Beta")
@@ -61,8 +68,16 @@ def test_a_name_or_uid_held_by_a_local_space_is_rejected_naming_both(sqlite_url:
     with opened(sqlite_url) as store:
         store.conn.execute(_local_space("Local Lab", "loc000000001"))
         store.conn.commit()
-        result = apply(store, S, [space_row(1, name="local lab"), space_row(2, lnid="loc000000001"),
-                                  space_row(3, name="ALL"), space_row(4, lnid="aaaaaaaaaaaa")])
+        result = apply(
+            store,
+            S,
+            [
+                space_row(1, name="local lab"),
+                space_row(2, lnid="loc000000001"),
+                space_row(3, name="ALL"),
+                space_row(4, lnid="aaaaaaaaaaaa"),
+            ],
+        )
         assert counts(result, S) == {"rejected": 4}
     reasons = dict(query(sqlite_url, "SELECT row_key, reason FROM syncd_quarantine"))
     assert "'Local Lab'" in reasons["00000000-0000-0000-0000-000000000001"]
@@ -124,9 +139,13 @@ def test_a_referenced_tombstoned_space_is_held_and_removed_once_free(sqlite_url:
         local = spaces(sqlite_url)["sp0000000001"][0]
         from sqlalchemy import text
 
-        store.conn.execute(text(
-            "INSERT INTO lamindb_branch (id, name, uid, space_id, created_by_id) "
-            "VALUES (7, 'feature', 'brbrbrbrbrbr', :s, 1)"), {"s": local})
+        store.conn.execute(
+            text(
+                "INSERT INTO lamindb_branch (id, name, uid, space_id, created_by_id) "
+                "VALUES (7, 'feature', 'brbrbrbrbrbr', :s, 1)"
+            ),
+            {"s": local},
+        )
         store.conn.commit()
         result = apply(store, S, [space_row(1, at=9, deleted=True)])
         assert result.held == ["sp0000000001"]

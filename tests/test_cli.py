@@ -49,8 +49,15 @@ def test_run_once_json_summary_then_nothing_to_do(tmp_path: Path, hub) -> None: 
     assert [i["instance"] for i in summary["instances"]] == ["a", "b"]
     assert summary["instances"][0]["space"]["inserted"] > 0
     out2 = Tty()
-    assert main(["run-once", "--config", str(config), "--instance", "b"],
-                environ={"SYNCD_HUB_TOKEN": TOKEN}, stdout=out2, stderr=io.StringIO()) == 0
+    assert (
+        main(
+            ["run-once", "--config", str(config), "--instance", "b"],
+            environ={"SYNCD_HUB_TOKEN": TOKEN},
+            stdout=out2,
+            stderr=io.StringIO(),
+        )
+        == 0
+    )
     table = out2.getvalue()
     assert table.splitlines()[0].split()[:4] == ["instance", "resource", "inserted", "updated"]
     assert "b " in table and "a " not in table.split("\n", 2)[2]
@@ -64,14 +71,18 @@ def test_configuration_errors_exit_2_naming_the_key(tmp_path: Path) -> None:
     assert "sync.page_size" in err.getvalue()
     assert "instances: at least one" in err.getvalue()
     assert main(["run-once", "--bogus"], stderr=io.StringIO()) == 2
-    assert main(["run-once", "--config", str(tmp_path / "missing.toml")], environ={},
-                stderr=io.StringIO()) == 2
+    assert (
+        main(["run-once", "--config", str(tmp_path / "missing.toml")], environ={}, stderr=io.StringIO()) == 2
+    )
 
 
 def test_unknown_instance_is_a_configuration_error(tmp_path: Path, hub) -> None:  # type: ignore[no-untyped-def]
     err = io.StringIO()
-    code = main(["run-once", "--config", str(_config(tmp_path, hub.url, "a")), "--instance", "zz"],
-                environ={"SYNCD_HUB_TOKEN": TOKEN}, stderr=err)
+    code = main(
+        ["run-once", "--config", str(_config(tmp_path, hub.url, "a")), "--instance", "zz"],
+        environ={"SYNCD_HUB_TOKEN": TOKEN},
+        stderr=err,
+    )
     assert code == 2
     assert "no instance named 'zz'" in err.getvalue()
 
@@ -79,8 +90,12 @@ def test_unknown_instance_is_a_configuration_error(tmp_path: Path, hub) -> None:
 def test_auth_failure_exits_1_without_printing_the_token(tmp_path: Path, hub) -> None:  # type: ignore[no-untyped-def]
     canary = "canary-9d8e7f6a5b4c"
     out, err = io.StringIO(), io.StringIO()
-    code = main(["run-once", "--config", str(_config(tmp_path, hub.url, "a"))],
-                environ={"SYNCD_HUB_TOKEN": canary}, stdout=out, stderr=err)
+    code = main(
+        ["run-once", "--config", str(_config(tmp_path, hub.url, "a"))],
+        environ={"SYNCD_HUB_TOKEN": canary},
+        stdout=out,
+        stderr=err,
+    )
     assert code == 1
     summary = next(json.loads(x) for x in out.getvalue().splitlines() if '"sync.summary"' in x)
     assert summary["instances"][0]["error_kind"] == "auth"
@@ -90,8 +105,11 @@ def test_auth_failure_exits_1_without_printing_the_token(tmp_path: Path, hub) ->
 def test_one_broken_instance_does_not_stop_the_others(tmp_path: Path, hub) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "broken.db").write_text("this is not a database")
     out = io.StringIO()
-    code = main(["run-once", "--config", str(_config(tmp_path, hub.url, "good", "broken"))],
-                environ={"SYNCD_HUB_TOKEN": TOKEN}, stdout=out)
+    code = main(
+        ["run-once", "--config", str(_config(tmp_path, hub.url, "good", "broken"))],
+        environ={"SYNCD_HUB_TOKEN": TOKEN},
+        stdout=out,
+    )
     assert code == 1
     summary = next(json.loads(x) for x in out.getvalue().splitlines() if '"sync.summary"' in x)
     by_name = {i["instance"]: i for i in summary["instances"]}

@@ -21,20 +21,23 @@ def test_valid_rows_parse_with_unknown_extra_columns_ignored() -> None:
     assert block.space_id == uuid.UUID(int=1) and block.hash == content_hash(block.content)
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"id": "not-a-uuid"}, "id"),
-    ({"lnid": "short"}, "lnid"),
-    ({"lnid": "sp00000000-1"}, "lnid"),
-    ({"name": ""}, "name"),
-    ({"name": "x" * 101}, "name"),
-    ({"name": 5}, "name"),
-    ({"updated_at": "2026-03-01T12:00:00"}, "updated_at"),
-    ({"created_at": None}, "created_at"),
-    ({"deleted_at": "soon"}, "deleted_at"),
-    ({"created_by": {"lnid": "x", "handle": "a"}}, "created_by.lnid"),
-    ({"created_by": {"lnid": "usr00001", "handle": ""}}, "created_by.handle"),
-    ({"created_by": "alice"}, "created_by"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"id": "not-a-uuid"}, "id"),
+        ({"lnid": "short"}, "lnid"),
+        ({"lnid": "sp00000000-1"}, "lnid"),
+        ({"name": ""}, "name"),
+        ({"name": "x" * 101}, "name"),
+        ({"name": 5}, "name"),
+        ({"updated_at": "2026-03-01T12:00:00"}, "updated_at"),
+        ({"created_at": None}, "created_at"),
+        ({"deleted_at": "soon"}, "deleted_at"),
+        ({"created_by": {"lnid": "x", "handle": "a"}}, "created_by.lnid"),
+        ({"created_by": {"lnid": "usr00001", "handle": ""}}, "created_by.handle"),
+        ({"created_by": "alice"}, "created_by"),
+    ],
+)
 def test_bad_space_rows_are_rejected_naming_the_field(change: dict[str, object], field: str) -> None:
     row = space_row(1)
     row.update(change)
@@ -50,16 +53,19 @@ def test_missing_required_field_is_named() -> None:
         parse_space(row)
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"hash": "AAAAAAAAAAAAAAAAAAAAAA"}, "hash"),
-    ({"kind": "note"}, "kind"),
-    ({"version_tag": "v" * 31}, "version_tag"),
-    ({"is_latest": "yes"}, "is_latest"),
-    ({"space_id": None}, "space_id"),
-    ({"lnid": "bl" + "0" * 17}, "lnid"),
-    ({"created_by": None}, "created_by"),
-    ({"content": None}, "content"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"hash": "AAAAAAAAAAAAAAAAAAAAAA"}, "hash"),
+        ({"kind": "note"}, "kind"),
+        ({"version_tag": "v" * 31}, "version_tag"),
+        ({"is_latest": "yes"}, "is_latest"),
+        ({"space_id": None}, "space_id"),
+        ({"lnid": "bl" + "0" * 17}, "lnid"),
+        ({"created_by": None}, "created_by"),
+        ({"content": None}, "content"),
+    ],
+)
 def test_bad_block_rows_are_rejected_naming_the_field(change: dict[str, object], field: str) -> None:
     row = block_row(1, 1)
     row.update(change)

@@ -39,17 +39,23 @@ url = "sqlite:///x.db"
     with pytest.raises(ConfigError) as info:
         load_settings(path, {"SYNCD_HUB_TOKEN": CANARY})
     text = "\n".join(info.value.problems)
-    for expected in ("hub.url: must be an http", "hub.colour: unknown key", "sync.page_size: must be between",
-                     "sync.lookback_seconds: must be between", "instances[0].url: only sqlite and postgresql",
-                     "instances[1].name: duplicate instance name"):
+    for expected in (
+        "hub.url: must be an http",
+        "hub.colour: unknown key",
+        "sync.page_size: must be between",
+        "sync.lookback_seconds: must be between",
+        "instances[0].url: only sqlite and postgresql",
+        "instances[1].name: duplicate instance name",
+    ):
         assert expected in text
     assert all(p.startswith(str(path)) for p in info.value.problems)
 
 
 def test_a_missing_token_and_an_unreadable_file_are_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"hub.token_file: no hub token"):
-        parse_settings({"hub": {"url": "http://127.0.0.1:1"}, "instances": [{"name": "a", "url": "sqlite://"}]},
-                       {})
+        parse_settings(
+            {"hub": {"url": "http://127.0.0.1:1"}, "instances": [{"name": "a", "url": "sqlite://"}]}, {}
+        )
     with pytest.raises(ConfigError, match=r"cannot read the configuration file"):
         load_settings(tmp_path / "absent.toml", {})
     (tmp_path / "broken.toml").write_text("[hub\n")
@@ -65,12 +71,16 @@ def test_token_sources_in_order_file_env_credential(tmp_path: Path) -> None:
     from_env = parse_settings(base, {"SYNCD_HUB_TOKEN": "env-token", "CREDENTIALS_DIRECTORY": str(tmp_path)})
     assert from_env.hub is not None and from_env.hub.token.reveal() == "env-token"
     with_file = {**base, "hub": {**base["hub"], "token_file": str(tmp_path / "hub-token")}}
-    assert parse_settings(with_file, {"SYNCD_HUB_TOKEN": "env-token"}).instances[0].hub.token.reveal() == CANARY
+    assert (
+        parse_settings(with_file, {"SYNCD_HUB_TOKEN": "env-token"}).instances[0].hub.token.reveal() == CANARY
+    )
 
 
 def test_secrets_never_appear_in_reprs_or_errors(tmp_path: Path) -> None:
-    data = {"hub": {"url": "http://127.0.0.1:1"},
-            "instances": [{"name": "a", "url": "postgresql://u:pg-secret-pw@127.0.0.1/db"}]}
+    data = {
+        "hub": {"url": "http://127.0.0.1:1"},
+        "instances": [{"name": "a", "url": "postgresql://u:pg-secret-pw@127.0.0.1/db"}],
+    }
     settings = parse_settings(data, {"SYNCD_HUB_TOKEN": CANARY})
     shown = repr(settings) + str(settings.groups()) + settings.instances[0].display_url
     assert CANARY not in shown
@@ -84,12 +94,15 @@ def test_secrets_never_appear_in_reprs_or_errors(tmp_path: Path) -> None:
 
 def test_instances_with_their_own_hub_or_token_form_their_own_groups(tmp_path: Path) -> None:
     (tmp_path / "t2").write_text("other-token")
-    data = {"hub": {"url": "http://127.0.0.1:1"}, "instances": [
-        {"name": "a", "url": "sqlite://"},
-        {"name": "b", "url": "sqlite://", "token_file": str(tmp_path / "t2")},
-        {"name": "c", "url": "sqlite://", "hub_url": "http://127.0.0.1:2"},
-        {"name": "d", "url": "sqlite://"},
-    ]}
+    data = {
+        "hub": {"url": "http://127.0.0.1:1"},
+        "instances": [
+            {"name": "a", "url": "sqlite://"},
+            {"name": "b", "url": "sqlite://", "token_file": str(tmp_path / "t2")},
+            {"name": "c", "url": "sqlite://", "hub_url": "http://127.0.0.1:2"},
+            {"name": "d", "url": "sqlite://"},
+        ],
+    }
     settings = parse_settings(data, {"SYNCD_HUB_TOKEN": CANARY})
     assert [[i.name for i in g.instances] for g in settings.groups()] == [["a", "d"], ["b"], ["c"]]
     assert [[i.name for i in g.instances] for g in settings.groups(["d", "c"])] == [["d"], ["c"]]

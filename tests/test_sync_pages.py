@@ -29,8 +29,9 @@ class RecordedHub:
         self.requests: list[tuple[str, str | None, str | None]] = []
         self.fail = fail
 
-    def fetch_page(self, resource: Resource, *, limit: int, after: Position | None = None,
-                   since: str | None = None) -> Page:
+    def fetch_page(
+        self, resource: Resource, *, limit: int, after: Position | None = None, since: str | None = None
+    ) -> Page:
         self.requests.append((resource.value, after.updated_at_raw if after else None, since))
         if self.fail is not None:
             raise self.fail
@@ -73,15 +74,19 @@ def test_each_page_is_fetched_once_and_applied_to_every_instance(tmp_path: Path)
     assert [r.outcome for r in reports.values()] == ["ok", "ok"]
     # first pages, then keyset after the last row exactly as the hub spelled it, then the empty page
     assert hub.requests == [
-        ("space", None, None), ("space", spaces[-1]["updated_at"], None),
-        ("space_block", None, None), ("space_block", blocks[0]["updated_at"], None),
+        ("space", None, None),
+        ("space", spaces[-1]["updated_at"], None),
+        ("space_block", None, None),
+        ("space_block", blocks[0]["updated_at"], None),
         ("space_block", blocks[1]["updated_at"], None),
     ]
     for name in ("a", "b"):
         assert query(f"sqlite:///{tmp_path / name}.db", "SELECT count(*) FROM lamindb_spaceblock") == [(2,)]
 
 
-def test_a_second_run_starts_at_the_proven_watermark_and_sends_one_request_per_resource(tmp_path: Path) -> None:
+def test_a_second_run_starts_at_the_proven_watermark_and_sends_one_request_per_resource(
+    tmp_path: Path,
+) -> None:
     _run(RecordedHub({Resource.SPACE: [[space_row(1)]]}), _stores(tmp_path, "a"))
     hub = RecordedHub({})
     reports = _run(hub, _stores(tmp_path, "a"), lookback=timedelta(seconds=120))
@@ -101,8 +106,9 @@ def test_a_failing_instance_drops_out_and_the_others_finish(tmp_path: Path) -> N
 
 
 def test_hub_errors_fail_the_group_and_leave_applied_pages_applied(tmp_path: Path) -> None:
-    reports = _run(RecordedHub({}, fail=HubAuthError("HTTP 401 from the hub", status=401)),
-                   _stores(tmp_path, "a"))
+    reports = _run(
+        RecordedHub({}, fail=HubAuthError("HTTP 401 from the hub", status=401)), _stores(tmp_path, "a")
+    )
     assert (reports["a"].outcome, reports["a"].error_kind) == ("failed", "auth")
 
 

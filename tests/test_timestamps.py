@@ -9,15 +9,18 @@ from syncd.timestamps import format_canonical, format_sqlite, parse_rfc3339, par
 INSTANT = datetime(2026, 3, 1, 12, 0, 0, 120000, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("spelling", [
-    "2026-03-01T12:00:00.12Z",
-    "2026-03-01T12:00:00.120000+00:00",
-    "2026-03-01T12:00:00.120000Z",
-    "2026-03-01T14:00:00.12+02:00",
-    "2026-03-01T06:30:00.120-05:30",
-    "2026-03-01 12:00:00.12z",
-    "2026-03-01t12:00:00.1200+00:00",
-])
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "2026-03-01T12:00:00.12Z",
+        "2026-03-01T12:00:00.120000+00:00",
+        "2026-03-01T12:00:00.120000Z",
+        "2026-03-01T14:00:00.12+02:00",
+        "2026-03-01T06:30:00.120-05:30",
+        "2026-03-01 12:00:00.12z",
+        "2026-03-01t12:00:00.1200+00:00",
+    ],
+)
 def test_every_spelling_of_one_instant_parses_to_the_same_utc_instant(spelling: str) -> None:
     assert parse_rfc3339(spelling) == INSTANT
     assert parse_rfc3339(spelling).tzinfo is UTC
@@ -30,15 +33,18 @@ def test_zero_to_six_fractional_digits_are_accepted(digits: int) -> None:
     assert parsed.microsecond == (int(("1" * digits).ljust(6, "0")) if digits else 0)
 
 
-@pytest.mark.parametrize("bad", [
-    "2026-03-01T12:00:00",            # no offset
-    "2026-03-01T12:00:00.1234567Z",   # 7 digits
-    "2026-02-30T12:00:00Z",           # no such day
-    "2026-03-01",                     # a date only
-    "yesterday",
-    20260301,
-    None,
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "2026-03-01T12:00:00",  # no offset
+        "2026-03-01T12:00:00.1234567Z",  # 7 digits
+        "2026-02-30T12:00:00Z",  # no such day
+        "2026-03-01",  # a date only
+        "yesterday",
+        20260301,
+        None,
+    ],
+)
 def test_malformed_timestamps_are_refused_with_the_value_named(bad: object) -> None:
     with pytest.raises(ValueError, match="RFC 3339|valid date"):
         parse_rfc3339(bad)

@@ -48,7 +48,8 @@ def test_bulk_import_is_reread_only_while_inside_the_window() -> None:
     # and a third pass from there is one empty page
     third = PassTracker(Start(since=c2), L)
     assert third.finish(hub_date=T + timedelta(seconds=460)) == T + timedelta(seconds=460) - L - timedelta(
-        seconds=1)
+        seconds=1
+    )
 
 
 def test_without_a_date_header_nothing_is_proven_beyond_the_start() -> None:

@@ -53,17 +53,27 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
     if not rows:
         return result
     ids = [str(r.id) for r in rows]
-    maps = {m.hub_id: m for m in conn.execute(
-        select(block_map.c.hub_id, block_map.c.local_id, block_map.c.uid, block_map.c.hub_updated_at)
-        .where(block_map.c.hub_id.in_(ids)))}
+    maps = {
+        m.hub_id: m
+        for m in conn.execute(
+            select(
+                block_map.c.hub_id, block_map.c.local_id, block_map.c.uid, block_map.c.hub_updated_at
+            ).where(block_map.c.hub_id.in_(ids))
+        )
+    }
     wanted = {str(r.space_id) for r in rows}
     spaces: dict[str, int] = {
-        h: int(i) for h, i in conn.execute(
-            select(space_map.c.hub_id, space_map.c.local_id).where(space_map.c.hub_id.in_(wanted)))
+        h: int(i)
+        for h, i in conn.execute(
+            select(space_map.c.hub_id, space_map.c.local_id).where(space_map.c.hub_id.in_(wanted))
+        )
     }
     unknown = {str(r.space_id) for r in rows} - set(spaces)
-    gone = set(conn.execute(select(space_gone.c.hub_id).where(space_gone.c.hub_id.in_(unknown))).scalars()
-               ) if unknown else set()
+    gone = (
+        set(conn.execute(select(space_gone.c.hub_id).where(space_gone.c.hub_id.in_(unknown))).scalars())
+        if unknown
+        else set()
+    )
     versions: dict[str, str] = {}
     rejected: list[Rejection] = []
     to_defer: list[Deferral] = []
@@ -76,8 +86,13 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
             versions[hub_id] = stamp
             result.add(R, "unchanged")
         elif mapped is not None and mapped.uid != row.lnid:
-            rejected.append(Rejection(dict(row.raw), f"lnid: changed from {mapped.uid} to {row.lnid} "
-                                                     f"for block {hub_id}; a block's lnid must never change"))
+            rejected.append(
+                Rejection(
+                    dict(row.raw),
+                    f"lnid: changed from {mapped.uid} to {row.lnid} "
+                    f"for block {hub_id}; a block's lnid must never change",
+                )
+            )
         elif row.deleted_at is not None:
             versions[hub_id] = stamp
             if mapped is not None:
@@ -89,8 +104,15 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
             versions[hub_id] = stamp
             result.add(R, "unchanged")
         elif str(row.space_id) not in spaces:
-            to_defer.append(Deferral(hub_id, stamp, f"space {row.space_id} is not known here yet",
-                                     dict(row.raw), waiting_for=str(row.space_id)))
+            to_defer.append(
+                Deferral(
+                    hub_id,
+                    stamp,
+                    f"space {row.space_id} is not known here yet",
+                    dict(row.raw),
+                    waiting_for=str(row.space_id),
+                )
+            )
         else:
             writes.append(row)
     if deletes:
@@ -109,48 +131,87 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
 
 
 def _write(
-    conn: Connection, rows: list[HubBlock], maps: dict[str, Any], spaces: dict[str, int],
-    ctx: ApplyContext, result: ApplyResult, rejected: list[Rejection], versions: dict[str, str],
+    conn: Connection,
+    rows: list[HubBlock],
+    maps: dict[str, Any],
+    spaces: dict[str, int],
+    ctx: ApplyContext,
+    result: ApplyResult,
+    rejected: list[Rejection],
+    versions: dict[str, str],
 ) -> None:
     users = resolve_users(conn, [r.created_by for r in rows])
     fresh = [r for r in rows if str(r.id) not in maps]
     known = [r for r in rows if str(r.id) in maps]
     adopt: list[tuple[HubBlock, int]] = []
     if fresh:
-        taken: dict[str, int] = {u: int(i) for u, i in conn.execute(
-            select(spaceblock.c.uid, spaceblock.c.id).where(spaceblock.c.uid.in_([r.lnid for r in fresh])))}
-        mapped_locals = set(conn.execute(select(block_map.c.local_id).where(
-            block_map.c.local_id.in_(list(taken.values())))).scalars()) if taken else set()
+        taken: dict[str, int] = {
+            u: int(i)
+            for u, i in conn.execute(
+                select(spaceblock.c.uid, spaceblock.c.id).where(spaceblock.c.uid.in_([r.lnid for r in fresh]))
+            )
+        }
+        mapped_locals = (
+            set(
+                conn.execute(
+                    select(block_map.c.local_id).where(block_map.c.local_id.in_(list(taken.values())))
+                ).scalars()
+            )
+            if taken
+            else set()
+        )
         keep: list[HubBlock] = []
         for row in fresh:
             local = taken.get(row.lnid)
             if local is None:
                 keep.append(row)
             elif local in mapped_locals:
-                rejected.append(Rejection(dict(row.raw),
-                                          f"lnid: {row.lnid} already belongs to another hub block"))
+                rejected.append(
+                    Rejection(dict(row.raw), f"lnid: {row.lnid} already belongs to another hub block")
+                )
             elif ctx.on_name_conflict == "adopt":
                 adopt.append((row, local))
             else:
-                rejected.append(Rejection(dict(row.raw), (
-                    f"lnid: {row.lnid} is already the uid of local block {local}, which did not come from "
-                    "the hub; set on_name_conflict = \"adopt\" to take it over")))
+                rejected.append(
+                    Rejection(
+                        dict(row.raw),
+                        (
+                            f"lnid: {row.lnid} is already the uid of local block {local}, which did not come from "
+                            'the hub; set on_name_conflict = "adopt" to take it over'
+                        ),
+                    )
+                )
         fresh = keep
     if known or adopt:
-        params = [{"_id": maps[str(r.id)].local_id, **_values(r, spaces[str(r.space_id)],
-                                                              users[r.created_by.lnid])} for r in known]
-        params += [{"_id": local, **_values(r, spaces[str(r.space_id)], users[r.created_by.lnid])}
-                   for r, local in adopt]
-        conn.execute(update(spaceblock).where(spaceblock.c.id == bindparam("_id"))
-                     .values({k: bindparam(k) for k in params[0] if k != "_id"}), params)
+        params = [
+            {"_id": maps[str(r.id)].local_id, **_values(r, spaces[str(r.space_id)], users[r.created_by.lnid])}
+            for r in known
+        ]
+        params += [
+            {"_id": local, **_values(r, spaces[str(r.space_id)], users[r.created_by.lnid])}
+            for r, local in adopt
+        ]
+        conn.execute(
+            update(spaceblock)
+            .where(spaceblock.c.id == bindparam("_id"))
+            .values({k: bindparam(k) for k in params[0] if k != "_id"}),
+            params,
+        )
         result.add(R, "updated", len(params))
         if known:
-            conn.execute(update(block_map).where(block_map.c.hub_id == bindparam("_hub_id"))
-                         .values(hub_updated_at=bindparam("_stamp")),
-                         [{"_hub_id": str(r.id), "_stamp": format_canonical(r.updated_at)} for r in known])
+            conn.execute(
+                update(block_map)
+                .where(block_map.c.hub_id == bindparam("_hub_id"))
+                .values(hub_updated_at=bindparam("_stamp")),
+                [{"_hub_id": str(r.id), "_stamp": format_canonical(r.updated_at)} for r in known],
+            )
     new_maps: list[dict[str, Any]] = [
-        {"hub_id": str(r.id), "local_id": local, "uid": r.lnid,
-         "hub_updated_at": format_canonical(r.updated_at)}
+        {
+            "hub_id": str(r.id),
+            "local_id": local,
+            "uid": r.lnid,
+            "hub_updated_at": format_canonical(r.updated_at),
+        }
         for r, local in adopt
     ]
     if fresh:
@@ -158,13 +219,25 @@ def _write(
         # the uid (unique, equal to the hub's lnid) ties each new id back to its row
         rows_out = conn.execute(
             insert(spaceblock).returning(spaceblock.c.uid, spaceblock.c.id),
-            [{"uid": r.lnid, "_status_code": 0, "branch_id": 1, "created_on_id": 1,
-              **_values(r, spaces[str(r.space_id)], users[r.created_by.lnid])} for r in fresh],
+            [
+                {
+                    "uid": r.lnid,
+                    "_status_code": 0,
+                    "branch_id": 1,
+                    "created_on_id": 1,
+                    **_values(r, spaces[str(r.space_id)], users[r.created_by.lnid]),
+                }
+                for r in fresh
+            ],
         )
         created = {str(uid): int(local) for uid, local in rows_out}
         new_maps += [
-            {"hub_id": str(r.id), "local_id": created[r.lnid], "uid": r.lnid,
-             "hub_updated_at": format_canonical(r.updated_at)}
+            {
+                "hub_id": str(r.id),
+                "local_id": created[r.lnid],
+                "uid": r.lnid,
+                "hub_updated_at": format_canonical(r.updated_at),
+            }
             for r in fresh
         ]
         result.add(R, "inserted", len(fresh))
@@ -172,4 +245,3 @@ def _write(
         conn.execute(insert(block_map), new_maps)
     for row in [*known, *fresh, *(r for r, _ in adopt)]:
         versions[str(row.id)] = format_canonical(row.updated_at)
-

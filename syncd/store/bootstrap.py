@@ -22,10 +22,23 @@ REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
     "lamindb_user": frozenset({"id", "uid", "handle", "name", "created_at", "updated_at"}),
     "lamindb_branch": frozenset({"id", "name", "uid"}),
     "lamindb_space": frozenset({"id", "name", "uid", "description", "created_at", "created_by_id"}),
-    "lamindb_spaceblock": frozenset({
-        "id", "uid", "version_tag", "is_latest", "content", "hash", "kind", "created_at",
-        "space_id", "created_by_id", "_status_code", "branch_id", "created_on_id",
-    }),
+    "lamindb_spaceblock": frozenset(
+        {
+            "id",
+            "uid",
+            "version_tag",
+            "is_latest",
+            "content",
+            "hash",
+            "kind",
+            "created_at",
+            "space_id",
+            "created_by_id",
+            "_status_code",
+            "branch_id",
+            "created_on_id",
+        }
+    ),
 }
 
 

@@ -26,12 +26,12 @@ def load_cursor(conn: Connection, resource: Resource) -> CursorState:
     pos = None
     if row.pass_ts_raw and row.pass_ts and row.pass_id:
         pos = Position(parse_stored(row.pass_ts), row.pass_ts_raw, uuid.UUID(row.pass_id))
-    return CursorState(complete_before=_dt(row.complete_before), pass_pos=pos,
-                       pass_floor=_dt(row.pass_floor))
+    return CursorState(complete_before=_dt(row.complete_before), pass_pos=pos, pass_floor=_dt(row.pass_floor))
 
 
-def save_cursor(conn: Connection, resource: Resource, state: CursorState, *,
-                hub_date: datetime | None, now: datetime) -> None:
+def save_cursor(
+    conn: Connection, resource: Resource, state: CursorState, *, hub_date: datetime | None, now: datetime
+) -> None:
     pos = state.pass_pos
     values = {
         "complete_before": format_canonical(state.complete_before) if state.complete_before else None,

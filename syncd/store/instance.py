@@ -77,11 +77,18 @@ class InstanceStore:
         except (SQLAlchemyError, OSError) as exc:
             self.close()
             raise InstanceUnreachableError(
-                f"cannot open {self._instance.display_url}: {self._describe(exc)}") from None
+                f"cannot open {self._instance.display_url}: {self._describe(exc)}"
+            ) from None
         try:
-            self._stack.enter_context(instance_lock(
-                self._conn, url, timeout=self._sync.lock_timeout_seconds,
-                sleep=self._sleep, monotonic=self._monotonic))
+            self._stack.enter_context(
+                instance_lock(
+                    self._conn,
+                    url,
+                    timeout=self._sync.lock_timeout_seconds,
+                    sleep=self._sleep,
+                    monotonic=self._monotonic,
+                )
+            )
             with self._conn.begin():
                 self.bootstrapped = prepare_schema(self._conn)
         except StoreError:
@@ -90,9 +97,11 @@ class InstanceStore:
         except SQLAlchemyError as exc:
             self.close()
             raise InstanceUnreachableError(
-                f"cannot prepare {self._instance.display_url}: {self._describe(exc)}") from None
-        self._ctx = ApplyContext(dialect=self._conn.dialect.name, now=self._clock(),
-                                 on_name_conflict=self._sync.on_name_conflict)
+                f"cannot prepare {self._instance.display_url}: {self._describe(exc)}"
+            ) from None
+        self._ctx = ApplyContext(
+            dialect=self._conn.dialect.name, now=self._clock(), on_name_conflict=self._sync.on_name_conflict
+        )
 
     def close(self) -> None:
         with contextlib.suppress(SQLAlchemyError):
@@ -144,8 +153,12 @@ class InstanceStore:
             return load_cursor(self.conn, resource)
 
     def apply_page(
-        self, resource: Resource, rows: Sequence[HubSpace | HubBlock], rejected: list[Rejection],
-        state: CursorState, hub_date: datetime | None,
+        self,
+        resource: Resource,
+        rows: Sequence[HubSpace | HubBlock],
+        rejected: list[Rejection],
+        state: CursorState,
+        hub_date: datetime | None,
     ) -> ApplyResult:
         """Apply one page and advance the cursor, in one transaction."""
         with self._transaction() as ctx:
@@ -155,8 +168,9 @@ class InstanceStore:
             save_cursor(self.conn, resource, state, hub_date=hub_date, now=ctx.now)
         return result
 
-    def _apply(self, resource: Resource, rows: Sequence[HubSpace | HubBlock], ctx: ApplyContext
-               ) -> ApplyResult:
+    def _apply(
+        self, resource: Resource, rows: Sequence[HubSpace | HubBlock], ctx: ApplyContext
+    ) -> ApplyResult:
         if resource is Resource.SPACE:
             return apply_spaces(self.conn, [r for r in rows if isinstance(r, HubSpace)], ctx)
         return apply_blocks(self.conn, [r for r in rows if isinstance(r, HubBlock)], ctx)
@@ -171,7 +185,8 @@ class InstanceStore:
             else:
                 ready = select(deferred.c.hub_id).where(
                     deferred.c.resource == resource.value,
-                    deferred.c.waiting_for.in_(select(space_map.c.hub_id)))
+                    deferred.c.waiting_for.in_(select(space_map.c.hub_id)),
+                )
                 payloads = load_deferred(self.conn, resource, self.conn.execute(ready).scalars())
             if payloads:
                 result.merge(self._reapply(resource, payloads, ctx))
@@ -189,9 +204,12 @@ class InstanceStore:
         result = self._apply(resource, rows, ctx)
         if rejected:
             quarantine_rows(self.conn, resource, rejected, ctx.now)
-            self.conn.execute(delete(deferred).where(
-                deferred.c.resource == resource.value,
-                deferred.c.hub_id.in_([str(p.get("id")) for p in rejected if isinstance(p, dict)])))
+            self.conn.execute(
+                delete(deferred).where(
+                    deferred.c.resource == resource.value,
+                    deferred.c.hub_id.in_([str(p.get("id")) for p in rejected if isinstance(p, dict)]),
+                )
+            )
         # a retried row that is deferred again is not news: count only what moved
         result.counts.pop((resource, "deferred"), None)
         return result
@@ -210,15 +228,21 @@ class InstanceStore:
             if hub_date is not None:
                 write_meta(self.conn, "last_success_hub_date", format_canonical(hub_date))
             n_deferred, n_quarantined = count_parked(self.conn)
-            held = list(self.conn.execute(select(space_map.c.uid).where(
-                space_map.c.tombstoned_at.is_not(None)).order_by(space_map.c.uid)).scalars())
+            held = list(
+                self.conn.execute(
+                    select(space_map.c.uid)
+                    .where(space_map.c.tombstoned_at.is_not(None))
+                    .order_by(space_map.c.uid)
+                ).scalars()
+            )
         return n_deferred, n_quarantined, held
 
     def record_failure(self, message: str) -> None:
         """Remember the last error (best effort: the database may be what failed)."""
         with contextlib.suppress(StoreError, SQLAlchemyError), self._transaction():
-            write_meta(self.conn, "last_error", json.dumps(
-                {"at": format_canonical(self._clock()), "error": message}))
+            write_meta(
+                self.conn, "last_error", json.dumps({"at": format_canonical(self._clock()), "error": message})
+            )
 
     def synced_ids(self, resource: Resource) -> set[str]:
         table = space_map if resource is Resource.SPACE else block_map

@@ -49,7 +49,9 @@ def instance_lock(
 
 
 def _wait(
-    attempt: Callable[[], bool], timeout: float, sleep: Callable[[float], None],
+    attempt: Callable[[], bool],
+    timeout: float,
+    sleep: Callable[[float], None],
     monotonic: Callable[[], float],
 ) -> None:
     deadline = monotonic() + timeout
@@ -63,11 +65,15 @@ def _wait(
 
 @contextlib.contextmanager
 def _pg_lock(
-    conn: Connection, timeout: float, sleep: Callable[[float], None], monotonic: Callable[[], float],
+    conn: Connection,
+    timeout: float,
+    sleep: Callable[[float], None],
+    monotonic: Callable[[], float],
 ) -> Iterator[None]:
     def attempt() -> bool:
-        got = conn.execute(text("SELECT pg_try_advisory_lock(:a, :b)"),
-                           {"a": _PG_KEY[0], "b": _PG_KEY[1]}).scalar_one()
+        got = conn.execute(
+            text("SELECT pg_try_advisory_lock(:a, :b)"), {"a": _PG_KEY[0], "b": _PG_KEY[1]}
+        ).scalar_one()
         conn.commit()
         return bool(got)
 
@@ -83,10 +89,14 @@ def _pg_lock(
 
 @contextlib.contextmanager
 def _file_lock(
-    path: Path, timeout: float, sleep: Callable[[float], None], monotonic: Callable[[], float],
+    path: Path,
+    timeout: float,
+    sleep: Callable[[float], None],
+    monotonic: Callable[[], float],
 ) -> Iterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
+
         def attempt() -> bool:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

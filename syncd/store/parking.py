@@ -58,26 +58,47 @@ def defer_rows(conn: Connection, resource: Resource, items: list[Deferral], now:
     stamp = format_canonical(now)
     current = {
         r.hub_id: (r.hub_updated_at, r.reason)
-        for r in conn.execute(select(deferred.c.hub_id, deferred.c.hub_updated_at, deferred.c.reason).where(
-            deferred.c.resource == resource.value,
-            deferred.c.hub_id.in_([i.hub_id for i in items])))
+        for r in conn.execute(
+            select(deferred.c.hub_id, deferred.c.hub_updated_at, deferred.c.reason).where(
+                deferred.c.resource == resource.value, deferred.c.hub_id.in_([i.hub_id for i in items])
+            )
+        )
     }
     for item in items:
         old = current.get(item.hub_id)
         if old is None:
-            conn.execute(insert(deferred).values(
-                resource=resource.value, hub_id=item.hub_id, hub_updated_at=item.hub_updated_at,
-                reason=item.reason, payload=_dump(item.payload), waiting_for=item.waiting_for,
-                first_seen=stamp, last_seen=stamp))
+            conn.execute(
+                insert(deferred).values(
+                    resource=resource.value,
+                    hub_id=item.hub_id,
+                    hub_updated_at=item.hub_updated_at,
+                    reason=item.reason,
+                    payload=_dump(item.payload),
+                    waiting_for=item.waiting_for,
+                    first_seen=stamp,
+                    last_seen=stamp,
+                )
+            )
         elif old[0] < item.hub_updated_at or (old[0] == item.hub_updated_at and old[1] != item.reason):
-            conn.execute(update(deferred).where(
-                deferred.c.resource == resource.value, deferred.c.hub_id == item.hub_id,
-            ).values(hub_updated_at=item.hub_updated_at, reason=item.reason, waiting_for=item.waiting_for,
-                     payload=_dump(item.payload), last_seen=stamp))
+            conn.execute(
+                update(deferred)
+                .where(
+                    deferred.c.resource == resource.value,
+                    deferred.c.hub_id == item.hub_id,
+                )
+                .values(
+                    hub_updated_at=item.hub_updated_at,
+                    reason=item.reason,
+                    waiting_for=item.waiting_for,
+                    payload=_dump(item.payload),
+                    last_seen=stamp,
+                )
+            )
 
 
-def load_deferred(conn: Connection, resource: Resource, hub_ids: Iterable[str] | None = None
-                  ) -> list[Mapping[str, Any]]:
+def load_deferred(
+    conn: Connection, resource: Resource, hub_ids: Iterable[str] | None = None
+) -> list[Mapping[str, Any]]:
     """Deferred payloads of ``resource`` (all, or only the given hub ids)."""
     query = select(deferred.c.payload).where(deferred.c.resource == resource.value)
     if hub_ids is not None:
@@ -94,8 +115,9 @@ def release(conn: Connection, resource: Resource, versions: Mapping[str, str]) -
         return
     ids = list(versions)
     for table, key in ((deferred, deferred.c.hub_id), (quarantine, quarantine.c.row_key)):
-        found = conn.execute(select(key, table.c.hub_updated_at).where(
-            table.c.resource == resource.value, key.in_(ids))).all()
+        found = conn.execute(
+            select(key, table.c.hub_updated_at).where(table.c.resource == resource.value, key.in_(ids))
+        ).all()
         stale = [k for k, stamp in found if stamp is None or stamp <= versions[k]]
         if stale:
             conn.execute(delete(table).where(table.c.resource == resource.value, key.in_(stale)))
@@ -109,21 +131,31 @@ def quarantine_rows(conn: Connection, resource: Resource, items: list[Rejection]
     keyed = {row_key(i.payload): i for i in items}
     existing = {
         r.row_key: (r.hub_updated_at, r.reason)
-        for r in conn.execute(select(quarantine.c.row_key, quarantine.c.hub_updated_at, quarantine.c.reason)
-                              .where(quarantine.c.resource == resource.value,
-                                     quarantine.c.row_key.in_(list(keyed))))
+        for r in conn.execute(
+            select(quarantine.c.row_key, quarantine.c.hub_updated_at, quarantine.c.reason).where(
+                quarantine.c.resource == resource.value, quarantine.c.row_key.in_(list(keyed))
+            )
+        )
     }
     for key, item in keyed.items():
         updated = item.payload.get("updated_at") if isinstance(item.payload, Mapping) else None
         updated_text = str(updated)[:64] if updated is not None else None
-        values = {"hub_updated_at": updated_text, "reason": item.reason,
-                  "payload": _dump(item.payload), "last_seen": stamp}
+        values = {
+            "hub_updated_at": updated_text,
+            "reason": item.reason,
+            "payload": _dump(item.payload),
+            "last_seen": stamp,
+        }
         if key not in existing:
-            conn.execute(insert(quarantine).values(resource=resource.value, row_key=key,
-                                                   first_seen=stamp, **values))
+            conn.execute(
+                insert(quarantine).values(resource=resource.value, row_key=key, first_seen=stamp, **values)
+            )
         elif existing[key] != (updated_text, item.reason):
-            conn.execute(update(quarantine).where(quarantine.c.resource == resource.value,
-                                                  quarantine.c.row_key == key).values(**values))
+            conn.execute(
+                update(quarantine)
+                .where(quarantine.c.resource == resource.value, quarantine.c.row_key == key)
+                .values(**values)
+            )
 
 
 def count_parked(conn: Connection) -> tuple[int, int]:

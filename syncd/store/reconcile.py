@@ -18,8 +18,9 @@ from syncd.timestamps import format_canonical
 __all__ = ["remove_vanished"]
 
 
-def remove_vanished(conn: Connection, resource: Resource, live_ids: set[str], ctx: ApplyContext
-                    ) -> ApplyResult:
+def remove_vanished(
+    conn: Connection, resource: Resource, live_ids: set[str], ctx: ApplyContext
+) -> ApplyResult:
     result = ApplyResult()
     table = space_map if resource is Resource.SPACE else block_map
     synced = conn.execute(select(table.c.hub_id, table.c.local_id, table.c.uid)).all()
@@ -36,6 +37,7 @@ def remove_vanished(conn: Connection, resource: Resource, live_ids: set[str], ct
     parked = conn.execute(select(deferred.c.hub_id).where(deferred.c.resource == resource.value)).scalars()
     stale = [h for h in parked if h not in live_ids]
     if stale:
-        conn.execute(delete(deferred).where(deferred.c.resource == resource.value,
-                                            deferred.c.hub_id.in_(stale)))
+        conn.execute(
+            delete(deferred).where(deferred.c.resource == resource.value, deferred.c.hub_id.in_(stale))
+        )
     return result

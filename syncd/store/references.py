@@ -15,7 +15,7 @@ from syncd.store.schema import block_map, spaceblock
 __all__ = ["SpaceReferences"]
 
 _SQLITE_FKS = text(
-    "SELECT m.name, p.\"from\" FROM sqlite_master m, pragma_foreign_key_list(m.name) p "
+    'SELECT m.name, p."from" FROM sqlite_master m, pragma_foreign_key_list(m.name) p '
     "WHERE m.type = 'table' AND p.\"table\" = 'lamindb_space'"
 )
 _PG_FKS = text(

@@ -65,8 +65,9 @@ def latest_per_id(rows: list[HubSpace]) -> list[HubSpace]:
 class _Batch:
     """The state of one batch while it is being planned."""
 
-    def __init__(self, conn: Connection, rows: list[HubSpace], ctx: ApplyContext,
-                 parked: set[tuple[str, str]]) -> None:
+    def __init__(
+        self, conn: Connection, rows: list[HubSpace], ctx: ApplyContext, parked: set[tuple[str, str]]
+    ) -> None:
         self.conn = conn
         self.ctx = ctx
         self.parked = parked
@@ -77,8 +78,10 @@ class _Batch:
         ids = [str(r.id) for r in rows]
         self.maps = {m.hub_id: m for m in conn.execute(select(space_map).where(space_map.c.hub_id.in_(ids)))}
         self.synced_ids = set(conn.execute(select(space_map.c.local_id)).scalars())
-        self.locals = {r.id: _Local(r.id, r.uid, r.name)
-                       for r in conn.execute(select(space.c.id, space.c.uid, space.c.name))}
+        self.locals = {
+            r.id: _Local(r.id, r.uid, r.name)
+            for r in conn.execute(select(space.c.id, space.c.uid, space.c.name))
+        }
         self.by_uid = {loc.uid: loc for loc in self.locals.values()}
 
     def reject(self, row: HubSpace, reason: str) -> None:
@@ -137,8 +140,11 @@ def _classify(batch: _Batch, row: HubSpace, plans: list[_Plan], tombstones: list
         batch.result.add(R, "unchanged")
         return
     if mapped is not None and mapped.uid != row.lnid:
-        batch.reject(row, f"lnid: changed from {mapped.uid} to {row.lnid} for space {row.id}; "
-                          "a space's lnid must never change")
+        batch.reject(
+            row,
+            f"lnid: changed from {mapped.uid} to {row.lnid} for space {row.id}; "
+            "a space's lnid must never change",
+        )
         return
     if row.deleted_at is not None:
         tombstones.append(row)
@@ -156,8 +162,11 @@ def _classify(batch: _Batch, row: HubSpace, plans: list[_Plan], tombstones: list
     elif batch.ctx.on_name_conflict == "adopt":
         plans.append(_Plan(row, holder.id, "adopt"))
     else:
-        batch.reject(row, f"lnid: {row.lnid} is already the uid of local space {batch.describe(holder.id)}, "
-                          "which did not come from the hub; set on_name_conflict = \"adopt\" to take it over")
+        batch.reject(
+            row,
+            f"lnid: {row.lnid} is already the uid of local space {batch.describe(holder.id)}, "
+            'which did not come from the hub; set on_name_conflict = "adopt" to take it over',
+        )
 
 
 def _resolve_names(batch: _Batch, plans: list[_Plan]) -> list[_Plan]:
@@ -175,14 +184,20 @@ def _resolve_names(batch: _Batch, plans: list[_Plan]) -> list[_Plan]:
             holder = held.get(key)
             if key in claims:
                 other = claims[key].row
-                batch.defer(plan.row, f"name: {plan.row.name!r} is also the name of hub space {other.lnid} "
-                                      "in the same batch (the hub's names should be unique)")
+                batch.defer(
+                    plan.row,
+                    f"name: {plan.row.name!r} is also the name of hub space {other.lnid} "
+                    "in the same batch (the hub's names should be unique)",
+                )
             elif holder is None or holder == plan.local_id:
                 claims[key] = plan
                 continue
             elif holder in batch.synced_ids:
-                batch.defer(plan.row, f"name: {plan.row.name!r} is still held locally by hub space "
-                                      f"{batch.describe(holder)}; waiting for its rename")
+                batch.defer(
+                    plan.row,
+                    f"name: {plan.row.name!r} is still held locally by hub space "
+                    f"{batch.describe(holder)}; waiting for its rename",
+                )
             elif holder == BUILTIN_SPACE_ID:
                 batch.reject(plan.row, f"name: {plan.row.name!r} is the name of the built-in space 'all'")
             elif plan.kind == "insert" and batch.ctx.on_name_conflict == "adopt":
@@ -190,9 +205,12 @@ def _resolve_names(batch: _Batch, plans: list[_Plan]) -> list[_Plan]:
                 dropped = True
                 break
             else:
-                batch.reject(plan.row, f"name: {plan.row.name!r} collides with local space "
-                                       f"{batch.describe(holder)}, which did not come from the hub; set "
-                                       "on_name_conflict = \"adopt\" to take it over")
+                batch.reject(
+                    plan.row,
+                    f"name: {plan.row.name!r} collides with local space "
+                    f"{batch.describe(holder)}, which did not come from the hub; set "
+                    'on_name_conflict = "adopt" to take it over',
+                )
             active.remove(plan)
             dropped = True
             break
@@ -225,8 +243,9 @@ def _write(batch: _Batch, plans: list[_Plan]) -> None:
         and claimant is not p
     ]
     if parked:
-        conn.execute(update(space).where(space.c.id == bindparam("_id")).values(name=bindparam("_name")),
-                     parked)
+        conn.execute(
+            update(space).where(space.c.id == bindparam("_id")).values(name=bindparam("_name")), parked
+        )
     # phase 2: rewrite existing rows in place, then insert new ones
     for plan in existing:
         assert plan.local_id is not None
@@ -237,10 +256,13 @@ def _write(batch: _Batch, plans: list[_Plan]) -> None:
         batch.result.add(R, "updated")
     fresh = [p for p in plans if p.local_id is None]
     if fresh:
-        created = {str(uid): int(local) for uid, local in conn.execute(
-            insert(space).returning(space.c.uid, space.c.id),
-            [{"uid": p.row.lnid, **_space_values(p.row, users)} for p in fresh],
-        )}
+        created = {
+            str(uid): int(local)
+            for uid, local in conn.execute(
+                insert(space).returning(space.c.uid, space.c.id),
+                [{"uid": p.row.lnid, **_space_values(p.row, users)} for p in fresh],
+            )
+        }
         for plan in fresh:
             plan.local_id = created[plan.row.lnid]
         batch.result.add(R, "inserted", len(fresh))
@@ -254,15 +276,24 @@ def _write_maps(batch: _Batch, plans: list[_Plan]) -> None:
     for plan in plans:
         stamp = format_canonical(plan.row.updated_at)
         batch.versions[str(plan.row.id)] = stamp
-        values = {"hub_id": str(plan.row.id), "local_id": plan.local_id, "uid": plan.row.lnid,
-                  "hub_updated_at": stamp, "tombstoned_at": None, "adopted": plan.kind == "adopt"}
+        values = {
+            "hub_id": str(plan.row.id),
+            "local_id": plan.local_id,
+            "uid": plan.row.lnid,
+            "hub_updated_at": stamp,
+            "tombstoned_at": None,
+            "adopted": plan.kind == "adopt",
+        }
         (changed_maps if str(plan.row.id) in batch.maps else new_maps).append(values)
     if new_maps:
         conn.execute(insert(space_map), new_maps)
         conn.execute(delete(space_gone).where(space_gone.c.hub_id.in_([m["hub_id"] for m in new_maps])))
     for values in changed_maps:
-        conn.execute(update(space_map).where(space_map.c.hub_id == values["hub_id"])
-                     .values(hub_updated_at=values["hub_updated_at"], tombstoned_at=None))
+        conn.execute(
+            update(space_map)
+            .where(space_map.c.hub_id == values["hub_id"])
+            .values(hub_updated_at=values["hub_updated_at"], tombstoned_at=None)
+        )
 
 
 def _tombstone(batch: _Batch, row: HubSpace) -> None:
@@ -275,16 +306,28 @@ def _tombstone(batch: _Batch, row: HubSpace) -> None:
         _mark_gone(conn, hub_id, stamp)
         batch.result.add(R, "unchanged")
         return
-    hold_or_remove(conn, batch.result, batch.ctx, hub_id=hub_id, local_id=mapped.local_id,
-                   uid=mapped.uid, stamp=stamp)
+    hold_or_remove(
+        conn, batch.result, batch.ctx, hub_id=hub_id, local_id=mapped.local_id, uid=mapped.uid, stamp=stamp
+    )
 
 
-def hold_or_remove(conn: Connection, result: ApplyResult, ctx: ApplyContext, *, hub_id: str,
-                   local_id: int, uid: str, stamp: str) -> None:
+def hold_or_remove(
+    conn: Connection,
+    result: ApplyResult,
+    ctx: ApplyContext,
+    *,
+    hub_id: str,
+    local_id: int,
+    uid: str,
+    stamp: str,
+) -> None:
     """Remove a space the hub deleted, or hold it while LaminDB records still reference it."""
     if ctx.references.referencing(conn, local_id):
-        conn.execute(update(space_map).where(space_map.c.hub_id == hub_id)
-                     .values(hub_updated_at=stamp, tombstoned_at=stamp))
+        conn.execute(
+            update(space_map)
+            .where(space_map.c.hub_id == hub_id)
+            .values(hub_updated_at=stamp, tombstoned_at=stamp)
+        )
         result.held.append(uid)
         return
     _remove_space(conn, result, hub_id, local_id)
@@ -297,9 +340,13 @@ def _mark_gone(conn: Connection, hub_id: str, stamp: str) -> None:
 
 
 def _remove_space(conn: Connection, result: ApplyResult, hub_id: str, local_id: int) -> None:
-    blocks = list(conn.execute(
-        select(block_map.c.local_id).join(spaceblock, spaceblock.c.id == block_map.c.local_id)
-        .where(spaceblock.c.space_id == local_id)).scalars())
+    blocks = list(
+        conn.execute(
+            select(block_map.c.local_id)
+            .join(spaceblock, spaceblock.c.id == block_map.c.local_id)
+            .where(spaceblock.c.space_id == local_id)
+        ).scalars()
+    )
     if blocks:
         conn.execute(delete(spaceblock).where(spaceblock.c.id.in_(blocks)))
         conn.execute(delete(block_map).where(block_map.c.local_id.in_(blocks)))
@@ -313,8 +360,11 @@ def _remove_space(conn: Connection, result: ApplyResult, hub_id: str, local_id: 
 def retry_held_spaces(conn: Connection, ctx: ApplyContext) -> ApplyResult:
     """Delete tombstoned spaces that nothing references any more; report those still held."""
     result = ApplyResult()
-    held = conn.execute(select(space_map.c.hub_id, space_map.c.local_id, space_map.c.uid)
-                        .where(space_map.c.tombstoned_at.is_not(None))).all()
+    held = conn.execute(
+        select(space_map.c.hub_id, space_map.c.local_id, space_map.c.uid).where(
+            space_map.c.tombstoned_at.is_not(None)
+        )
+    ).all()
     for hub_id, local_id, uid in held:
         if ctx.references.referencing(conn, local_id):
             result.held.append(uid)

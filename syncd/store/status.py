@@ -25,18 +25,27 @@ def read_status(instance: InstanceSettings) -> dict[str, Any]:
                 return {"instance": instance.name, "synced": False, "cursors": {}}
             metas = {k: v for k, v in conn.execute(select(meta.c.key, meta.c.value))}
             cursors = {
-                row.resource: {"complete_before": row.complete_before,
-                               "pass_in_progress": row.pass_ts_raw is not None,
-                               "last_hub_date": row.last_hub_date}
+                row.resource: {
+                    "complete_before": row.complete_before,
+                    "pass_in_progress": row.pass_ts_raw is not None,
+                    "last_hub_date": row.last_hub_date,
+                }
                 for row in conn.execute(select(cursor))
             }
-            by_reason = conn.execute(select(deferred.c.resource, deferred.c.reason, func.count())
-                                     .group_by(deferred.c.resource, deferred.c.reason)).all()
-            bad = conn.execute(select(quarantine.c.resource, quarantine.c.row_key, quarantine.c.reason)
-                               .order_by(quarantine.c.resource, quarantine.c.row_key).limit(50)).all()
+            by_reason = conn.execute(
+                select(deferred.c.resource, deferred.c.reason, func.count()).group_by(
+                    deferred.c.resource, deferred.c.reason
+                )
+            ).all()
+            bad = conn.execute(
+                select(quarantine.c.resource, quarantine.c.row_key, quarantine.c.reason)
+                .order_by(quarantine.c.resource, quarantine.c.row_key)
+                .limit(50)
+            ).all()
             n_bad = conn.execute(select(func.count()).select_from(quarantine)).scalar_one()
-            held = list(conn.execute(select(space_map.c.uid).where(space_map.c.tombstoned_at.is_not(None))
-                                     ).scalars())
+            held = list(
+                conn.execute(select(space_map.c.uid).where(space_map.c.tombstoned_at.is_not(None))).scalars()
+            )
     except SQLAlchemyError as exc:
         raise InstanceUnreachableError(f"cannot read {instance.display_url}: {type(exc).__name__}") from None
     finally:

@@ -36,19 +36,23 @@ def resolve_users(conn: Connection, creators: Iterable[Creator]) -> dict[str, in
     }
     missing = [c for lnid, c in wanted.items() if lnid not in found]
     if missing:
-        taken = set(conn.execute(
-            select(user.c.handle).where(user.c.handle.in_([c.handle for c in missing]))
-        ).scalars())
+        taken = set(
+            conn.execute(
+                select(user.c.handle).where(user.c.handle.in_([c.handle for c in missing]))
+            ).scalars()
+        )
         for creator in missing:
             handle = creator.handle
             if handle in taken:
                 handle = aliased_handle(creator.handle, creator.lnid)
-                conn.execute(insert(user_alias).values(
-                    uid=creator.lnid, hub_handle=creator.handle, local_handle=handle))
+                conn.execute(
+                    insert(user_alias).values(
+                        uid=creator.lnid, hub_handle=creator.handle, local_handle=handle
+                    )
+                )
             taken.add(handle)
             new_id = conn.execute(
-                insert(user).values(uid=creator.lnid, handle=handle, name=creator.name)
-                .returning(user.c.id)
+                insert(user).values(uid=creator.lnid, handle=handle, name=creator.name).returning(user.c.id)
             ).scalar_one()
             found[creator.lnid] = int(new_id)
     return found
