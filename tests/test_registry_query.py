@@ -38,7 +38,7 @@ def ids(qs: QuerySet[Space] | QuerySet[SpaceBlock]) -> list[int]:
     ({"name__regex": r"^Lab.A$"}, [2, 3]),
     ({"name__iregex": r"^lab"}, [2, 3, 4, 10]),
     ({"created_at__year": 2025, "created_at__hour__gte": 20}, [11, 12, 13]),
-    ({"created_at__gte": datetime(2025, 1, 1, 20, tzinfo=UTC)}, [11, 12, 13]),
+    ({"created_at__gte": datetime(2025, 1, 1, 20, tzinfo=UTC)}, [1, 11, 12, 13]),  # 1: made at bootstrap
     ({"created_at__date": datetime(2025, 1, 1).date(), "id__gt": 11}, [12, 13]),
     ({"created_by__handle": "alice"}, [2, 5, 7, 10, 12]),
     ({"created_by__name__icontains": "ärger"}, [2, 5, 7, 10, 12]),

@@ -176,8 +176,8 @@ def _write(
                     Rejection(
                         dict(row.raw),
                         (
-                            f"lnid: {row.lnid} is already the uid of local block {local}, which did not come from "
-                            'the hub; set on_name_conflict = "adopt" to take it over'
+                            f"lnid: {row.lnid} is already the uid of local block {local}, which did "
+                            'not come from the hub; set on_name_conflict = "adopt" to take it over'
                         ),
                     )
                 )
