@@ -89,8 +89,6 @@ def sync_group(
         report.finished_at = finished
         if report.duration_seconds == 0.0:
             report.duration_seconds = monotonic() - started
-        if report.hub_date is not None and report.outcome == "ok":
-            report.lag_seconds = 0.0
         obs.instance_done(report)
         log.info(
             "sync.instance_done",

@@ -29,7 +29,7 @@ from syncd.models import HubBlock, HubSpace, Page, Position, RawRow, Resource
 from syncd.observe import NullObserver, Observer
 from syncd.report import InstanceReport
 from syncd.rows import parse_row
-from syncd.store.context import ApplyResult
+from syncd.store.context import ApplyResult, FinishState
 from syncd.store.parking import Rejection
 from syncd.timestamps import format_canonical, parse_rfc3339
 from syncd.watermark import CursorState, PassTracker, earliest_start
@@ -68,7 +68,7 @@ class Sink(Protocol):
 
     def reconcile(self, resource: Resource, live_ids: set[str]) -> ApplyResult: ...
 
-    def finish(self, hub_date: datetime | None) -> tuple[int, int, list[str]]: ...
+    def finish(self, hub_date: datetime | None) -> FinishState: ...
 
     def record_failure(self, message: str) -> None: ...
 
@@ -147,28 +147,34 @@ def sync_group(
         if options.full:
             _reconcile(source, members, options, obs)
     except HubError as exc:
-        kind = _hub_error_kind(exc)
-        for m in members:
-            if m.alive:
-                _fail(m, str(exc), kind)
+        _fail_all(members, str(exc), _hub_error_kind(exc))
     except Interrupted:
-        for m in members:
-            if m.alive:
-                _fail(
-                    m,
-                    "interrupted by shutdown; the next run resumes from the last committed page",
-                    "interrupted",
-                )
+        _fail_all(
+            members,
+            "interrupted by shutdown; the next run resumes from the last committed page",
+            "interrupted",
+        )
     for m in members:
-        if m.alive:
-            try:
-                m.report.deferred, m.report.quarantined, m.report.held_spaces = m.sink.finish(last_date)
-                m.report.held = len(m.report.held_spaces)
-            except StoreError as exc:
-                _fail(m, str(exc), "store")
-        m.report.hub_date = last_date
+        _finish(m, last_date)
         m.report.duration_seconds = monotonic() - m.started
         m.report.hub_requests = source.requests_sent
+
+
+def _finish(member: _Member, last_date: datetime | None) -> None:
+    """Record the run in the instance and fill in its parked rows, held spaces and lag."""
+    member.report.hub_date = last_date
+    if not member.alive:
+        return
+    try:
+        state = member.sink.finish(last_date)
+    except StoreError as exc:
+        _fail(member, str(exc), "store")
+        return
+    member.report.deferred, member.report.quarantined = state.deferred, state.quarantined
+    member.report.held_spaces, member.report.held = state.held, len(state.held)
+    if last_date is not None and state.complete_before is not None:
+        # how far the proven-complete watermark trails the hub's clock
+        member.report.lag_seconds = max(0.0, (last_date - state.complete_before).total_seconds())
 
 
 def _hub_error_kind(exc: HubError) -> str:
@@ -181,6 +187,12 @@ def _hub_error_kind(exc: HubError) -> str:
     if isinstance(exc, HubUnavailableError):
         return "hub_unavailable"
     return "hub"
+
+
+def _fail_all(members: list[_Member], message: str, kind: str) -> None:
+    for m in members:
+        if m.alive:
+            _fail(m, message, kind)
 
 
 def _fail(member: _Member, message: str, kind: str) -> None:

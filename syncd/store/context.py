@@ -11,7 +11,7 @@ from syncd.models import Resource
 from syncd.report import Action
 from syncd.store.references import SpaceReferences
 
-__all__ = ["ApplyContext", "ApplyResult", "name_key"]
+__all__ = ["ApplyContext", "ApplyResult", "FinishState", "name_key"]
 
 _ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -46,3 +46,17 @@ class ApplyResult:
     def merge(self, other: ApplyResult) -> None:
         self.counts.update(other.counts)
         self.held.extend(other.held)
+
+
+@dataclass(frozen=True)
+class FinishState:
+    """An instance at the end of a successful run.
+
+    ``complete_before`` is the oldest of its resources' watermarks: every hub
+    row stamped earlier has been applied (None until each resource has one).
+    """
+
+    deferred: int
+    quarantined: int
+    held: list[str]
+    complete_before: datetime | None

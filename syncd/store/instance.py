@@ -23,7 +23,7 @@ from syncd.rows import parse_block, parse_space
 from syncd.settings import InstanceSettings, SyncSettings
 from syncd.store.blocks import apply_blocks
 from syncd.store.bootstrap import prepare_schema
-from syncd.store.context import ApplyContext, ApplyResult
+from syncd.store.context import ApplyContext, ApplyResult, FinishState
 from syncd.store.cursors import load_cursor, save_cursor, write_meta
 from syncd.store.engine import create_instance_engine
 from syncd.store.lock import instance_lock
@@ -221,8 +221,8 @@ class InstanceStore:
         with self._transaction() as ctx:
             return remove_vanished(self.conn, resource, live_ids, ctx)
 
-    def finish(self, hub_date: datetime | None) -> tuple[int, int, list[str]]:
-        """Record a successful run; returns (deferred, quarantined, held space uids)."""
+    def finish(self, hub_date: datetime | None) -> FinishState:
+        """Record a successful run; report parked rows, held spaces and the oldest watermark."""
         with self._transaction() as ctx:
             write_meta(self.conn, "last_success", format_canonical(ctx.now))
             if hub_date is not None:
@@ -235,7 +235,9 @@ class InstanceStore:
                     .order_by(space_map.c.uid)
                 ).scalars()
             )
-        return n_deferred, n_quarantined, held
+            marks = [load_cursor(self.conn, r).complete_before for r in Resource]
+        oldest = None if any(m is None for m in marks) else min(m for m in marks if m is not None)
+        return FinishState(n_deferred, n_quarantined, held, oldest)
 
     def record_failure(self, message: str) -> None:
         """Remember the last error (best effort: the database may be what failed)."""
