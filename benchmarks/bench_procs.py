@@ -27,10 +27,11 @@ __all__ = ["HubProcess", "Measured", "python_cmd", "run_measured", "syncd_cmd"]
 
 @dataclass
 class Measured:
-    """One measured process: whole-process wall time, its own peak RSS, exit code."""
+    """One measured process: whole-process wall time, its CPU time (user + system), peak RSS, exit code."""
 
     label: str
     wall: float
+    cpu: float
     rss_mb: float
     exit_code: int
     requests: int | None = None
@@ -71,7 +72,7 @@ def run_measured(label: str, cmd: Sequence[str], *, env: Mapping[str, str], log:
         wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     # Linux reports ru_maxrss in KiB
-    return Measured(label, wall, usage.ru_maxrss / 1024.0, proc.returncode)
+    return Measured(label, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, proc.returncode)
 
 
 class HubProcess:

@@ -126,7 +126,8 @@ class Bench:
             self.failed = True
             result.detail += f" FAILED, see {self.log_for(label)}"
         self.results.append(result)
-        print(f"  {label}: {result.wall:.3f} s, {result.rss_mb:.1f} MB, exit {result.exit_code}"
+        print(f"  {label}: {result.wall:.3f} s, CPU {result.cpu:.3f} s, {result.rss_mb:.1f} MB,"
+              f" exit {result.exit_code}"
               + (f", {result.requests} hub requests ({result.detail.strip()})" if result.requests else ""),
               flush=True)
         return result
@@ -138,8 +139,16 @@ class Bench:
         return [self.syncd(f"{label} #{n + 1}", config, hub) for n in range(repeat)]
 
 
+def size(blocks: int) -> str:
+    return f"{blocks // 1000}k" if blocks >= 1000 and blocks % 1000 == 0 else str(blocks)
+
+
 def median_wall(runs: list[Measured]) -> float:
     return statistics.median(r.wall for r in runs)
+
+
+def median_cpu(runs: list[Measured]) -> float:
+    return statistics.median(r.cpu for r in runs)
 
 
 def verdict(ok: bool) -> str:
@@ -169,6 +178,7 @@ def machine_facts(pg_version: str) -> list[str]:
         f"libraries       httpx {httpx.__version__}, sqlalchemy {sqlalchemy.__version__},"
         f" psycopg {psycopg_version}",
         f"postgresql      {pg_version or 'not used'}",
+        "load average    {:.2f} {:.2f} {:.2f} (1, 5, 15 min, at the end)".format(*os.getloadavg()),
     ]
 
 
@@ -189,8 +199,8 @@ def run_big(args: argparse.Namespace, bench: Bench, status: dict[str, Any]) -> N
             one = write_config(work / f"one-{n}.toml", hub.url, [("bench-a", f"sqlite:///{work}/one-{n}.db")])
             status["a"].append(bench.syncd(f"(a) full, 1 SQLite #{n + 1}", one, hub))
         status["a_rows"] = sqlite_counts(work / "one-0.db")
-        status["d100"] = bench.no_change("(d) no-change 100k, 1 SQLite", work / "one-0.toml", hub,
-                                         args.nochange_runs)
+        label = f"(d) no-change {size(args.blocks)}, 1 SQLite"
+        status["d100"] = bench.no_change(label, work / "one-0.toml", hub, args.nochange_runs)
         status["importtime"] = import_profile(bench, work / "one-0.toml")
         run_pg(args, bench, status, hub)
 
@@ -215,7 +225,8 @@ def run_pg(args: argparse.Namespace, bench: Bench, status: dict[str, Any], hub: 
             ("bench-pg", pg_url),
         ])
         status["b"] = bench.syncd("(b) full, 2 SQLite + 1 PG", three, hub)
-        status["db"] = bench.no_change("(d) no-change 100k, 2 SQLite + 1 PG", three, hub, args.nochange_runs)
+        label = f"(d) no-change {size(args.blocks)}, 2 SQLite + 1 PG"
+        status["db"] = bench.no_change(label, three, hub, args.nochange_runs)
     finally:
         pg.drop()
 
@@ -227,8 +238,9 @@ def run_small(args: argparse.Namespace, bench: Bench, status: dict[str, Any]) ->
     with HubProcess(spaces=spaces, blocks=args.small_blocks, content_size=args.content_size, seed=args.seed,
                     env=bench.env, log=work / "hub-small.err") as hub:
         small = write_config(work / "small.toml", hub.url, [("bench-small", f"sqlite:///{work}/small.db")])
-        status["a10"] = bench.syncd("(a) full 10k, 1 SQLite", small, hub)
-        status["d10"] = bench.no_change("(d) no-change 10k, 1 SQLite", small, hub, args.nochange_runs)
+        status["a10"] = bench.syncd(f"(a) full {size(args.small_blocks)}, 1 SQLite", small, hub)
+        label = f"(d) no-change {size(args.small_blocks)}, 1 SQLite"
+        status["d10"] = bench.no_change(label, small, hub, args.nochange_runs)
 
 
 def import_profile(bench: Bench, config: Path) -> list[str]:
@@ -258,11 +270,11 @@ def import_profile(bench: Bench, config: Path) -> list[str]:
 
 
 def report(bench: Bench, status: dict[str, Any], args: argparse.Namespace) -> None:
-    print("\n== figures (wall time of the whole process; peak RSS of that process)")
-    print(f"{'run':<44} {'wall s':>8} {'RSS MB':>8} {'hub req':>8}  detail")
+    print("\n== figures (wall time of the whole process; its user+system CPU time; its peak RSS)")
+    print(f"{'run':<44} {'wall s':>8} {'CPU s':>8} {'RSS MB':>8} {'hub req':>8}  detail")
     for r in bench.results:
         req = "" if r.requests is None else str(r.requests)
-        print(f"{r.label:<44} {r.wall:>8.3f} {r.rss_mb:>8.1f} {req:>8}  {r.detail.strip()}")
+        print(f"{r.label:<44} {r.wall:>8.3f} {r.cpu:>8.3f} {r.rss_mb:>8.1f} {req:>8}  {r.detail.strip()}")
     print(f"\nbaseline wrote {status.get('baseline_rows', '?')};"
           f" syncd (a) instance holds {status.get('a_rows')} (syncd does not copy tombstoned rows)")
 
@@ -277,9 +289,10 @@ def report(bench: Bench, status: dict[str, Any], args: argparse.Namespace) -> No
     else:
         checks.append((f"(b)/(c) <= {TARGET_B}x", None, f"skipped: {status.get('b_skipped')}"))
     d100, d10 = median_wall(status["d100"]), median_wall(status["d10"])
-    checks.append((f"no-change 100k <= {TARGET_NOCHANGE_S} s", d100 <= TARGET_NOCHANGE_S,
+    checks.append((f"no-change {size(args.blocks)} <= {TARGET_NOCHANGE_S} s", d100 <= TARGET_NOCHANGE_S,
                    f"median {d100:.3f} s of {len(status['d100'])} runs"))
-    checks.append((f"no-change 100k <= {TARGET_NOCHANGE_GROWTH}x 10k", d100 <= TARGET_NOCHANGE_GROWTH * d10,
+    growth = f"no-change {size(args.blocks)} <= {TARGET_NOCHANGE_GROWTH}x {size(args.small_blocks)}"
+    checks.append((growth, d100 <= TARGET_NOCHANGE_GROWTH * d10,
                    f"{d100:.3f} s / {d10:.3f} s = {d100 / d10:.2f}x"))
     nochange = status["d100"] + status["d10"] + status.get("db", [])
     one_per_resource = all(r.requests == 2 for r in nochange)
@@ -290,6 +303,10 @@ def report(bench: Bench, status: dict[str, Any], args: argparse.Namespace) -> No
     checks.append((f"peak RSS <= {TARGET_RSS_MB:.0f} MB (every syncd run)", worst.rss_mb <= TARGET_RSS_MB,
                    f"max {worst.rss_mb:.1f} MB ({worst.label})"))
 
+    cc, ca = median_cpu(status["c"]), median_cpu(status["a"])
+    cpu_b = f", (b)/(c) {status['b'].cpu / cc:.2f}x" if "b" in status else ""
+    print(f"\nCPU-time ratios (user+system of the measured process; less sensitive to other load):"
+          f" (a)/(c) {ca / cc:.2f}x{cpu_b}")
     print("\n== targets")
     for name, ok, detail in checks:
         word = "SKIP" if ok is None else verdict(ok)
@@ -337,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    summary = {r.label: {"wall": round(r.wall, 4), "rss_mb": round(r.rss_mb, 1), "requests": r.requests}
+    summary = {r.label: {"wall": round(r.wall, 4), "cpu": round(r.cpu, 4), "rss_mb": round(r.rss_mb, 1),
+                         "requests": r.requests}
                for r in bench.results}
     print("\n" + json.dumps(summary))
     return 1 if bench.failed else 0

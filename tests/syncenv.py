@@ -281,7 +281,8 @@ def cli_command(args: list[str]) -> list[str]:
 
 def cli_env(token: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
-    env.update({"SYNCD_HUB_TOKEN": token, "PYTHONPATH": str(ROOT)})
+    paths = [p for p in (os.environ.get("PYTHONPATH"), str(ROOT)) if p]  # the child imports this syncd
+    env.update({"SYNCD_HUB_TOKEN": token, "PYTHONPATH": os.pathsep.join(paths)})
     return env
 
 

@@ -190,3 +190,11 @@ def test_check_maps_answers(status: int, body: dict[str, object], code: int) -> 
 def test_check_rejects_a_non_json_answer() -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(503, content=b"<html>"))
     assert check(_settings(8787), transport=transport, out=io.StringIO()) == 2
+
+
+def test_listen_address_can_come_from_the_environment() -> None:
+    data = {"hub": {"url": "http://127.0.0.1:9", "token_env": "T"}, "health": {"listen": "127.0.0.1:8787"},
+            "instances": [{"name": "lab-a", "url": "sqlite:////tmp/a.db"}]}
+    settings = parse_settings(data, {"T": "tok-1234", "SYNCD_HEALTH_LISTEN": "0.0.0.0:9999"})
+    assert (settings.health.listen_host, settings.health.listen_port) == ("0.0.0.0", 9999)
+    assert parse_settings(data, {"T": "tok-1234"}).health.listen_port == 8787

@@ -243,3 +243,17 @@ def test_admin_api_is_off_unless_enabled() -> None:
     app = HubApp(HubStore())
     with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://hub") as client:
         assert client.get("/_sim/stats").status_code == 404
+
+
+def test_admin_tokens(hub: Hub) -> None:
+    listed = hub.client.get("/_sim/tokens").json()
+    assert listed == {"all-token": "all", "a-token": [str(hub.lab_a)]}
+    hub.client.put("/_sim/tokens", json={"b-token": [str(hub.lab_b)], "a-token": None})
+    assert [s["id"] for s in hub.rows("space", "b-token")] == [str(hub.lab_b)]
+    assert hub.get(f"/rest/v1/space?{FIRST.format(n=1)}", "a-token").status_code == 401
+    assert hub.client.put("/_sim/tokens", json={"c-token": 7}).status_code == 400
+
+
+def test_injected_non_standard_status(hub: Hub) -> None:
+    hub.faults.fail_next(1, 599)
+    assert_error_body(hub.get(f"/rest/v1/space?{FIRST.format(n=1)}"), 599)

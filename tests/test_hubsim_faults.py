@@ -64,3 +64,36 @@ def test_bad_settings_are_refused(settings: dict[str, object]) -> None:
 def test_bad_fail_next_is_refused() -> None:
     with pytest.raises(ValueError, match="not a fault"):
         Faults().fail_next(1, 200)
+
+
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_down_modes_and_their_expiry() -> None:
+    monotonic = FakeMonotonic()
+    faults = Faults(monotonic=monotonic)
+    faults.update({"down": "503", "down_seconds": 30})
+    assert faults.decide().status == 503
+    assert faults.snapshot()["down_seconds_left"] == 30
+    monotonic.now += 30
+    assert faults.decide() == FaultAction()
+    assert faults.snapshot()["down"] is None
+    faults.update({"down": "refuse"})
+    assert faults.refusing()
+    assert faults.decide().reset  # a request that still slips through is dropped
+    faults.update({"down": "reset"})
+    assert not faults.refusing()
+    assert faults.decide().reset
+
+
+def test_a_bad_update_changes_nothing() -> None:
+    faults = Faults(latency_ms=5)
+    before = faults.snapshot()
+    with pytest.raises(ValueError, match="down"):
+        faults.update({"latency_ms": 99, "down": "sideways"})
+    assert faults.snapshot() == before

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import io
+import signal
+import socket
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -117,6 +121,41 @@ def test_stop_listening_refuses_connections_until_resumed(store: HubStore) -> No
         assert client.get(url).status_code == 200
 
 
+def test_refuse_mode_closes_the_listener_until_it_expires(store: HubStore) -> None:
+    now = [0.0]
+    faults = Faults(monotonic=lambda: now[0])
+    with running_hub(store, faults=faults) as hub, httpx.Client(headers=auth(hub.token)) as client:
+        url = f"{hub.url}/rest/v1/space?{ORDERED.format(n=1)}"
+        assert client.get(url).status_code == 200  # a keep-alive connection now exists
+        faults.update({"down": "refuse", "down_seconds": 10})
+        assert hub.server.wait_listening(False)
+        with pytest.raises(httpx.TransportError):
+            client.get(url)
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(url)
+        now[0] = 10.0
+        assert hub.server.wait_listening(True)
+        assert client.get(url).status_code == 200
+
+
+def test_serves_on_ipv6_loopback_when_available(store: HubStore) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 support in this Python build")
+    try:
+        hub_cm = running_hub(store, host="::1")
+        hub = hub_cm.__enter__()
+    except OSError as exc:
+        pytest.skip(f"::1 cannot be bound here: {exc}")
+    try:
+        assert hub.url.startswith("http://[::1]:")
+        assert (
+            httpx.get(f"{hub.url}/rest/v1/space?{ORDERED.format(n=1)}", headers=auth(hub.token)).status_code
+            == 200
+        )
+    finally:
+        hub_cm.__exit__(None, None, None)
+
+
 def test_admin_api_over_http(store: HubStore) -> None:
     with running_hub(store, admin=True) as hub, httpx.Client(headers=auth(hub.token)) as client:
         created = client.post(f"{hub.url}/_sim/space", json={"name": "Fresh"})
@@ -187,3 +226,22 @@ def test_cli_serves_until_stopped() -> None:
 def test_cli_rejects_bad_arguments(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv, stop=threading.Event()) == 2
     assert capsys.readouterr().err
+
+
+def test_cli_subprocess_stops_cleanly_on_sigterm() -> None:
+    command = [sys.executable, "-m", "syncd.hubsim.main", "--port", "0", "--blocks", "5", "--admin"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # blocks until the emulator is listening
+        url = line.split()[1].removeprefix("url=")
+        assert httpx.get(f"{url}/_sim/stats").json() == {"requests": {}}
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()

@@ -38,7 +38,7 @@ def ids(qs: QuerySet[Space] | QuerySet[SpaceBlock]) -> list[int]:
     ({"name__regex": r"^Lab.A$"}, [2, 3]),
     ({"name__iregex": r"^lab"}, [2, 3, 4, 10]),
     ({"created_at__year": 2025, "created_at__hour__gte": 20}, [11, 12, 13]),
-    ({"created_at__gte": datetime(2025, 1, 1, 20, tzinfo=UTC)}, [1, 11, 12, 13]),  # 1: made at bootstrap
+    ({"created_at__gte": datetime(2025, 1, 1, 20, tzinfo=UTC)}, [11, 12, 13]),
     ({"created_at__date": datetime(2025, 1, 1).date(), "id__gt": 11}, [12, 13]),
     ({"created_by__handle": "alice"}, [2, 5, 7, 10, 12]),
     ({"created_by__name__icontains": "ärger"}, [2, 5, 7, 10, 12]),
@@ -59,7 +59,7 @@ def test_q_objects_combine_with_or_and_not(reg: Instance) -> None:
 
 def test_negation_keeps_rows_whose_field_is_null(reg: Instance) -> None:
     # as in Django: NOT (description contains 'lab') includes spaces without description
-    assert ids(Space.filter(~Q(description__contains="lab")).order_by("id")) == [1, 3, 4, 6, 7, 11, 13]
+    assert ids(Space.filter(~Q(description__contains="lab")).order_by("id")) == [1, 4, 6, 7, 11, 13]
 
 
 def test_reverse_relation_joins_once_per_filter_call(reg: Instance) -> None:
@@ -77,10 +77,10 @@ def test_exclude_over_a_reverse_relation_means_no_related_row_matches(reg: Insta
 def test_filters_chain_and_query_sets_are_immutable(reg: Instance) -> None:
     base = Space.filter(name__icontains="a")
     narrowed = base.filter(id__gt=4)
-    assert ids(narrowed.order_by("id")) == [5, 8, 10, 11, 13]
-    assert base.count() == 9
-    assert ids(base.order_by("-id")[:2]) == [13, 11]
-    assert base.count() == 9
+    assert ids(narrowed.order_by("id")) == [7, 8, 10, 11]
+    assert base.count() == 8
+    assert ids(base.order_by("-id")[:2]) == [11, 10]
+    assert base.count() == 8
 
 
 def test_ordering_by_text_is_code_point_order_on_every_database(reg: Instance) -> None:
@@ -153,3 +153,13 @@ def test_records_from_a_filter_by_record_and_by_id(reg: Instance) -> None:
     assert ids(SpaceBlock.filter(space=lab).order_by("id")) == [1, 2, 3]
     assert ids(SpaceBlock.filter(space_id=4).order_by("id")) == [6, 8]
     assert ids(SpaceBlock.filter(space__in=[lab, 4]).order_by("id")) == [1, 2, 3, 6, 8]
+
+
+def test_case_folding_is_unicode_aware_even_where_sqlite_like_is_not(reg: Instance) -> None:
+    kelvin = Space(name="\u212aelvin lab", uid="KELVKELVKELV").save()  # KELVIN SIGN lower-cases to "k"
+    try:
+        assert [s.id for s in Space.filter(name__istartswith="kelvin")] == [kelvin.id]
+        assert [s.id for s in Space.filter(name__iexact="kelvin lab")] == [kelvin.id]
+        assert Space.filter(name__icontains="ELVIN").count() == 1
+    finally:
+        kelvin.delete()

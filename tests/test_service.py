@@ -203,6 +203,7 @@ def test_grace_expiry_exits_hard_with_zero(tmp_path: Path) -> None:
     engine.block.set()
     assert isinstance(outcome, HardExit)
     assert outcome.code == 0
+    assert running.daemon.active.wait_idle(DEADLINE)  # let the abandoned run end inside this test
 
 
 def test_a_second_stop_request_exits_at_once(tmp_path: Path) -> None:

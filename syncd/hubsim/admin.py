@@ -12,6 +12,8 @@ GET          /_sim/faults                         current fault settings and que
 PUT          /_sim/faults                         change some settings (keys as ``Faults``)
 DELETE       /_sim/faults                         no faults at all
 POST         /_sim/faults/next                    ``{"count": 3, "status": 503|"reset"|"truncate"}``
+GET          /_sim/tokens                         ``{token: "all" | [space ids]}``
+PUT          /_sim/tokens                         add or change tokens; ``{token: null}`` removes one
 GET          /_sim/stats                          ``{"requests": {resource: {status: n}}}``
 DELETE       /_sim/stats                          reset the counters
 GET          /_sim/clock                          ``{"now": ts, "manual": bool}``
@@ -26,7 +28,9 @@ POST         /_sim/{resource}/late                ``{"row": {...}, "age_seconds"
 POST         /_sim/space_block/bulk               ``{"n": 1000, "space_id": ..., "spread_seconds": 60}``
 ===========  ===================================  ===============================================
 
-``{resource}`` is ``space`` or ``space_block``.
+``{resource}`` is ``space`` or ``space_block``. While ``down`` is ``"refuse"``
+the admin API is unreachable too (it shares the listening socket): give
+``"down_seconds"`` with it, e.g. ``PUT /_sim/faults {"down": "refuse", "down_seconds": 5}``.
 """
 
 from __future__ import annotations
@@ -40,8 +44,9 @@ from datetime import datetime
 from typing import Any
 
 from syncd.hubsim.clock import ManualClock
+from syncd.hubsim.columns import as_uuid
 from syncd.hubsim.faults import FaultKind, Faults
-from syncd.hubsim.store import HubStore
+from syncd.hubsim.store import HubStore, Visibility
 from syncd.models import Resource
 from syncd.timestamps import format_canonical, parse_rfc3339
 
@@ -94,10 +99,13 @@ def to_json(payload: object) -> bytes:
 class AdminApi:
     """Routes ``/_sim/`` requests to the store, the faults and the counters."""
 
-    def __init__(self, store: HubStore, faults: Faults, stats: RequestStats) -> None:
+    def __init__(
+        self, store: HubStore, faults: Faults, stats: RequestStats, tokens: dict[str, Visibility]
+    ) -> None:
         self.store = store
         self.faults = faults
         self.stats = stats
+        self.tokens = tokens  # the app's own mapping, changed in place
 
     def dispatch(self, method: str, path: str, body: bytes) -> tuple[int, object]:
         """Answer one admin request with ``(status, JSON payload)``."""
@@ -124,10 +132,29 @@ class AdminApi:
             return 200, {"requests": self.stats.snapshot()}
         if path == "/_sim/clock":
             return self._clock(method, data)
+        if path == "/_sim/tokens" and method in ("GET", "PUT"):
+            if method == "PUT":
+                self._set_tokens(data)
+            return 200, {t: v if v == "all" else sorted(str(i) for i in v) for t, v in self.tokens.items()}
         match = _ROUTE.fullmatch(path)
         if match is None:
             raise KeyError(f"no admin route {method} {path}")
         return self._rows(method, Resource(match[1]), match[2], match[3], data)
+
+    def _set_tokens(self, data: dict[str, Any]) -> None:
+        changes: dict[str, Visibility | None] = {}
+        for token, spaces in data.items():
+            if spaces is None or spaces == "all":
+                changes[token] = spaces
+            elif isinstance(spaces, list):
+                changes[token] = frozenset(as_uuid(s) for s in spaces)
+            else:
+                raise ValueError(f'token {token!r}: expected "all", a list of space ids or null')
+        for token, visible in changes.items():
+            if visible is None:
+                self.tokens.pop(token, None)
+            else:
+                self.tokens[token] = visible
 
     def _faults(self, method: str, data: dict[str, Any]) -> tuple[int, object]:
         if method == "PUT":

@@ -34,6 +34,14 @@ WSGIEnviron = dict[str, Any]
 StartResponse = Callable[..., Any]
 _PATH = re.compile(r"/rest/v1/([^/]+)/?")
 _Answer = tuple[int, list[tuple[str, str]], bytes]
+_RESOURCES = frozenset(resource.value for resource in Resource)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"  # an injected status without a standard name, e.g. 599
 
 
 def error_body(code: str, message: str, details: str | None = None, hint: str | None = None) -> bytes:
@@ -80,7 +88,7 @@ class HubApp:
         self.max_rows = max_rows
         self.admin = admin
         self.stats = RequestStats()
-        self._admin = AdminApi(store, self.faults, self.stats)
+        self._admin = AdminApi(store, self.faults, self.stats, self.tokens)
         self._sleep = sleep
 
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> list[bytes]:
@@ -90,7 +98,7 @@ class HubApp:
             status, payload = self._admin.dispatch(method, path, _read_body(environ))
             return self._send(start_response, status, [], to_json(payload))
         match = _PATH.fullmatch(path)
-        label = match[1] if match and match[1] in Resource._value2member_map_ else "other"
+        label = match[1] if match and match[1] in _RESOURCES else "other"
         try:
             status, headers, body = self._serve(environ, method, path)
         except ConnectionAbort:
@@ -103,7 +111,7 @@ class HubApp:
         self, start_response: StartResponse, status: int, headers: list[tuple[str, str]], body: bytes
     ) -> list[bytes]:
         start_response(
-            f"{status} {HTTPStatus(status).phrase}",
+            f"{status} {_phrase(status)}",
             [
                 ("Content-Type", "application/json; charset=utf-8"),
                 ("Content-Length", str(len(body))),
@@ -121,7 +129,7 @@ class HubApp:
             raise ConnectionAbort
         if action.status is not None:
             status, headers, body = _error(
-                action.status, str(action.status), f"injected fault: {HTTPStatus(action.status).phrase}"
+                action.status, str(action.status), f"injected fault: {_phrase(action.status)}"
             )
             if action.retry_after is not None:
                 headers.append(("Retry-After", str(action.retry_after)))
@@ -129,7 +137,7 @@ class HubApp:
         match = _PATH.fullmatch(path)
         if match is None:
             return _error(404, "PGRST125", "Invalid path specified in request URL", details=path)
-        if match[1] not in Resource._value2member_map_:
+        if match[1] not in _RESOURCES:
             return _error(
                 404, "PGRST205", f"Could not find the table 'public.{match[1]}' in the schema cache"
             )

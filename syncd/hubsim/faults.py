@@ -3,16 +3,19 @@
 A :class:`Faults` object decides, per request, whether to misbehave:
 
 - ``error_rates``: probability of answering with a status, e.g. ``{503: 0.1, 429: 0.05}``;
-  429 and 503 carry ``Retry-After: {retry_after}`` (whole seconds);
-- ``reset_rate``: close the connection without any response;
+  429 and 503 carry ``Retry-After: {retry_after}`` (whole seconds, rounded up);
+- ``reset_rate``: close the connection without any response (a TCP reset);
 - ``truncate_rate``: answer 200 with the JSON body cut in half (not a JSON array);
-- ``latency_ms``: wait before answering (through the injected ``sleep``);
-- ``down``: ``"503"`` answers every request 503, ``"reset"`` resets every connection
-  (refusing connections outright is :meth:`RunningHub.stop_listening`);
-- :meth:`Faults.fail_next`: a deterministic queue, "the next N requests fail with S".
+- ``latency_ms``: wait before answering (through the app's injected ``sleep``);
+- ``down``: ``"503"`` answers every request 503, ``"reset"`` resets every
+  connection, ``"refuse"`` makes the server close its listening socket so
+  connections are refused (the server notices within one poll interval);
+  ``down_seconds`` ends any down mode after that many seconds (monotonic clock);
+- :meth:`Faults.fail_next`: a deterministic queue, "the next N requests fail with S",
+  served before any random draw.
 
-Random draws come from an RNG seeded with ``seed``, so a test sees the same
-faults in the same order every run.
+Random draws come from an RNG seeded with ``seed`` (one draw per request), so
+a test sees the same faults in the same order every run.
 """
 
 from __future__ import annotations
@@ -20,15 +23,28 @@ from __future__ import annotations
 import math
 import random
 import threading
+import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 __all__ = ["ConnectionAbort", "DownMode", "FaultAction", "FaultKind", "Faults"]
 
-DownMode = Literal["503", "reset"]
+DownMode = Literal["503", "reset", "refuse"]
 FaultKind = int | Literal["reset", "truncate"]
+_SETTINGS = frozenset(
+    {
+        "error_rates",
+        "retry_after",
+        "reset_rate",
+        "truncate_rate",
+        "latency_ms",
+        "down",
+        "down_seconds",
+        "seed",
+    }
+)
 
 
 class ConnectionAbort(Exception):
@@ -46,8 +62,45 @@ class FaultAction:
     truncate: bool = False
 
 
+def _rates(value: object) -> dict[int, float]:
+    if not isinstance(value, Mapping):
+        raise ValueError("error_rates: expected a mapping of status to rate")
+    rates = {int(status): float(rate) for status, rate in value.items()}
+    if any(not 400 <= s <= 599 or not 0 <= r <= 1 for s, r in rates.items()) or sum(rates.values()) > 1:
+        raise ValueError("error_rates: statuses 400..599, rates 0..1 summing to at most 1")
+    return rates
+
+
+def _checked(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate every setting before any is applied, so a bad update changes nothing."""
+    unknown = set(settings) - _SETTINGS
+    if unknown:
+        raise ValueError(f"unknown fault setting(s): {', '.join(sorted(unknown))}")
+    out: dict[str, Any] = {}
+    for name, value in settings.items():
+        if name == "error_rates":
+            out[name] = _rates(value)
+        elif name == "down":
+            if value not in (None, "503", "reset", "refuse"):
+                raise ValueError("down: null, '503', 'reset' or 'refuse'")
+            out[name] = value
+        elif name == "seed":
+            out[name] = int(value)
+        elif name == "down_seconds" and value is None:
+            out[name] = None
+        else:
+            number = float(value)
+            if number < 0 or (name.endswith("_rate") and number > 1):
+                raise ValueError(f"{name}: out of range")
+            out[name] = number
+    return out
+
+
 class Faults:
-    """Fault settings plus the seeded RNG that draws from them; thread-safe."""
+    """Fault settings plus the seeded RNG that draws from them; thread-safe.
+
+    ``monotonic`` times ``down_seconds`` (a real clock by default; tests pass their own).
+    """
 
     def __init__(
         self,
@@ -59,18 +112,28 @@ class Faults:
         latency_ms: float = 0.0,
         down: DownMode | None = None,
         seed: int = 0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._lock = threading.Lock()
+        self._monotonic = monotonic
         self._queue: deque[FaultKind] = deque()
         self.error_rates: dict[int, float] = {}
-        self.retry_after = retry_after
-        self.reset_rate = reset_rate
-        self.truncate_rate = truncate_rate
-        self.latency_ms = latency_ms
-        self.down: DownMode | None = down
+        self.retry_after = 0.0
+        self.reset_rate = self.truncate_rate = self.latency_ms = 0.0
+        self.down: DownMode | None = None
+        self._down_until: float | None = None
         self.seed = seed
         self._rng = random.Random(seed)
-        self.update({"error_rates": dict(error_rates or {})})
+        self.update(
+            {
+                "error_rates": dict(error_rates or {}),
+                "retry_after": retry_after,
+                "reset_rate": reset_rate,
+                "truncate_rate": truncate_rate,
+                "latency_ms": latency_ms,
+                "down": down,
+            }
+        )
 
     def fail_next(self, count: int, status: FaultKind = 503) -> None:
         """Make the next ``count`` requests fail with ``status`` (or ``"reset"``/``"truncate"``)."""
@@ -85,55 +148,43 @@ class Faults:
             self._queue.clear()
             self.error_rates = {}
             self.reset_rate = self.truncate_rate = self.latency_ms = 0.0
-            self.down = None
+            self.down = self._down_until = None
             self._rng = random.Random(self.seed)
 
     def update(self, settings: Mapping[str, Any]) -> None:
-        """Change some settings (keys as in the constructor); ``ValueError`` on a bad one."""
-        unknown = set(settings) - {
-            "error_rates",
-            "retry_after",
-            "reset_rate",
-            "truncate_rate",
-            "latency_ms",
-            "down",
-            "seed",
-        }
-        if unknown:
-            raise ValueError(f"unknown fault setting(s): {', '.join(sorted(unknown))}")
+        """Change some settings (constructor keys, plus ``down_seconds``); ``ValueError`` on a bad one."""
+        checked = _checked(settings)
         with self._lock:
-            if "error_rates" in settings:
-                rates = {int(status): float(rate) for status, rate in dict(settings["error_rates"]).items()}
-                if (
-                    any(not 400 <= s <= 599 or not 0 <= r <= 1 for s, r in rates.items())
-                    or sum(rates.values()) > 1
-                ):
-                    raise ValueError("error_rates: statuses 400..599, rates 0..1 summing to at most 1")
-                self.error_rates = rates
-            for name in ("retry_after", "reset_rate", "truncate_rate", "latency_ms"):
-                if name in settings:
-                    value = float(settings[name])
-                    if value < 0 or (name.endswith("_rate") and value > 1):
-                        raise ValueError(f"{name}: out of range")
-                    setattr(self, name, value)
-            if "down" in settings:
-                if settings["down"] not in (None, "503", "reset"):
-                    raise ValueError("down: null, '503' or 'reset'")
-                self.down = settings["down"]
-            if "seed" in settings:
-                self.seed = int(settings["seed"])
+            for name in ("error_rates", "retry_after", "reset_rate", "truncate_rate", "latency_ms"):
+                if name in checked:
+                    setattr(self, name, checked[name])
+            if "down" in checked:
+                self.down = checked["down"]
+                self._down_until = None
+            if checked.get("down_seconds") is not None:
+                self._down_until = self._monotonic() + checked["down_seconds"]
+            if "seed" in checked:
+                self.seed = checked["seed"]
                 self._rng = random.Random(self.seed)
+
+    def refusing(self) -> bool:
+        """True while ``down == "refuse"``: the server should not listen."""
+        with self._lock:
+            return self._current_down() == "refuse"
 
     def snapshot(self) -> dict[str, Any]:
         """The current settings as JSON-ready values (what ``GET /_sim/faults`` shows)."""
         with self._lock:
+            down = self._current_down()
+            left = None if self._down_until is None else max(0.0, self._down_until - self._monotonic())
             return {
                 "error_rates": {str(s): r for s, r in sorted(self.error_rates.items())},
                 "retry_after": self.retry_after,
                 "reset_rate": self.reset_rate,
                 "truncate_rate": self.truncate_rate,
                 "latency_ms": self.latency_ms,
-                "down": self.down,
+                "down": down,
+                "down_seconds_left": left,
                 "seed": self.seed,
                 "queued": [str(kind) for kind in self._queue],
             }
@@ -142,11 +193,12 @@ class Faults:
         """Draw the fate of one request."""
         with self._lock:
             latency = self.latency_ms / 1000.0
-            kind: FaultKind | None = None
+            down = self._current_down()
+            kind: FaultKind | None
             if self._queue:
                 kind = self._queue.popleft()
-            elif self.down is not None:
-                kind = "reset" if self.down == "reset" else 503
+            elif down is not None:
+                kind = 503 if down == "503" else "reset"  # a request slipping in while refusing is reset
             else:
                 kind = self._draw()
             if kind is None:
@@ -158,8 +210,12 @@ class Faults:
             retry_after = math.ceil(self.retry_after) if kind in (429, 503) else None
             return FaultAction(latency_seconds=latency, status=kind, retry_after=retry_after)
 
+    def _current_down(self) -> DownMode | None:
+        if self._down_until is not None and self._monotonic() >= self._down_until:
+            self.down = self._down_until = None
+        return self.down
+
     def _draw(self) -> FaultKind | None:
-        # One draw per request whatever the settings, so a seed gives one sequence of fates.
         roll = self._rng.random()
         chances: list[tuple[FaultKind, float]] = [("reset", self.reset_rate)]
         chances.extend(sorted(self.error_rates.items()))

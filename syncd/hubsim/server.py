@@ -5,6 +5,9 @@ the loop and closes the socket. :func:`running_hub` wraps that in a context
 manager yielding a :class:`RunningHub` (``url``, ``token``, the app, its store
 and faults). Only loopback addresses are bound unless ``allow_remote=True``.
 
+While the app's faults say ``down="refuse"`` the server closes its listening
+socket and reopens it (same port) once they no longer do.
+
 The request handler is a small WSGI bridge of our own rather than
 :mod:`wsgiref`, for two reasons: keep-alive (HTTP/1.1) makes paging fast, and
 a :class:`ConnectionAbort` from the app must drop the connection with a TCP
@@ -16,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import ipaddress
+import select
 import socket
 import struct
 import sys
@@ -123,16 +127,32 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class HubServer(ThreadingHTTPServer):
-    """A threaded HTTP server bound to one WSGI app; ``shutdown()`` also closes the socket."""
+    """A threaded HTTP server bound to one WSGI app.
+
+    While the app's faults say ``down="refuse"`` the listening socket is closed
+    (connections are refused) and reopened on the same port afterwards.
+    ``shutdown()`` stops the loop and closes the listener and every open
+    keep-alive connection.
+    """
 
     daemon_threads = True
     block_on_close = False
 
     def __init__(self, address: tuple[str, int], app: HubApp) -> None:
         self.app = app
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.listening = True
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
+        self._state = threading.Condition()
+        self._halt = threading.Event()
+        self._stopped = threading.Event()
+        self._stopped.set()
         super().__init__(address, _Handler)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._open_lock:
@@ -144,14 +164,66 @@ class HubServer(ThreadingHTTPServer):
             self._open.discard(request)
         super().shutdown_request(request)
 
-    @property
-    def port(self) -> int:
-        return int(self.server_address[1])
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client vanishing mid-answer is routine for a fault-injecting emulator: no traceback on stderr.
+        log.debug("hubsim.connection_error", client=str(client_address), error=repr(sys.exc_info()[1]))
+
+    def serve_forever(self, poll_interval: float = 0.02) -> None:
+        """Serve until :meth:`shutdown`; a short poll interval keeps shutdown and refusal quick."""
+        self._stopped.clear()
+        try:
+            while not self._halt.is_set():
+                self._follow_faults()
+                if not self.listening:
+                    self._halt.wait(poll_interval)
+                    continue
+                ready, _, _ = select.select([self.socket], [], [], poll_interval)
+                if ready:
+                    self._accept_one()
+                self.service_actions()
+        finally:
+            self._stopped.set()
 
     def shutdown(self) -> None:
-        """Stop accepting, close the listening socket and every open keep-alive connection."""
-        super().shutdown()
+        """Stop serving, close the listening socket and every open connection."""
+        self._halt.set()
+        self._stopped.wait()
         self.server_close()
+        self._close_connections()
+
+    def wait_listening(self, listening: bool, timeout: float = 5.0) -> bool:
+        """Block until the server is (or is not) listening; False on timeout."""
+        with self._state:
+            return self._state.wait_for(lambda: self.listening == listening, timeout)
+
+    def _follow_faults(self) -> None:
+        refusing = self.app.faults.refusing()
+        if refusing != self.listening:
+            return
+        if refusing:
+            self.socket.close()
+            self._close_connections()
+        else:
+            try:
+                self.socket = socket.socket(self.address_family, self.socket_type)
+                self.server_bind()
+                self.server_activate()
+            except OSError as exc:
+                log.warning("hubsim.rebind_failed", port=self.port, error=str(exc))
+                self.socket.close()
+                return
+        with self._state:
+            self.listening = not refusing
+            self._state.notify_all()
+
+    def _accept_one(self) -> None:
+        try:
+            request, client_address = self.get_request()
+        except OSError:
+            return  # the client gave up, or the listener was just closed
+        self.process_request(request, client_address)  # hands the connection to a new thread
+
+    def _close_connections(self) -> None:
         with self._open_lock:
             connections, self._open = list(self._open), set()
         for connection in connections:
@@ -175,10 +247,7 @@ def start_server(
         raise ValueError(f"refusing to bind non-loopback address {host!r} without allow_remote")
     app = app_or_store if isinstance(app_or_store, HubApp) else HubApp(app_or_store)
     server = HubServer((host, port), app)
-    # A short poll interval keeps shutdown() quick (it waits for the loop to notice).
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.02}, name=f"hubsim-{server.port}", daemon=True
-    )
+    thread = threading.Thread(target=server.serve_forever, name=f"hubsim-{server.port}", daemon=True)
     thread.start()
     return server, thread
 
@@ -190,8 +259,8 @@ class RunningHub:
     app: HubApp
     host: str
     port: int
-    server: HubServer | None = field(repr=False)
-    thread: threading.Thread | None = field(repr=False)
+    server: HubServer = field(repr=False)
+    thread: threading.Thread = field(repr=False)
 
     @property
     def url(self) -> str:
@@ -212,17 +281,21 @@ class RunningHub:
         return self.app.faults
 
     def stop_listening(self) -> None:
-        """Close the listening socket: new connections are refused until :meth:`resume_listening`."""
-        if self.server is not None:
-            self.server.shutdown()
-            if self.thread is not None:
-                self.thread.join()
-            self.server = self.thread = None
+        """Refuse connections (``down="refuse"``) until :meth:`resume_listening`; returns once refusing."""
+        self.faults.update({"down": "refuse"})
+        if not self.server.wait_listening(False):
+            raise TimeoutError("the emulator did not stop listening")
 
     def resume_listening(self) -> None:
-        """Listen again on the same port."""
-        if self.server is None:
-            self.server, self.thread = start_server(self.app, self.host, self.port, allow_remote=True)
+        """Listen again on the same port; returns once listening."""
+        self.faults.update({"down": None})
+        if not self.server.wait_listening(True):
+            raise TimeoutError("the emulator did not listen again")
+
+    def close(self) -> None:
+        """Stop the server for good."""
+        self.server.shutdown()
+        self.thread.join()
 
 
 @contextmanager
@@ -256,4 +329,4 @@ def running_hub(
     try:
         yield hub
     finally:
-        hub.stop_listening()
+        hub.close()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, not_, or_, select, true
+from sqlalchemy import Boolean, Integer, and_, cast, exists, not_, or_, select, true
 from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -184,6 +184,9 @@ class Compiler:
     def _compare(self, table: FromClause, path: Path, value: Any, negated: bool) -> ColumnElement[bool]:
         meta = path.registry._meta
         expr: ColumnElement[Any] = table.c[path.column]
+        if self.dialect == "sqlite" and isinstance(expr.type, Boolean):
+            # keeps SQLite's planner off the (useless) index of a boolean column
+            expr = cast(expr, Integer)
         for name in path.transforms:
             expr = apply_transform(expr, name, self.dialect)
         value = _key_value(value)

@@ -17,6 +17,7 @@ import structlog
 from syncd.registry.compiler import parse_path
 from syncd.registry.errors import FieldError
 from syncd.registry.model import Reverse
+from syncd.store.types import UTCDateTime
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,11 +68,11 @@ def to_dataframe(
     many = [p for p in extras if p not in single]
     truncated = False
     if limit is not None:
-        rows = subset._window(0, limit + 1)._values(*columns, *single)
+        rows = subset._window(0, limit + 1)._values(*columns, *single, raw_datetimes=True)
         truncated = len(rows) > limit
         rows = rows[:limit]
     else:
-        rows = subset._values(*columns, *single)
+        rows = subset._values(*columns, *single, raw_datetimes=True)
     pk = columns.index("id")
     unique: dict[Any, tuple[Any, ...]] = {}
     for row in rows:
@@ -81,11 +82,19 @@ def to_dataframe(
     data = {name: [row[n] for row in unique.values()] for n, name in enumerate([*columns, *single])}
     for path in many:
         data[path] = _gather(qs, path, list(unique))
-    ordered = columns[:3] + [p for p in extras] + columns[3:]
+    for name in [*columns, *single]:
+        if _is_datetime(qs, name):
+            data[name] = pd.to_datetime(pd.Series(data[name], dtype=object), utc=True, format="ISO8601")
+    ordered = columns[:3] + extras + columns[3:]
     frame = pd.DataFrame({name: data[name] for name in ordered}).set_index("id")
     if truncated and limit == DEFAULT_LIMIT:
         log.warning("registry.dataframe.truncated", registry=qs.model.__name__, limit=limit)
     return frame
+
+
+def _is_datetime(qs: QuerySet[R], path: str) -> bool:
+    parsed = parse_path(qs.model, path, allow_lookup=False)
+    return isinstance(parsed.registry._meta.table.c[parsed.column].type, UTCDateTime)
 
 
 def _is_many(qs: QuerySet[R], path: str) -> bool:

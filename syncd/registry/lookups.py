@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Date, Integer, String, and_, cast, false, func, literal
+from sqlalchemy import Date, Integer, String, and_, cast, false, func, literal, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from syncd.registry.errors import FieldError
@@ -77,16 +77,39 @@ def _as_text(expr: ColumnElement[Any], is_text: bool) -> ColumnElement[Any]:
     return expr if is_text else cast(expr, String)
 
 
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+_LIKE_PATTERNS = {"contains": "%{}%", "startswith": "{}%", "endswith": "%{}", "exact": "{}"}
+# the only characters outside ASCII whose lower case holds ASCII letters: U+0130 (İ) and U+212A (KELVIN SIGN)
+_LOWERS_TO_ASCII_GLOB = "*[\u0130\u212a]*"
+
+
+def _prefix_range(expr: ColumnElement[Any], value: str, dialect: str) -> ColumnElement[bool] | None:
+    """``expr`` starts with ``value`` as an index-friendly range, when the range is exact."""
+    last = ord(value[-1])
+    if last >= 0x10FFFF or 0xD7FF <= last <= 0xDFFF:
+        return None
+    upper = value[:-1] + chr(last + 1)
+    ordered = text_order(expr, dialect)
+    return and_(ordered >= value, ordered < upper)
+
+
 def _contains(expr: ColumnElement[Any], value: str, dialect: str) -> ColumnElement[bool]:
     if dialect == "sqlite":
         return func.instr(expr, value) > 0
     return func.strpos(expr, value) > 0
 
 
-def _startswith(expr: ColumnElement[Any], value: str, _dialect: str) -> ColumnElement[bool]:
+def _startswith(expr: ColumnElement[Any], value: str, dialect: str) -> ColumnElement[bool]:
     if not value:
         return expr.is_not(None)
-    return func.substr(expr, 1, len(value)) == value
+    if dialect == "postgresql":
+        # matches the varchar_pattern_ops indexes LaminDB creates
+        return expr.like(_like_escape(value) + "%", escape="\\")
+    ranged = _prefix_range(expr, value, dialect)
+    return ranged if ranged is not None else func.substr(expr, 1, len(value)) == value
 
 
 def _endswith(expr: ColumnElement[Any], value: str, dialect: str) -> ColumnElement[bool]:
@@ -100,6 +123,21 @@ def _endswith(expr: ColumnElement[Any], value: str, dialect: str) -> ColumnEleme
 _TEXT_MATCH = {"contains": _contains, "startswith": _startswith, "endswith": _endswith}
 
 
+def _folded(expr: ColumnElement[Any], kind: str, value: str, dialect: str) -> ColumnElement[bool]:
+    """Case-insensitive match (Unicode case folding) of ``kind`` in contains/startswith/endswith/exact."""
+    if kind == "exact":
+        exact: ColumnElement[bool] = _fold(expr, dialect) == value
+        slow = exact
+    else:
+        slow = _TEXT_MATCH[kind](_fold(expr, dialect), value, "sqlite" if dialect == "sqlite" else dialect)
+    if dialect != "sqlite" or not value.isascii():
+        return slow
+    # SQLite's LIKE folds ASCII case in C, which for an ASCII needle finds exactly what Unicode folding
+    # finds, except in text holding a character that lower-cases to ASCII: that text takes the slow path
+    like = expr.like(_LIKE_PATTERNS[kind].format(_like_escape(value)), escape="\\")
+    return or_(like, and_(expr.op("GLOB")(_LOWERS_TO_ASCII_GLOB), slow))
+
+
 def _text_lookup(
     expr: ColumnElement[Any], lookup: str, value: Any, dialect: str, is_text: bool,
 ) -> ColumnElement[bool]:
@@ -108,7 +146,7 @@ def _text_lookup(
     text = str(value)
     expr = _as_text(expr, is_text)
     if lookup.startswith("i"):
-        return _TEXT_MATCH[lookup[1:]](_fold(expr, dialect), text.lower(), dialect)
+        return _folded(expr, lookup[1:], text.lower(), dialect)
     return _TEXT_MATCH[lookup](expr, text, dialect)
 
 
@@ -147,7 +185,7 @@ def apply_lookup(
     if lookup == "iexact":
         if value is None:
             return expr.is_(None)
-        return _fold(_as_text(expr, is_text), dialect) == str(value).lower()
+        return _folded(_as_text(expr, is_text), "exact", str(value).lower(), dialect)
     return _comparison(expr, lookup, value, dialect=dialect, is_text=is_text, is_datetime=is_datetime)
 
 

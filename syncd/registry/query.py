@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, String, case, func, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
 from syncd.registry.compiler import Compiler
@@ -19,6 +19,7 @@ from syncd.registry.connection import Instance, resolve
 from syncd.registry.errors import FieldError
 from syncd.registry.lookups import text_order
 from syncd.registry.q import Q
+from syncd.store.types import UTCDateTime
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -168,12 +169,16 @@ class QuerySet(Generic[R]):
 
     # ---- SQL --------------------------------------------------------------------------------------
 
-    def _compiled(self, *columns: str) -> tuple[Select[Any], Compiler]:
-        meta = self._registry._meta
+    def _where(self) -> tuple[Compiler, list[ColumnElement[bool]]]:
         compiler = Compiler(self._registry, self.instance.dialect)
         conditions = [compiler.condition(q, group) for group, q in enumerate(self._filters, start=1)]
         if self._ranked is not None:
-            conditions.append(meta.table.c.id.in_(self._ranked))
+            conditions.append(self._registry._meta.table.c.id.in_(self._ranked))
+        return compiler, conditions
+
+    def _compiled(self, *columns: str, raw_datetimes: bool = False) -> tuple[Select[Any], Compiler]:
+        meta = self._registry._meta
+        compiler, conditions = self._where()
         order: list[ColumnElement[Any]] = []
         if self._ranked is not None and not self._order:
             if self._ranked:
@@ -181,13 +186,23 @@ class QuerySet(Generic[R]):
         else:
             order = self._order_clauses(compiler, self._order or ("id",))
         selected: list[ColumnElement[Any]] = (
-            [compiler.column(c)[0] for c in columns] if columns else [meta.table.c[c] for c in meta.columns])
+            [self._selected(compiler, c, raw_datetimes) for c in columns] if columns
+            else [meta.table.c[c] for c in meta.columns])
         stmt = select(*selected).select_from(compiler.from_clause).where(*conditions).order_by(*order)
         if self._limit is not None:
             stmt = stmt.limit(self._limit)
         if self._offset:
             stmt = stmt.offset(self._offset)
         return stmt, compiler
+
+    @staticmethod
+    def _selected(compiler: Compiler, name: str, raw_datetimes: bool) -> ColumnElement[Any]:
+        expr, path = compiler.column(name)
+        if raw_datetimes and not path.transforms and compiler.dialect == "sqlite" and isinstance(
+                path.registry._meta.table.c[path.column].type, UTCDateTime):
+            # stored UTC text, parsed in bulk by pandas
+            return type_coerce(expr, String)
+        return expr
 
     def _order_clauses(self, compiler: Compiler, fields: Sequence[str]) -> list[ColumnElement[Any]]:
         clauses: list[ColumnElement[Any]] = []
@@ -207,8 +222,8 @@ class QuerySet(Generic[R]):
             rows = conn.execute(stmt).all()
         return [make(dict(zip(names, row, strict=True)), instance) for row in rows]
 
-    def _values(self, *fields: str) -> list[tuple[Any, ...]]:
-        stmt, _ = self._compiled(*fields)
+    def _values(self, *fields: str, raw_datetimes: bool = False) -> list[tuple[Any, ...]]:
+        stmt, _ = self._compiled(*fields, raw_datetimes=raw_datetimes)
         with self.instance.read() as conn:
             return [tuple(row) for row in conn.execute(stmt).all()]
 
@@ -225,8 +240,12 @@ class QuerySet(Generic[R]):
 
     def count(self) -> int:
         """The number of matching records (one per matching related row when joined)."""
-        stmt, _ = self._compiled()
-        counted = select(func.count()).select_from(stmt.order_by(None).subquery())
+        if self._limit is None and not self._offset:
+            compiler, conditions = self._where()
+            counted = select(func.count()).select_from(compiler.from_clause).where(*conditions)
+        else:
+            stmt, _ = self._compiled("id")
+            counted = select(func.count()).select_from(stmt.order_by(None).subquery())
         with self.instance.read() as conn:
             return int(conn.execute(counted).scalar_one())
 

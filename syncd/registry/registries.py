@@ -26,6 +26,7 @@ class User(Record):
     _table = schema.user
     _fields = ("id", "uid", "handle", "name", "created_at", "updated_at")
     _name_field = "handle"
+    _read_only = True
 
     id: int
     uid: str

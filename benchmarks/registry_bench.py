@@ -1,0 +1,185 @@
+"""Benchmark: ``syncd.registry`` against LaminDB on one instance with many spaces and blocks.
+
+    python benchmarks/registry_bench.py [--spaces 10000] [--blocks 50000] [--repeat 5]
+
+Makes a SQLite instance with ``lamin init`` in a temporary directory, fills it,
+and times the same reads through both libraries (each in a warm process, best
+of ``--repeat``), plus the import time of each in a fresh interpreter. Prints
+the figures and the ratios (LaminDB time / syncd time: above 1 means syncd is
+faster). Needs lamindb in this interpreter or in ``$SYNCD_LAMINDB_PYTHON``.
+Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, insert
+
+# the operations, written once; {uid} and {stem} are filled in from the data
+OPERATIONS: list[tuple[str, str]] = [
+    ("get by uid", "Space.get('{uid}')"),
+    ("get block by stem", "SpaceBlock.get('{stem}')"),
+    ("filter().to_dataframe()", "Space.filter(name__startswith='Lab 1').to_dataframe(limit=None)"),
+    ("blocks filter().to_dataframe()", "SpaceBlock.filter(kind='readme', space__name__startswith='Lab 2')"
+                                       ".to_dataframe(limit=None)"),
+    ("count()", "SpaceBlock.filter(kind='comment').count()"),
+    ("search", "Space.search('lab 12')"),
+    ("lookup", "Space.lookup()"),
+]
+
+_TIMER = '''
+import json, sys, time
+def evaluate(value):
+    kind = type(value).__name__
+    if kind == "QuerySet" or hasattr(value, "__iter__") and not isinstance(value, (str, dict)) \\
+            and kind not in ("DataFrame", "Lookup") and not kind.endswith("Lookup"):
+        return list(value)
+    return value
+def measure(namespace, operations, repeat):
+    out = {}
+    for label, code in operations:
+        best = float("inf")
+        for _ in range(repeat):
+            start = time.perf_counter()
+            evaluate(eval(code, namespace))
+            best = min(best, time.perf_counter() - start)
+        out[label] = best
+    return out
+'''
+
+_LAMINDB_SIDE = _TIMER + '''
+import lamindb as ln
+ns = {"Space": ln.Space, "SpaceBlock": ln.models.SpaceBlock}
+print("@@RESULTS@@" + json.dumps(measure(ns, json.loads(sys.argv[1]), int(sys.argv[2]))))
+'''
+
+
+def _lamindb_python() -> str:
+    explicit = os.environ.get("SYNCD_LAMINDB_PYTHON")
+    if explicit:
+        return explicit
+    import importlib.util
+
+    if importlib.util.find_spec("lamindb") is None:
+        sys.exit("lamindb is not importable here; pip install lamindb or set SYNCD_LAMINDB_PYTHON")
+    return sys.executable
+
+
+def _make_instance(python: str, root: Path) -> tuple[Path, dict[str, str]]:
+    env = {**os.environ, "LAMIN_SETTINGS_DIR": str(root / "settings")}
+    (root / "wd").mkdir()
+    cli = "import sys; from lamin_cli.__main__ import main; sys.argv[0] = 'lamin'; main()"
+    subprocess.run([python, "-c", cli, "init", "--storage", str(root / "bench")], env=env, cwd=root / "wd",
+                   capture_output=True, check=True, timeout=300)
+    return root / "bench" / ".lamindb" / "lamin.db", {**env, "LAMIN_CURRENT_INSTANCE": "anonymous/bench"}
+
+
+def _fill(database: Path, n_spaces: int, n_blocks: int) -> tuple[list[str], list[str]]:
+    from syncd.registry.writes import hash_string
+    from syncd.store.schema import space, spaceblock, user
+
+    rng = random.Random(7)
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    words = ["lab", "core", "genomics", "imaging", "team", "project", "shared", "archive", "Ärzte", "ops"]
+    spaces, uids = [], []
+    for n in range(2, n_spaces + 2):
+        uid = f"S{n:011d}"
+        uids.append(uid)
+        spaces.append({"id": n, "uid": uid, "name": f"Lab {n}" if n % 3 else f"{rng.choice(words)} {n}",
+                       "description": " ".join(rng.choice(words) for _ in range(5)),
+                       "created_at": t0 + timedelta(seconds=n), "created_by_id": 1 + n % 2})
+    blocks, stems = [], []
+    per_space = max(n_blocks // n_spaces, 1)
+    block_id = 0
+    for s in spaces:
+        stem = f"B{s['id']:015d}"
+        stems.append(stem)
+        for version in range(per_space):
+            block_id += 1
+            kind = "readme" if version < per_space - 1 else "comment"
+            content = f"# readme {s['id']} v{version}" if kind == "readme" else f"comment on {s['name']}"
+            uid = stem + f"{version:04d}" if kind == "readme" else f"C{block_id:015d}0000"
+            blocks.append({"id": block_id, "uid": uid, "content": content, "hash": hash_string(content),
+                           "kind": kind, "version_tag": None,
+                           "is_latest": version in (per_space - 2, per_space - 1),
+                           "space_id": s["id"], "created_by_id": 1,
+                           "branch_id": -1 if block_id % 50 == 0 else 1, "created_on_id": 1,
+                           "_status_code": 0, "created_at": t0 + timedelta(seconds=block_id)})
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.begin() as conn:
+        conn.execute(insert(user), [{"id": 2, "uid": "usr00002", "handle": "alice", "name": "Alice",
+                                     "created_at": t0, "updated_at": t0}])
+        conn.execute(insert(space), spaces)
+        for start in range(0, len(blocks), 5000):
+            conn.execute(insert(spaceblock), blocks[start:start + 5000])
+    engine.dispose()
+    return uids, stems
+
+
+def _import_seconds(python: str, statement: str, env: dict[str, str], cwd: Path, repeat: int) -> float:
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    runs = []
+    for _ in range(repeat):
+        done = subprocess.run([python, "-c", code], env=env, cwd=cwd, capture_output=True, text=True,
+                              check=True, timeout=300)
+        runs.append(float(done.stdout.strip().splitlines()[-1]))
+    return min(runs)
+
+
+def _syncd_side(url: str, operations: list[tuple[str, str]], repeat: int) -> dict[str, float]:
+    from syncd import registry
+
+    registry.connect(url)
+    namespace: dict[str, Any] = {"Space": registry.Space, "SpaceBlock": registry.SpaceBlock}
+    exec(_TIMER, namespace)  # the same timer code as the LaminDB side
+    measure: Callable[..., dict[str, float]] = namespace["measure"]
+    try:
+        return measure(namespace, operations, repeat)
+    finally:
+        registry.disconnect()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spaces", type=int, default=10_000)
+    parser.add_argument("--blocks", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    python = _lamindb_python()
+    with tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp:
+        root = Path(tmp)
+        started = time.perf_counter()
+        database, env = _make_instance(python, root)
+        uids, stems = _fill(database, args.spaces, args.blocks)
+        took = time.perf_counter() - started
+        print(f"instance: {args.spaces} spaces, {args.blocks} blocks, SQLite ({took:.1f} s to make); "
+              f"best of {args.repeat}")
+        rng = random.Random(11)
+        operations = [(label, code.format(uid=rng.choice(uids), stem=rng.choice(stems)))
+                      for label, code in OPERATIONS]
+        ours = _syncd_side(f"sqlite:///{database}", operations, args.repeat)
+        done = subprocess.run([python, "-c", _LAMINDB_SIDE, json.dumps(operations), str(args.repeat)],
+                              env=env, cwd=root, capture_output=True, text=True, check=True, timeout=3600)
+        theirs = json.loads(done.stdout.split("@@RESULTS@@", 1)[1])
+        ours["import"] = _import_seconds(sys.executable, "import syncd.registry", env, root, args.repeat)
+        theirs["import"] = _import_seconds(python, "import lamindb", env, root, args.repeat)
+    print(f"{'operation':34} {'syncd.registry':>15} {'LaminDB':>12} {'ratio':>8}")
+    for label in [*(label for label, _ in OPERATIONS), "import"]:
+        ratio = theirs[label] / ours[label] if ours[label] else float("inf")
+        print(f"{label:34} {ours[label] * 1000:12.2f} ms {theirs[label] * 1000:9.2f} ms {ratio:7.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Writes: local records may be saved and deleted; rows the hub owns may not; LaminDB's delete rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from registry_fixture import make_instance, sqlite_instance
+from structlog.testing import capture_logs
+
+from syncd import registry
+from syncd.registry import (
+    FeatureValue,
+    HubOwnedError,
+    InvalidArgument,
+    ReadOnlyRegistryError,
+    Space,
+    SpaceBlock,
+    User,
+)
+from syncd.registry.writes import hash_string
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[registry.Instance]:
+    opened = registry.connect(sqlite_instance(tmp_path))
+    yield opened
+    registry.disconnect()
+
+
+def test_hub_owned_rows_refuse_save_and_delete(fresh: registry.Instance) -> None:
+    lab = Space.get(2)
+    lab.name = "renamed"
+    with pytest.raises(HubOwnedError, match="'QQ00aaaaaaaa'.*the hub, which owns it"):
+        lab.save()
+    with pytest.raises(HubOwnedError):
+        lab.delete()
+    with pytest.raises(HubOwnedError):
+        SpaceBlock.get(3).delete(permanent=True)
+    with pytest.raises(HubOwnedError):
+        Space.filter(id__in=[3, 8]).delete()
+    assert Space.get(2).name == "Lab A"
+    assert Space.get(3).name == "Lab-A"  # the batch was refused as a whole
+
+
+def test_local_space_round_trip_with_laminDB_warning(fresh: registry.Instance) -> None:
+    with capture_logs() as logs:
+        made = Space(name="Local lab", description="mine").save()
+    assert [e["event"] for e in logs] == ["registry.space.created"]
+    assert "demo purposes" in logs[0]["note"]
+    assert made.id is not None and len(made.uid) == 12
+    made.description = "changed"
+    made.save()
+    assert Space.get(name="Local lab").description == "changed"
+    made.delete()
+    assert not Space.filter(name="Local lab").exists()
+
+
+def test_local_space_in_a_plain_laminDB_instance_without_syncd_tables(tmp_path: Path) -> None:
+    url = sqlite_instance(tmp_path, hub_owned=False)
+    registry.connect(url)
+    try:
+        lab = Space.get(2)  # no syncd_space_map rows: nothing is hub-owned
+        lab.description = "edited locally"
+        lab.save()
+        assert Space.get(2).description == "edited locally"
+    finally:
+        registry.disconnect()
+
+
+def test_delete_permanent_false_and_builtin_space_are_refused(fresh: registry.Instance) -> None:
+    with pytest.raises(InvalidArgument, match="Soft delete is not possible for Space"):
+        Space.get(3).delete(permanent=False)
+    with pytest.raises(InvalidArgument, match="built-in space"):
+        Space.get(1).delete()
+    assert Space.filter(id__in=[1, 3]).count() == 2
+
+
+def test_deleting_a_local_space_deletes_its_local_blocks(fresh: registry.Instance) -> None:
+    Space.get(4).delete()
+    assert not Space.filter(id=4).exists()
+    assert not SpaceBlock.filter(space_id=4, branch=None).exists()
+
+
+def test_new_readme_revises_the_latest_and_delete_promotes_the_previous(fresh: registry.Instance) -> None:
+    first = SpaceBlock(space=Space.get(3), content="hello\n", kind="comment").save()
+    assert first.uid.endswith("0000") and first.hash == hash_string("hello\n") == "sZRqySSS0jR8YjW00mERhA"
+    readme = SpaceBlock(space=Space.get(6), content="v1", kind="readme").save()
+    second = SpaceBlock(space=Space.get(6), content="v2", kind="readme").save()
+    assert second.uid == readme.uid[:16] + "0001"
+    assert SpaceBlock.get(readme.uid[:16]).id == second.id
+    readme.refresh_from_db()
+    assert readme.is_latest is False
+    second.delete()
+    readme.refresh_from_db()
+    assert readme.is_latest is True
+    with pytest.raises(registry.FieldError, match="kind='readme' or kind='comment'"):
+        SpaceBlock(space=Space.get(6), content="x", kind="note")
+
+
+def test_query_set_delete_moves_blocks_to_the_trash_unless_permanent(fresh: registry.Instance) -> None:
+    assert SpaceBlock.filter(space_id=10).delete() == 2
+    assert SpaceBlock.filter(branch_id=-1, space_id=10).count() == 2
+    SpaceBlock.filter(space_id=10, branch_id=-1).delete(permanent=True)
+    assert not SpaceBlock.filter(space_id=10, branch=None).exists()
+    with pytest.raises(InvalidArgument):
+        Space.filter(id=12).delete(permanent=False)
+
+
+def test_read_only_registries(fresh: registry.Instance) -> None:
+    with pytest.raises(ReadOnlyRegistryError, match="FeatureValue|JsonValue"):
+        FeatureValue.get(1).save()
+    with pytest.raises(ReadOnlyRegistryError):
+        FeatureValue.get(1).delete()
+    with pytest.raises(ReadOnlyRegistryError):
+        User.get(2).save()
+
+
+@pytest.mark.postgres
+def test_writes_on_postgresql(pg_url: str) -> None:
+    make_instance(pg_url, hub_owned=True)
+    registry.connect(pg_url)
+    try:
+        with pytest.raises(HubOwnedError):
+            Space.get(8).save()
+        made = Space(name="PG local", uid="pglocal00001").save()
+        assert made.id == 14
+        made.delete()
+        assert not Space.filter(name="PG local").exists()
+    finally:
+        registry.disconnect()

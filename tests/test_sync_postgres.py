@@ -1,0 +1,148 @@
+"""PostgreSQL instances: bootstrapped from an empty database, synced alongside SQLite, same results.
+
+Every test gets a fresh database (``pg_url``), dropped afterwards; without a
+server they skip, except under ``CI=true`` where they fail.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from builders import settings_for
+from syncenv import (
+    LAMINDB_TABLES,
+    START,
+    assert_in_step,
+    count,
+    emulator,
+    execute,
+    fetch,
+    local_spaces,
+    manual_clock,
+    requests_by_resource,
+    reset_requests,
+    sync,
+    synced_content,
+    synced_spaces,
+)
+
+from syncd.hubsim import HubStore, ManualClock, Spelling, populate
+from syncd.models import Resource
+
+pytestmark = pytest.mark.postgres
+S, B = Resource.SPACE, Resource.SPACE_BLOCK
+
+
+def sample_store(**kwargs: Any) -> HubStore:
+    store = HubStore(clock=ManualClock(START), seed=1000, **kwargs)
+    populate(store, spaces=8, blocks=150, seed=2)
+    return store
+
+
+def pg_rows_with_versions(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of LaminDB's tables with its ``xmin``: any rewrite, even to equal values, changes it."""
+    return {t: fetch(url, f"SELECT xmin::text, * FROM {t} ORDER BY id") for t in LAMINDB_TABLES}
+
+
+def test_an_empty_database_is_bootstrapped_and_synced_like_sqlite(tmp_path: Path, pg_url: str) -> None:
+    store = sample_store(spelling=Spelling(seed=3))
+    lite = f"sqlite:///{tmp_path}/lite.db"
+    with emulator(store) as hub:
+        settings = settings_for(hub.url, {"pg": pg_url, "lite": lite}, page_size=11)
+        report = sync(settings)
+        assert report.ok, [i.error for i in report.instances]
+        pg_report, lite_report = report.instances
+        assert pg_report.counts == lite_report.counts
+    assert_in_step(pg_url, store)
+    assert synced_content(pg_url) == synced_content(lite)
+    # the seed rows LaminDB starts with are there too
+    assert fetch(pg_url, "SELECT id, name, uid FROM lamindb_space WHERE id = 1") == [(1, "all", "aaaaaaaaaaaa")]
+    assert sorted(fetch(pg_url, "SELECT id, uid FROM lamindb_branch")) == [
+        (-1, "tttttttttttt"), (0, "aaaaaaaaaaaa"), (1, "mmmmmmmmmmmm")]
+
+
+def test_renames_swaps_and_case_only_renames_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    store = HubStore(clock=ManualClock(START))
+    a, b, c = (store.create_space(n) for n in ("Alpha", "Beta", "Équipe β"))
+    lite = f"sqlite:///{tmp_path}/lite.db"
+    with emulator(store) as hub:
+        clock = manual_clock(hub)
+        settings = settings_for(hub.url, {"pg": pg_url, "lite": lite}, page_size=1)
+        assert sync(settings).ok
+        ids = {u: s.id for u, s in local_spaces(pg_url).items()}
+        clock.advance(1)
+        store.rename_space(a["id"], "Beta")
+        clock.advance(1)
+        store.rename_space(b["id"], "Alpha")
+        store.rename_space(c["id"], "ÉQUIPE \u0392")  # case-only, outside ASCII: PostgreSQL's lower() folds it
+        clock.advance(1)
+        report = sync(settings)
+        assert report.ok, [i.error for i in report.instances]
+        assert [i.deferred for i in report.instances] == [0, 0]
+    expected = {a["lnid"]: "Beta", b["lnid"]: "Alpha", c["lnid"]: "ÉQUIPE \u0392"}
+    for url in (pg_url, lite):
+        assert {u: s.name for u, s in synced_spaces(url).items()} == expected
+    assert {u: s.id for u, s in local_spaces(pg_url).items()} == ids
+
+
+def test_tombstones_and_held_spaces_on_postgresql(pg_url: str) -> None:
+    store = HubStore(clock=ManualClock(START))
+    held, gone = store.create_space("Held"), store.create_space("Gone")
+    for space in (held, gone):
+        for n in range(3):
+            store.create_block(space["id"], f"{space['name']} {n}")
+    with emulator(store) as hub:
+        clock = manual_clock(hub)
+        settings = settings_for(hub.url, {"pg": pg_url})
+        assert sync(settings).ok
+        held_id = local_spaces(pg_url)[str(held["lnid"])].id
+        execute(pg_url, "INSERT INTO lamindb_branch (id, name, uid, space_id, created_by_id) "
+                        "VALUES (2, 'feature', 'fffffffffff2', :s, 1)", {"s": held_id})
+        clock.advance(1)
+        store.soft_delete(S, held["id"])
+        store.soft_delete(S, gone["id"])
+        report = sync(settings).instances[0]
+        assert report.outcome == "ok", report.error
+        assert report.held_spaces == [held["lnid"]]
+        assert report.count(S, "deleted") == 1
+        assert set(synced_spaces(pg_url)) == {held["lnid"]}
+        clock.advance(1)
+        assert sync(settings).instances[0].held_spaces == [held["lnid"]]  # reported again
+        execute(pg_url, "DELETE FROM lamindb_branch WHERE id = 2")
+        clock.advance(1)
+        report = sync(settings).instances[0]
+        assert report.held_spaces == []
+        assert synced_spaces(pg_url) == {}
+        assert count(pg_url, "lamindb_spaceblock") == 0
+
+
+def test_a_quiet_run_rewrites_no_row_on_postgresql(pg_url: str) -> None:
+    store = sample_store()
+    with emulator(store) as hub:
+        clock = manual_clock(hub)
+        settings = settings_for(hub.url, {"pg": pg_url}, page_size=50)
+        store.bulk_import(200, spread_seconds=20, content_size=50)
+        assert sync(settings).ok
+        before = pg_rows_with_versions(pg_url)
+        clock.advance(10)
+        assert sync(settings).instances[0].changed == 0
+        clock.advance(300)
+        assert sync(settings).instances[0].changed == 0
+        reset_requests(hub)
+        assert sync(settings).instances[0].changed == 0
+        assert requests_by_resource(hub) == {"space": 1, "space_block": 1}
+    assert pg_rows_with_versions(pg_url) == before
+
+
+def test_new_ids_on_postgresql_continue_after_the_seed_rows(pg_url: str) -> None:
+    store = HubStore(clock=ManualClock(START))
+    space = store.create_space("First")
+    store.create_block(space["id"], "one")
+    with emulator(store) as hub:
+        assert sync(settings_for(hub.url, {"pg": pg_url})).ok
+    # identity sequences were moved past the seed rows: LaminDB's own inserts do not collide
+    execute(pg_url, "INSERT INTO lamindb_space (name, uid) VALUES ('made by lamindb', 'lamindbmade1')")
+    ids = dict(fetch(pg_url, "SELECT uid, id FROM lamindb_space"))
+    assert len(set(ids.values())) == 3 and ids["aaaaaaaaaaaa"] == 1
