@@ -15,7 +15,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import structlog
 
-from syncd.errors import StoreError
+from syncd.errors import (
+    IncompatibleSchemaError,
+    InstanceLockedError,
+    InstanceUnreachableError,
+    StoreError,
+)
 from syncd.hub.client import HubClient
 from syncd.observe import NullObserver, Observer
 from syncd.report import InstanceReport, RunReport
@@ -29,6 +34,16 @@ __all__ = ["run_sync", "sync_group"]
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _store_error_kind(exc: StoreError) -> str:
+    if isinstance(exc, InstanceLockedError):
+        return "locked"
+    if isinstance(exc, IncompatibleSchemaError):
+        return "incompatible_schema"
+    if isinstance(exc, InstanceUnreachableError):
+        return "unreachable"
+    return "store"
 
 
 def sync_group(
@@ -57,7 +72,7 @@ def sync_group(
             except StoreError as exc:
                 report = reports[inst.name]
                 report.outcome, report.error = "failed", str(exc)
-                report.error_kind = type(exc).__name__
+                report.error_kind = _store_error_kind(exc)
                 log.error("sync.instance_failed", instance=inst.name, error=str(exc), kind=report.error_kind)
                 continue
             if store.bootstrapped:

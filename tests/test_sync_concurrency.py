@@ -97,7 +97,7 @@ def test_a_second_run_that_may_not_wait_reports_the_instance_locked(tmp_path: Pa
             with engine.connect() as conn, instance_lock(conn, instance_url, timeout=0):
                 report = sync(settings).instances[0]
                 assert report.outcome == "failed"
-                assert report.error_kind == "InstanceLockedError"
+                assert report.error_kind == "locked"
                 assert "another syncd process" in (report.error or "")
         finally:
             engine.dispose()
