@@ -40,8 +40,17 @@ _DDL = (
 _COLUMNS = {
     "space": ("id", "lnid", "name", "description", "created_at", "updated_at", "deleted_at"),
     "space_block": (
-        "id", "lnid", "space_id", "content", "hash", "kind", "version_tag", "is_latest",
-        "created_at", "updated_at", "deleted_at",
+        "id",
+        "lnid",
+        "space_id",
+        "content",
+        "hash",
+        "kind",
+        "version_tag",
+        "is_latest",
+        "created_at",
+        "updated_at",
+        "deleted_at",
     ),
 }
 
@@ -51,8 +60,9 @@ def _creator(row: dict[str, Any]) -> str | None:
     return creator.get("lnid") if isinstance(creator, dict) else None
 
 
-def copy_resource(client: httpx.Client, db: sqlite3.Connection, base_url: str, resource: str,
-                  page_size: int) -> tuple[int, int]:
+def copy_resource(
+    client: httpx.Client, db: sqlite3.Connection, base_url: str, resource: str, page_size: int
+) -> tuple[int, int]:
     """Copy every row of ``resource``; return ``(rows, requests)``."""
     columns = _COLUMNS[resource]
     marks = ", ".join("?" * (len(columns) + 1))

@@ -1,14 +1,16 @@
 """Measured child processes and the emulator process, for the benchmark.
 
-:func:`run_measured` starts one command and reaps it with :func:`os.wait4`, so
-the peak RSS is that child's own (``ru_maxrss``), not a maximum over every
-child the benchmark ever had. :class:`HubProcess` runs ``syncd hubsim`` as a
+:func:`run_measured` starts one command under ``bench_wrap.py``, a tiny
+process that reaps it with :func:`os.wait4`, so the peak RSS is that
+command's own (``ru_maxrss``): neither a maximum over every child the
+benchmark ever had, nor inflated by the benchmark's own pages. :class:`HubProcess` runs ``syncd hubsim`` as a
 separate process, so the emulator's CPU and memory are never charged to the
 measured process.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -23,6 +25,8 @@ from types import TracebackType
 import httpx
 
 __all__ = ["HubProcess", "Measured", "python_cmd", "run_measured", "syncd_cmd"]
+
+_WRAPPER = Path(__file__).resolve().parent / "bench_wrap.py"
 
 
 @dataclass
@@ -53,36 +57,50 @@ def python_cmd(*args: str) -> list[str]:
     return [sys.executable, *args]
 
 
-def run_measured(label: str, cmd: Sequence[str], *, env: Mapping[str, str], log: Path,
-                 timeout: float = 1800.0) -> Measured:
-    """Run ``cmd`` to completion; stdout and stderr go to ``log`` (and ``log`` + ``.err``)."""
+def run_measured(
+    label: str, cmd: Sequence[str], *, env: Mapping[str, str], log: Path, timeout: float = 1800.0
+) -> Measured:
+    """Run ``cmd`` to completion under ``bench_wrap.py``; stdout and stderr go to ``log`` and ``log.err``.
+
+    The wrapper times the command and reads its ``ru_maxrss`` (see bench_wrap.py for why a wrapper).
+    """
+    result_path = Path(f"{log}.rusage.json")
+    result_path.unlink(missing_ok=True)
+    wrapped = [sys.executable, "-I", "-S", str(_WRAPPER), str(result_path), *cmd]
     with open(log, "wb") as out, open(f"{log}.err", "wb") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), stdout=out, stderr=err, env=dict(env))
-        deadline = started + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.002)
-        wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        proc = subprocess.Popen(wrapped, stdout=out, stderr=err, env=dict(env), start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return Measured(label, timeout, 0.0, 0.0, -9, detail="timed out")
+    if not result_path.exists():
+        return Measured(label, 0.0, 0.0, 0.0, proc.returncode, detail="no measurement (wrapper failed)")
+    report = json.loads(result_path.read_text(encoding="utf-8"))
     # Linux reports ru_maxrss in KiB
-    return Measured(label, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, proc.returncode)
+    return Measured(label, report["wall"], report["cpu"], report["maxrss_kib"] / 1024.0, report["exit"])
 
 
 class HubProcess:
     """``syncd hubsim`` with generated sample data and the admin API, in its own process."""
 
-    def __init__(self, *, spaces: int, blocks: int, content_size: int, seed: int, env: Mapping[str, str],
-                 log: Path) -> None:
+    def __init__(
+        self, *, spaces: int, blocks: int, content_size: int, seed: int, env: Mapping[str, str], log: Path
+    ) -> None:
         self.args = [
-            "hubsim", "--port", "0", "--spaces", str(spaces), "--blocks", str(blocks),
-            "--content-size", str(content_size), "--seed", str(seed), "--admin",
+            "hubsim",
+            "--port",
+            "0",
+            "--spaces",
+            str(spaces),
+            "--blocks",
+            str(blocks),
+            "--content-size",
+            str(content_size),
+            "--seed",
+            str(seed),
+            "--admin",
         ]
         self.env = dict(env)
         self.log = log
@@ -93,8 +111,9 @@ class HubProcess:
     def __enter__(self) -> HubProcess:
         started = time.perf_counter()
         with open(self.log, "wb") as err:
-            self._proc = subprocess.Popen([*syncd_cmd(), *self.args], stdout=subprocess.PIPE, stderr=err,
-                                          env=self.env, text=True)
+            self._proc = subprocess.Popen(
+                [*syncd_cmd(), *self.args], stdout=subprocess.PIPE, stderr=err, env=self.env, text=True
+            )
         assert self._proc.stdout is not None
         line = self._proc.stdout.readline()
         if not line.startswith("hubsim url="):
@@ -104,8 +123,9 @@ class HubProcess:
         self.startup_seconds = time.perf_counter() - started
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.send_signal(signal.SIGTERM)
             try:

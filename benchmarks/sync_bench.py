@@ -19,6 +19,10 @@ each as its own process (wall time of the whole process, its own peak RSS via
     and no-change runs on a second emulator;
 (f) ``python -X importtime`` of a no-change ``run-once``: the biggest imports.
 
+Before measuring, one unmeasured baseline pass warms the emulator (it
+serialises each row on first read and caches the JSON), so no contender pays
+for the emulator's warm-up.
+
 Then it prints a table, the ratios and PASS/MISS per target. Exit code 0, or 1
 when a measured syncd run failed.
 """
@@ -56,6 +60,7 @@ TARGET_RSS_MB = 150.0
 
 # -- configuration and databases ----------------------------------------------------------------
 
+
 def write_config(path: Path, hub_url: str, instances: list[tuple[str, str]]) -> Path:
     lines = ["[hub]", f'url = "{hub_url}"', "", "[sync]", "page_size = 1000", ""]
     for name, url in instances:
@@ -78,8 +83,7 @@ class PgDatabase:
         import psycopg
 
         url = self.server.set(drivername="postgresql")
-        return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True,
-                               connect_timeout=5)
+        return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True, connect_timeout=5)
 
     def create(self) -> str:
         """Create the database; return the SQLAlchemy URL syncd uses for it."""
@@ -103,10 +107,12 @@ def sqlite_counts(path: Path) -> str:
 
 # -- measuring --------------------------------------------------------------------------------------
 
+
 class Bench:
-    def __init__(self, work: Path, env: dict[str, str]) -> None:
+    def __init__(self, work: Path, env: dict[str, str], syncd: list[str]) -> None:
         self.work = work
         self.env = env
+        self.syncd_cmd = syncd
         self.results: list[Measured] = []
         self.failed = False
 
@@ -126,14 +132,16 @@ class Bench:
             self.failed = True
             result.detail += f" FAILED, see {self.log_for(label)}"
         self.results.append(result)
-        print(f"  {label}: {result.wall:.3f} s, CPU {result.cpu:.3f} s, {result.rss_mb:.1f} MB,"
-              f" exit {result.exit_code}"
-              + (f", {result.requests} hub requests ({result.detail.strip()})" if result.requests else ""),
-              flush=True)
+        print(
+            f"  {label}: {result.wall:.3f} s, CPU {result.cpu:.3f} s, {result.rss_mb:.1f} MB,"
+            f" exit {result.exit_code}"
+            + (f", {result.requests} hub requests ({result.detail.strip()})" if result.requests else ""),
+            flush=True,
+        )
         return result
 
     def syncd(self, label: str, config: Path, hub: HubProcess) -> Measured:
-        return self.run(label, [*syncd_cmd(), "run-once", "--config", str(config)], hub=hub)
+        return self.run(label, [*self.syncd_cmd, "run-once", "--config", str(config)], hub=hub)
 
     def no_change(self, label: str, config: Path, hub: HubProcess, repeat: int) -> list[Measured]:
         return [self.syncd(f"{label} #{n + 1}", config, hub) for n in range(repeat)]
@@ -156,6 +164,7 @@ def verdict(ok: bool) -> str:
 
 
 # -- the run ------------------------------------------------------------------------------------------
+
 
 def machine_facts(pg_version: str) -> list[str]:
     import httpx
@@ -182,12 +191,28 @@ def machine_facts(pg_version: str) -> list[str]:
     ]
 
 
+def warm_up(bench: Bench, hub: HubProcess, name: str) -> None:
+    """One unmeasured baseline pass: the emulator serialises each row on first read and caches it."""
+    db = bench.work / f"warm-up-{name}.db"
+    cmd = python_cmd(str(HERE / "baseline.py"), "--url", hub.url, "--db", str(db))
+    warm = run_measured("warm-up", cmd, env=bench.env, log=bench.work / f"warm-up-{name}.log")
+    print(f"  emulator warm-up pass (not counted): {warm.wall:.2f} s", flush=True)
+    db.unlink(missing_ok=True)
+
+
 def run_big(args: argparse.Namespace, bench: Bench, status: dict[str, Any]) -> None:
     work = bench.work
     print(f"\n== emulator: {args.spaces} spaces, {args.blocks} blocks of ~{args.content_size} B", flush=True)
-    with HubProcess(spaces=args.spaces, blocks=args.blocks, content_size=args.content_size, seed=args.seed,
-                    env=bench.env, log=work / "hub-big.err") as hub:
+    with HubProcess(
+        spaces=args.spaces,
+        blocks=args.blocks,
+        content_size=args.content_size,
+        seed=args.seed,
+        env=bench.env,
+        log=work / "hub-big.err",
+    ) as hub:
         print(f"  emulator ready in {hub.startup_seconds:.1f} s at {hub.url}", flush=True)
+        warm_up(bench, hub, "big")
         status["c"] = []
         status["a"] = []
         for n in range(args.repeat):
@@ -219,11 +244,15 @@ def run_pg(args: argparse.Namespace, bench: Bench, status: dict[str, Any], hub: 
         return
     status["pg_version"] = pg.version
     try:
-        three = write_config(work / "three.toml", hub.url, [
-            ("bench-s1", f"sqlite:///{work}/three-1.db"),
-            ("bench-s2", f"sqlite:///{work}/three-2.db"),
-            ("bench-pg", pg_url),
-        ])
+        three = write_config(
+            work / "three.toml",
+            hub.url,
+            [
+                ("bench-s1", f"sqlite:///{work}/three-1.db"),
+                ("bench-s2", f"sqlite:///{work}/three-2.db"),
+                ("bench-pg", pg_url),
+            ],
+        )
         status["b"] = bench.syncd("(b) full, 2 SQLite + 1 PG", three, hub)
         label = f"(d) no-change {size(args.blocks)}, 2 SQLite + 1 PG"
         status["db"] = bench.no_change(label, three, hub, args.nochange_runs)
@@ -235,25 +264,42 @@ def run_small(args: argparse.Namespace, bench: Bench, status: dict[str, Any]) ->
     work = bench.work
     spaces = max(1, args.spaces * args.small_blocks // max(args.blocks, 1))
     print(f"\n== emulator: {spaces} spaces, {args.small_blocks} blocks of ~{args.content_size} B", flush=True)
-    with HubProcess(spaces=spaces, blocks=args.small_blocks, content_size=args.content_size, seed=args.seed,
-                    env=bench.env, log=work / "hub-small.err") as hub:
+    with HubProcess(
+        spaces=spaces,
+        blocks=args.small_blocks,
+        content_size=args.content_size,
+        seed=args.seed,
+        env=bench.env,
+        log=work / "hub-small.err",
+    ) as hub:
+        warm_up(bench, hub, "small")
         small = write_config(work / "small.toml", hub.url, [("bench-small", f"sqlite:///{work}/small.db")])
         status["a10"] = bench.syncd(f"(a) full {size(args.small_blocks)}, 1 SQLite", small, hub)
         label = f"(d) no-change {size(args.small_blocks)}, 1 SQLite"
         status["d10"] = bench.no_change(label, small, hub, args.nochange_runs)
 
 
+def _interpreter_of(script: str) -> str:
+    """The Python a console script runs under (its ``#!`` line), else this one."""
+    try:
+        first = Path(script).read_text(encoding="utf-8", errors="replace").split("\n", 1)[0]
+    except OSError:
+        return sys.executable
+    return first[2:].strip() if first.startswith("#!") and "python" in first else sys.executable
+
+
 def import_profile(bench: Bench, config: Path) -> list[str]:
     """``-X importtime`` of a no-change run-once (stderr), plus bare interpreter and ``import syncd.cli``."""
-    cmd = syncd_cmd()
-    if cmd[0] != sys.executable:
-        cmd = [sys.executable, *cmd]
+    cmd = bench.syncd_cmd
+    if not cmd[0].endswith(("python", "python3")):
+        cmd = [_interpreter_of(cmd[0]), *cmd]
     label = "(f) no-change with -X importtime"
     result = bench.run(label, [cmd[0], "-X", "importtime", *cmd[1:], "run-once", "--config", str(config)])
     bench.results.remove(result)
     times = parse_importtime(Path(f"{bench.log_for(label)}.err").read_text())
-    bare = bench.run("python -c pass", python_cmd("-c", "pass"))
-    cli = bench.run("python -c 'import syncd.cli'", python_cmd("-c", "import syncd.cli"))
+    python = cmd[0]
+    bare = bench.run("python -c pass", [python, "-c", "pass"])
+    cli = bench.run("python -c 'import syncd.cli'", [python, "-c", "import syncd.cli"])
     bench.results.remove(bare)
     bench.results.remove(cli)
     lines = [
@@ -275,8 +321,10 @@ def report(bench: Bench, status: dict[str, Any], args: argparse.Namespace) -> No
     for r in bench.results:
         req = "" if r.requests is None else str(r.requests)
         print(f"{r.label:<44} {r.wall:>8.3f} {r.cpu:>8.3f} {r.rss_mb:>8.1f} {req:>8}  {r.detail.strip()}")
-    print(f"\nbaseline wrote {status.get('baseline_rows', '?')};"
-          f" syncd (a) instance holds {status.get('a_rows')} (syncd does not copy tombstoned rows)")
+    print(
+        f"\nbaseline wrote {status.get('baseline_rows', '?')};"
+        f" syncd (a) instance holds {status.get('a_rows')} (syncd does not copy tombstoned rows)"
+    )
 
     c = median_wall(status["c"])
     a = median_wall(status["a"])
@@ -289,24 +337,42 @@ def report(bench: Bench, status: dict[str, Any], args: argparse.Namespace) -> No
     else:
         checks.append((f"(b)/(c) <= {TARGET_B}x", None, f"skipped: {status.get('b_skipped')}"))
     d100, d10 = median_wall(status["d100"]), median_wall(status["d10"])
-    checks.append((f"no-change {size(args.blocks)} <= {TARGET_NOCHANGE_S} s", d100 <= TARGET_NOCHANGE_S,
-                   f"median {d100:.3f} s of {len(status['d100'])} runs"))
+    checks.append(
+        (
+            f"no-change {size(args.blocks)} <= {TARGET_NOCHANGE_S} s",
+            d100 <= TARGET_NOCHANGE_S,
+            f"median {d100:.3f} s of {len(status['d100'])} runs",
+        )
+    )
     growth = f"no-change {size(args.blocks)} <= {TARGET_NOCHANGE_GROWTH}x {size(args.small_blocks)}"
-    checks.append((growth, d100 <= TARGET_NOCHANGE_GROWTH * d10,
-                   f"{d100:.3f} s / {d10:.3f} s = {d100 / d10:.2f}x"))
+    checks.append(
+        (growth, d100 <= TARGET_NOCHANGE_GROWTH * d10, f"{d100:.3f} s / {d10:.3f} s = {d100 / d10:.2f}x")
+    )
     nochange = status["d100"] + status["d10"] + status.get("db", [])
     one_per_resource = all(r.requests == 2 for r in nochange)
-    checks.append(("no-change: 1 request per resource per group", one_per_resource,
-                   "requests per run: " + ", ".join(str(r.requests) for r in nochange)))
+    checks.append(
+        (
+            "no-change: 1 request per resource per group",
+            one_per_resource,
+            "requests per run: " + ", ".join(str(r.requests) for r in nochange),
+        )
+    )
     syncd_runs = [r for r in bench.results if not r.label.startswith("(c)")]
     worst = max(syncd_runs, key=lambda r: r.rss_mb)
-    checks.append((f"peak RSS <= {TARGET_RSS_MB:.0f} MB (every syncd run)", worst.rss_mb <= TARGET_RSS_MB,
-                   f"max {worst.rss_mb:.1f} MB ({worst.label})"))
+    checks.append(
+        (
+            f"peak RSS <= {TARGET_RSS_MB:.0f} MB (every syncd run)",
+            worst.rss_mb <= TARGET_RSS_MB,
+            f"max {worst.rss_mb:.1f} MB ({worst.label})",
+        )
+    )
 
     cc, ca = median_cpu(status["c"]), median_cpu(status["a"])
     cpu_b = f", (b)/(c) {status['b'].cpu / cc:.2f}x" if "b" in status else ""
-    print(f"\nCPU-time ratios (user+system of the measured process; less sensitive to other load):"
-          f" (a)/(c) {ca / cc:.2f}x{cpu_b}")
+    print(
+        f"\nCPU-time ratios (user+system of the measured process; less sensitive to other load):"
+        f" (a)/(c) {ca / cc:.2f}x{cpu_b}"
+    )
     print("\n== targets")
     for name, ok, detail in checks:
         word = "SKIP" if ok is None else verdict(ok)
@@ -317,6 +383,7 @@ def report(bench: Bench, status: dict[str, Any], args: argparse.Namespace) -> No
     print("\n== machine")
     for line in machine_facts(status.get("pg_version", "")):
         print(f"  {line}")
+    print(f"  syncd measured  {' '.join(bench.syncd_cmd)}")
     print(f"  work dir        {bench.work}{'' if args.keep else ' (removed)'}")
 
 
@@ -328,11 +395,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--small-blocks", type=int, default=10_000, help="blocks for the 10k no-change figure")
     add("--content-size", type=int, default=500, help="approximate block content bytes")
     add("--seed", type=int, default=1)
-    add("--pg", default=DEFAULT_PG,
-        help="PostgreSQL server to create a fresh database on (default: %(default)s)")
+    add(
+        "--pg",
+        default=DEFAULT_PG,
+        help="PostgreSQL server to create a fresh database on (default: %(default)s)",
+    )
     add("--no-pg", action="store_true", help="skip (b)")
     add("--repeat", type=int, default=1, help="runs of (c) and (a) each (the median is used)")
     add("--nochange-runs", type=int, default=3, help="no-change runs per case (the median is used)")
+    add("--syncd", help="the syncd executable to measure (default: the one installed next to this Python)")
     add("--work-dir", help="where to put databases and logs (default: a fresh temporary directory)")
     add("--keep", action="store_true", help="keep the work directory")
     return parser.parse_args(argv)
@@ -344,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "SYNCD_HUB_TOKEN": TOKEN}
     env.pop("SYNCD_CONFIG", None)
-    bench = Bench(work, env)
+    bench = Bench(work, env, [args.syncd] if args.syncd else syncd_cmd())
     status: dict[str, Any] = {}
     steps: list[Callable[[argparse.Namespace, Bench, dict[str, Any]], None]] = [run_big, run_small]
     try:
@@ -354,9 +425,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    summary = {r.label: {"wall": round(r.wall, 4), "cpu": round(r.cpu, 4), "rss_mb": round(r.rss_mb, 1),
-                         "requests": r.requests}
-               for r in bench.results}
+    summary = {
+        r.label: {
+            "wall": round(r.wall, 4),
+            "cpu": round(r.cpu, 4),
+            "rss_mb": round(r.rss_mb, 1),
+            "requests": r.requests,
+        }
+        for r in bench.results
+    }
     print("\n" + json.dumps(summary))
     return 1 if bench.failed else 0
 

@@ -150,6 +150,8 @@ BATTERY: list[tuple[str, str]] = [
     ("df_blocks_branch_none", "SpaceBlock.filter(branch=None).to_dataframe(limit=None)"),
     ("df_blocks_include_space", "SpaceBlock.to_dataframe(include='space__name')"),
     ("df_users", "User.to_dataframe()"),
+    ("df_privates", "SpaceBlock.to_dataframe(include='privates', limit=None)"),
+    ("df_privates_and_path", "SpaceBlock.to_dataframe(include=['privates', 'space__name'])"),
     ("df_deprecated_df", "Space.df()"),
     ("df_reverse_join_qs", "Space.filter(ablocks__kind='readme').to_dataframe()"),
     # search
@@ -188,6 +190,30 @@ BATTERY: list[tuple[str, str]] = [
     ("fv_search", "FeatureValue.search('hlab')"),
     ("fv_lookup", "FeatureValue.lookup()"),
     ("fv_count", "FeatureValue.filter().count()"),
+    # more combinations
+    ("q_nested", "Space.filter(Q(Q(name__startswith='Lab') | Q(name='Ops')) & ~Q(id=3)).order_by('id')"),
+    ("q_and_kwargs", "Space.filter(Q(name__icontains='lab'), created_by__isnull=False).order_by('id')"),
+    ("exclude_q", "Space.filter().exclude(Q(name='Ops') | Q(id__lt=3)).order_by('id')"),
+    ("filter_uid_in", "Space.filter(uid__in=['QQ00aaaaaaaa', 'OP88kkkkkkkk']).order_by('id')"),
+    ("filter_week_day", "Space.filter(created_at__week_day=4).order_by('id')"),
+    ("filter_quarter", "Space.filter(created_at__quarter=1).order_by('id')"),
+    ("filter_date", "Space.filter(created_at__date=date(2025, 1, 1)).order_by('id')"),
+    ("filter_minute", "SpaceBlock.filter(created_at__minute=0, created_at__second=0).order_by('id')"),
+    ("block_is_latest_false", "SpaceBlock.filter(is_latest=False).order_by('id')"),
+    ("block_version_tag_set", "SpaceBlock.filter(version_tag__isnull=False).order_by('id')"),
+    ("block_order_multi", "SpaceBlock.filter(branch=None).order_by('-kind', 'uid')"),
+    ("block_to_list_related", "SpaceBlock.filter().order_by('id').to_list('space__name')"),
+    ("block_get_int_archived", "SpaceBlock.get(5)"),
+    ("block_count_exclude", "SpaceBlock.filter().exclude(kind='readme').count()"),
+    ("rel_ablocks_get", "Space.get(2).ablocks.get(kind='comment')"),
+    ("rel_ablocks_get_readme", "Space.get(2).ablocks.get(kind='readme')"),
+    ("last_ordered", "Space.filter().order_by('name').last()"),
+    ("slice_count", "Space.filter().order_by('id')[2:5].count()"),
+    ("search_case_exact", "Space.search('Ops', case_sensitive=True)"),
+    ("lookup_users_return", "User.lookup(return_field='name')"),
+    ("fv_filter_value", "FeatureValue.filter(value='lab value')"),
+    ("fv_get_hash", "FeatureValue.get(hash='hlabaaaaaaaaaaaaaaaaaa')"),
+    ("fv_filter_space_record", "FeatureValue.filter(space=Space.get(2)).order_by('id')"),
     # writes (read-only checks that need no state change)
     ("delete_soft_space", "Space(name='tmp-x', uid='tmpxtmpxtmpx').delete(permanent=False)"),
 ]
@@ -269,7 +295,7 @@ def normalize(value: Any) -> Any:
 def run(namespace: dict[str, Any]) -> dict[str, Any]:
     """Evaluate every battery entry; exceptions become ``{"error": category}``."""
     results: dict[str, Any] = {}
-    scope = {**namespace, "datetime": datetime, "UTC": UTC}
+    scope = {**namespace, "datetime": datetime, "date": date, "UTC": UTC}
     for key, expression in BATTERY:
         try:
             results[key] = normalize(eval(expression, scope))

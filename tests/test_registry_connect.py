@@ -120,3 +120,15 @@ def test_postgresql_read_connections_are_read_only(pg_url: str) -> None:
             conn.execute(text("UPDATE lamindb_space SET name = 'x' WHERE id = 2"))
     finally:
         registry.disconnect()
+
+
+def test_using_takes_urls_instances_and_the_filter_keyword(tmp_path: Path) -> None:
+    url = sqlite_instance(tmp_path)
+    try:
+        other = registry.connect(url)
+        assert Space.using(url).filter(name="Ops").count() == 1
+        assert Space.using(other).get(12).name == "Ops"
+        assert Space.filter(name="Ops", using=url).count() == 1
+        assert Space.filter(name="Ops").using(other).exists()
+    finally:
+        registry.disconnect()

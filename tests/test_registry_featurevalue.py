@@ -20,6 +20,12 @@ def test_filter_get_and_json_values(reg: Instance) -> None:
     assert FeatureValue.get(3).space == Space.get(5)
     assert FeatureValue.filter(branch=None).count() == 6
     assert [v.id for v in FeatureValue.filter(feature_id__isnull=True, space_id=2).order_by("id")] == [1, 2]
+    assert [v.id for v in FeatureValue.filter(value="lab value")] == [2]
+    assert [v.id for v in FeatureValue.filter(value=42)] == [1]
+    assert [v.id for v in FeatureValue.filter(value={"a": 1})] == [3]
+    assert [v.id for v in FeatureValue.filter(value__in=[42, ["x", "y"]]).order_by("id")] == [1, 4]
+    with pytest.raises(Exception, match="supports exact, in and isnull"):
+        FeatureValue.filter(value__icontains="lab")
     with pytest.raises(Exception, match="filter on run_id"):
         FeatureValue.filter(run__name="x")
 

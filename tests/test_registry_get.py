@@ -92,3 +92,10 @@ def test_exclude_and_relations_do_not_add_the_branch_filter(reg: Instance) -> No
     assert ids(SpaceBlock.filter(kind="comment").exclude(content="Lab")) == [8, 9, 11, 12]
     assert ids(Space.get(2).ablocks) == [1, 2, 3, 4]
     assert ids(Space.get(2).ablocks.filter(kind="comment")) == [4]
+
+
+def test_get_through_a_relation_implies_nothing(reg: Instance) -> None:
+    # like Django's related managers: no implied is_latest, no branch filter
+    assert Space.get(2).ablocks.get(kind="comment").id == 4
+    with pytest.raises(MultipleObjectsReturned):
+        Space.get(2).ablocks.get(kind="readme")

@@ -40,13 +40,14 @@ SQLITE_DEVIATIONS: dict[str, str] = {
         "filter_iexact_unicode", "filter_icontains_unicode", "search_unicode", "filter_contains",
         "filter_contains_case", "filter_startswith", "filter_startswith_case", "filter_related_reverse_two",
         "exclude", "to_list", "to_list_field", "get_stub", "get_stub_lower", "block_get_full_old",
-        "block_get_case_stem", "search_lab_case",
+        "block_get_case_stem", "search_lab_case", "q_nested",
     ], CASE_RULES),
     "repr_block": "SpaceBlock's repr shows *_id keys instead of embedding four related records",
 }
 # PostgreSQL orders tied search ranks arbitrarily (syncd orders ties by id): these may or may not differ
 POSTGRESQL_TIES = frozenset({"search_lab", "search_lab_upper", "search_field", "search_blocks",
-                             "search_blocks_df", "search_df", "search_limit", "search_qs", "search_lab_case"})
+                             "search_blocks_df", "search_df", "search_limit", "search_qs", "search_lab_case",
+                             "search_case_exact"})
 POSTGRESQL_DEVIATIONS: dict[str, str] = {"repr_block": SQLITE_DEVIATIONS["repr_block"]}
 
 

@@ -64,6 +64,9 @@ def test_lookup_keys_duplicates_keywords_and_dict(reg: Instance) -> None:
     with pytest.raises(AttributeError):
         _ = spaces.nope
     assert Space.lookup(return_field="uid").ops == "OP88kkkkkkkk"
+    assert Space.lookup(keep="last").lab_a.id == 3
+    assert [s.id for s in Space.lookup(keep=False).lab_a] == [2, 3]
+    assert Space.lookup(keep=False).ops.id == 12
     assert Space.lookup(field="uid").qq00aaaaaaaa.id == 2
     assert SpaceBlock.lookup()._fields == ("v1", "v2", "dict")
     assert User.lookup().alice.uid == "usr00002"

@@ -57,6 +57,16 @@ def test_local_space_round_trip_with_laminDB_warning(fresh: registry.Instance) -
     assert not Space.filter(name="Local lab").exists()
 
 
+def test_a_name_taken_in_any_case_is_refused_clearly(fresh: registry.Instance) -> None:
+    with pytest.raises(registry.FieldError, match="cannot save Space: UNIQUE constraint failed"):
+        Space(name="OPS").save()
+    local = Space(name="Local").save()
+    local.name = "ops"
+    with pytest.raises(registry.FieldError, match="cannot save Space"):
+        local.save()
+    assert Space.get(local.id).name == "Local"
+
+
 def test_local_space_in_a_plain_laminDB_instance_without_syncd_tables(tmp_path: Path) -> None:
     url = sqlite_instance(tmp_path, hub_owned=False)
     registry.connect(url)

@@ -77,6 +77,7 @@ def test_two_processes_on_one_instance_the_second_waits(tmp_path: Path, instance
         first = start(config, tmp_path)
         wait_for_progress(instance_url, first)
         second = start(config, tmp_path)  # starts while the first one is writing
+        assert first.poll() is None
         outputs = [p.communicate(timeout=120) for p in (first, second)]
     for process, (out, err) in zip((first, second), outputs, strict=True):
         assert process.returncode == 0, out[-2000:] + err[-2000:]

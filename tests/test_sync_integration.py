@@ -7,7 +7,6 @@ emulator answered.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import httpx
@@ -486,7 +485,8 @@ def test_a_hub_block_with_a_changed_lnid_is_rejected(tmp_path: Path) -> None:
         report = sync(settings).instances[0]
         assert report.quarantined == 1
         assert local_blocks(url)[str(block["lnid"])].content == "stable identity"
-        assert uuid.UUID(str(block["id"]))  # the id stays the key
+        [entry] = parked(url)
+        assert "lnid" in entry["reason"] and entry["row_key"] == str(block["id"])
 
 
 def test_a_block_moved_to_another_space_moves_locally(tmp_path: Path) -> None:

@@ -9,11 +9,29 @@ becomes ``NOT EXISTS`` over the related rows instead.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, Integer, and_, cast, exists, not_, or_, select, true
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Integer,
+    String,
+    and_,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -96,6 +114,8 @@ def _finish(
             valid = ", ".join(LOOKUPS + (TRANSFORMS if is_datetime and not transforms else ()))
             raise FieldError(f"Unsupported lookup '{lookup}' for field '{column}' in {key!r}. "
                              f"Valid lookups: {valid}")
+    if isinstance(registry._meta.table.c[column].type, JSON) and lookup not in ("exact", "in", "isnull"):
+        raise FieldError(f"JSON field '{column}' supports exact, in and isnull lookups, not '{lookup}'")
     if rest:
         if not allow_lookup:
             raise FieldError(f"{key!r}: '{rest[0]}' is not a field of {registry.__name__}; "
@@ -190,6 +210,8 @@ class Compiler:
         for name in path.transforms:
             expr = apply_transform(expr, name, self.dialect)
         value = _key_value(value)
+        if isinstance(meta.table.c[path.column].type, JSON):
+            return _json_compare(expr, path, value, self.dialect)
         if path.transforms == ("date",) and self.dialect == "sqlite":
             value = _iso_dates(value)
         is_datetime = not path.transforms and isinstance(meta.table.c[path.column].type, UTCDateTime)
@@ -215,6 +237,22 @@ class Compiler:
         subquery = select(target.c.id).select_from(inner.from_clause).where(
             target.c[hop.column] == outer.c.id, clause)
         return exists(subquery)
+
+
+def _json_compare(expr: ColumnElement[Any], path: Path, value: Any, dialect: str) -> ColumnElement[bool]:
+    """JSON equality as Django does it: the stored JSON value equals ``value`` encoded as JSON."""
+    if path.lookup == "isnull":
+        return expr.is_(None) if value else expr.is_not(None)
+    values = value if path.lookup == "in" else [value]
+    if path.lookup not in ("exact", "in") or not isinstance(values, list | tuple):
+        raise FieldError(f"JSON field '{path.column}' supports exact, in and isnull lookups")
+    encoded = [json.dumps(v) for v in values]
+    if dialect == "sqlite":
+        stored = func.json_extract(type_coerce(expr, String), "$")
+        matches = [stored == func.json_extract(e, "$") for e in encoded]
+    else:
+        matches = [type_coerce(expr, JSONB) == cast(literal(e, String), JSONB) for e in encoded]
+    return or_(*matches) if matches else false()
 
 
 def _iso_dates(value: Any) -> Any:

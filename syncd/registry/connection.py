@@ -4,7 +4,7 @@
 configuration) and makes it the default for every registry; ``using(name)``
 opens further configured instances on demand. Reads run on read-only
 connections: SQLite files are opened with ``mode=ro``, PostgreSQL sessions
-are ``READ ONLY``; writes (``save``/``delete`` of local rows) get their own
+have ``default_transaction_read_only`` on; writes (``save``/``delete`` of local rows) get their own
 read-write connection.
 """
 
@@ -100,9 +100,13 @@ class Instance:
         url = self._url
         if url.drivername == "postgresql":
             url = url.set(drivername="postgresql+psycopg")
-        engine = create_engine(
-            url, connect_args={"connect_timeout": 10, "application_name": "syncd.registry"})
-        return engine.execution_options(postgresql_readonly=True) if read_only else engine
+        connect_args: dict[str, Any] = {"connect_timeout": 10, "application_name": "syncd.registry"}
+        if not read_only:
+            return create_engine(url, connect_args=connect_args)
+        # every statement runs on its own in a read-only session: one round trip per query, and the
+        # server refuses any write ("cannot execute ... in a read-only transaction")
+        connect_args["options"] = "-c default_transaction_read_only=on"
+        return create_engine(url, isolation_level="AUTOCOMMIT", connect_args=connect_args)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -34,11 +34,10 @@ DEFAULT_LIMIT = 20
 
 def _columns(qs: QuerySet[R], includes: list[str]) -> tuple[list[str], list[str]]:
     meta = qs.model._meta
-    names = list(meta.frame_columns)
-    if "privates" in includes:
+    privates = "privates" in includes
+    if privates:
         includes.remove("privates")
-        private = [f for f in meta.fields if f.startswith("_") and f in meta.columns]
-        names[2:2] = private
+    names = list(meta.frame_columns_with(privates=privates))
     if not includes:
         return names, []
     for path in includes:

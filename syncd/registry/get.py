@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy import Integer, Select, and_, bindparam, cast, select
+from sqlalchemy.sql.elements import ColumnElement
+
 from syncd.registry.errors import FieldError
 
 if TYPE_CHECKING:
@@ -43,7 +46,8 @@ def get(qs: QuerySet[R], idlike: int | str | None = None, **expressions: Any) ->
     if isinstance(idlike, str):
         return _by_uid(basic, idlike)
     meta = registry._meta
-    implied_latest = meta.versioned and "is_latest" not in expressions
+    # a relation's query set (space.ablocks) gets as Django does, without the implied is_latest
+    implied_latest = meta.versioned and "is_latest" not in expressions and not qs._basic
     if implied_latest:
         expressions["is_latest"] = True
     try:
@@ -66,6 +70,8 @@ def _by_uid(basic: QuerySet[R], idlike: str) -> R:
     meta = registry._meta
     message = (f"No record found with uid '{idlike}'. "
                f"Did you forget a keyword as in {registry.__name__}.get({meta.name_field}='{idlike}')?")
+    if _direct_allowed(basic, idlike):
+        return _direct(basic, idlike, message)
     if meta.versioned and len(idlike) <= meta.stem_length:
         latest = basic.filter(uid__startswith=idlike, is_latest=True)
         candidates = latest if latest.exists() else basic.filter(uid__startswith=idlike, is_latest=False)
@@ -74,3 +80,62 @@ def _by_uid(basic: QuerySet[R], idlike: str) -> R:
         found = basic.filter(uid__startswith=idlike)._one(raise_missing=True, message=message)
     assert found is not None
     return found
+
+
+# The registry-wide get by uid is the hottest path: it runs prepared statements, built once per registry.
+
+
+def _direct_allowed(qs: QuerySet[R], idlike: str) -> bool:
+    if qs._filters or qs.is_sliced or not idlike:
+        return False
+    last = ord(idlike[-1])
+    return last < 0x10FFFF and not 0xD7FF <= last <= 0xDFFF
+
+
+_statements: dict[tuple[str, str, bool], Select[Any]] = {}
+
+
+def _statement(registry: type[Record], dialect: str, versioned: bool) -> Select[Any]:
+    key = (registry.__name__, dialect, versioned)
+    if key not in _statements:
+        _statements[key] = _build_statement(registry, dialect, versioned)
+    return _statements[key]
+
+
+def _build_statement(registry: type[Record], dialect: str, versioned: bool) -> Select[Any]:
+    table = registry._meta.table
+    uid = table.c.uid
+    if dialect == "postgresql":
+        condition: ColumnElement[bool] = uid.like(bindparam("pattern"), escape="\\")
+    else:
+        condition = and_(uid >= bindparam("low"), uid < bindparam("high"))
+    if versioned:
+        flag = cast(table.c.is_latest, Integer) if dialect == "sqlite" else table.c.is_latest
+        condition = and_(condition, flag == bindparam("latest"))
+    columns = [table.c[c] for c in registry._meta.columns]
+    return select(*columns).where(condition).order_by(table.c.id).limit(2)
+
+
+def _direct(qs: QuerySet[R], idlike: str, message: str) -> R:
+    registry = qs.model
+    meta = registry._meta
+    instance = qs.instance
+    params: dict[str, Any] = {
+        "pattern": idlike.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
+        "low": idlike, "high": idlike[:-1] + chr(ord(idlike[-1]) + 1),
+    }
+    stem = meta.versioned and len(idlike) <= meta.stem_length
+    with instance.read() as conn:
+        if stem:
+            statement = _statement(registry, instance.dialect, True)
+            rows = conn.execute(statement, {**params, "latest": 1}).all()
+            if not rows:
+                rows = conn.execute(statement, {**params, "latest": 0}).all()
+        else:
+            rows = conn.execute(_statement(registry, instance.dialect, False), params).all()
+    if not rows:
+        raise registry.DoesNotExist(message)
+    if len(rows) > 1 and not stem:
+        raise registry.MultipleObjectsReturned(
+            f"more than one {registry.__name__} has a uid starting with '{idlike}'; give more of the uid")
+    return registry._from_row(dict(zip(meta.columns, rows[0], strict=True)), instance)

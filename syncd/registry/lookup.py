@@ -4,8 +4,9 @@ A value becomes an attribute by replacing every run of characters outside
 ``[0-9a-zA-Z_]`` with ``_`` and lower-casing; a key that does not start with a
 letter gets the prefix ``ln_``; Python keywords get a trailing ``_``; empty and
 non-string values are skipped. When several records share a key the first (by
-id) wins; ``.dict()`` maps each original value to its record, or to a list of
-records when the value is not unique.
+id) wins (``keep="last"``: the last; ``keep=False``: a list of all);
+``.dict()`` maps each original value to its record, or to a list of records
+when the value is not unique.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import keyword
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from syncd.registry.errors import FieldError
 
@@ -72,30 +73,34 @@ class Lookup:
         return f"Lookup({shown})"
 
 
-def lookup(qs: QuerySet[R], *, field: str | None, return_field: str | None) -> Lookup:
+Keep = Literal["first", "last", False]
+
+
+def lookup(qs: QuerySet[R], *, field: str | None, return_field: str | None, keep: Keep = "first") -> Lookup:
+    if keep not in ("first", "last", False):
+        raise FieldError(f"keep must be 'first', 'last' or False, not {keep!r}")
     meta = qs.model._meta
     name = field or meta.name_field
     for given in (name, return_field):
         if given is not None and given not in meta.columns:
             raise FieldError(f"Unknown field '{given}'. Available fields: {', '.join(meta.available)}")
     by_value: dict[str, Any] = {}
-    first_by_key: dict[str, Any] = {}
+    by_key: dict[str, list[Any]] = {}
     for record in qs.order_by("id") if not qs.is_sliced else qs:
         value = record.__dict__.get(name)
         if not isinstance(value, str) or value == "":
             continue
         held = by_value.get(value)
-        if held is None:
-            by_value[value] = record
-        elif isinstance(held, list):
-            held.append(record)
-        else:
-            by_value[value] = [held, record]
+        by_value[value] = record if held is None else [*(held if isinstance(held, list) else [held]), record]
         key = attribute_name(value)
-        if key is None:
-            continue
-        if keyword.iskeyword(key):
-            key += "_"
-        if key not in first_by_key:
-            first_by_key[key] = record if return_field is None else record.__dict__.get(return_field)
-    return Lookup(first_by_key, by_value)
+        if key is not None:
+            key = key + "_" if keyword.iskeyword(key) else key
+            shown = record if return_field is None else record.__dict__.get(return_field)
+            by_key.setdefault(key, []).append(shown)
+    return Lookup({k: _kept(v, keep) for k, v in by_key.items()}, by_value)
+
+
+def _kept(found: list[Any], keep: Keep) -> Any:
+    if keep is False:
+        return found[0] if len(found) == 1 else found
+    return found[0] if keep == "first" else found[-1]

@@ -83,7 +83,7 @@ def _like_escape(value: str) -> str:
 
 _LIKE_PATTERNS = {"contains": "%{}%", "startswith": "{}%", "endswith": "%{}", "exact": "{}"}
 # the only characters outside ASCII whose lower case holds ASCII letters: U+0130 (İ) and U+212A (KELVIN SIGN)
-_LOWERS_TO_ASCII_GLOB = "*[\u0130\u212a]*"
+_LOWERS_TO_ASCII = ("\u0130", "\u212a")
 
 
 def _prefix_range(expr: ColumnElement[Any], value: str, dialect: str) -> ColumnElement[bool] | None:
@@ -135,7 +135,8 @@ def _folded(expr: ColumnElement[Any], kind: str, value: str, dialect: str) -> Co
     # SQLite's LIKE folds ASCII case in C, which for an ASCII needle finds exactly what Unicode folding
     # finds, except in text holding a character that lower-cases to ASCII: that text takes the slow path
     like = expr.like(_LIKE_PATTERNS[kind].format(_like_escape(value)), escape="\\")
-    return or_(like, and_(expr.op("GLOB")(_LOWERS_TO_ASCII_GLOB), slow))
+    special = or_(*(func.instr(expr, c) > 0 for c in _LOWERS_TO_ASCII))
+    return or_(like, and_(special, slow))
 
 
 def _text_lookup(

@@ -80,8 +80,12 @@ class Meta:
     @property
     def frame_columns(self) -> tuple[str, ...]:
         """``to_dataframe`` columns in LaminDB's order (the primary key included)."""
+        return self.frame_columns_with(privates=False)
+
+    def frame_columns_with(self, *, privates: bool) -> tuple[str, ...]:
+        """The frame columns, with the private ``_`` fields when ``include="privates"``."""
         names = [f for f in self.fields
-                 if f not in self.forward and f != "updated_at" and not f.startswith("_")]
+                 if f not in self.forward and f != "updated_at" and (privates or not f.startswith("_"))]
         for moved in _MOVED_LAST_IN_FRAMES:
             if moved in names:
                 names.append(names.pop(names.index(moved)))

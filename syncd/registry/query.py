@@ -9,7 +9,7 @@ Query sets of a relation (``space.ablocks``) and ``exclude()`` do not.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from sqlalchemy import Select, String, case, func, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
@@ -325,10 +325,13 @@ class QuerySet(Generic[R]):
 
         return search(self, string, field=field, limit=limit, case_sensitive=case_sensitive)
 
-    def lookup(self, field: str | None = None, return_field: str | None = None) -> Lookup:
+    def lookup(
+        self, field: str | None = None, return_field: str | None = None,
+        keep: Literal["first", "last", False] = "first",
+    ) -> Lookup:
         from syncd.registry.lookup import lookup
 
-        return lookup(self, field=field, return_field=return_field)
+        return lookup(self, field=field, return_field=return_field, keep=keep)
 
     def delete(self, permanent: bool | None = None) -> int:
         """Delete every matching local record; blocks go to the trash unless ``permanent=True``."""

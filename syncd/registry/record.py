@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from sqlalchemy import Table
 
@@ -171,9 +171,12 @@ class Record:
             string, field=field, limit=limit, case_sensitive=case_sensitive)
 
     @classmethod
-    def lookup(cls, field: str | None = None, return_field: str | None = None) -> Lookup:
+    def lookup(
+        cls, field: str | None = None, return_field: str | None = None,
+        keep: Literal["first", "last", False] = "first",
+    ) -> Lookup:
         """An auto-complete object: ``Space.lookup().lab_a``; ``.dict()`` maps values to records."""
-        return QuerySet(cls, basic=True).lookup(field=field, return_field=return_field)
+        return QuerySet(cls, basic=True).lookup(field=field, return_field=return_field, keep=keep)
 
     # ---- instance methods -------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import Table
 
+from syncd.registry import tables
 from syncd.registry.model import Forward, Reverse
 from syncd.registry.record import Record
 from syncd.registry.tables import jsonvalue
@@ -74,9 +75,9 @@ class Branch(Record):
 class SpaceBlock(Record):
     """``lamindb_spaceblock``: versioned readme and comment blocks of a space."""
 
-    _table = schema.spaceblock
+    _table = tables.spaceblock
     _fields = ("version_tag", "is_latest", "id", "uid", "content", "hash", "kind", "created_at", "created_by",
-               "_status_code", "branch", "created_on", "space")
+               "_status_code", "_aux", "branch", "created_on", "space")
     _relations = (Forward("created_by", "User"), Forward("branch", "Branch"), Forward("created_on", "Branch"),
                   Forward("space", "Space"))
     _versioned = True

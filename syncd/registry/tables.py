@@ -1,8 +1,9 @@
 """Tables the registry reads beyond those of :mod:`syncd.store.schema`.
 
-``lamindb_jsonvalue`` (LaminDB's ``JsonValue``, formerly ``FeatureValue``) is
-described on a metadata object of its own so that the store's metadata stays
-exactly the set of tables syncd writes. Foreign keys are left out: the
+``lamindb_jsonvalue`` (LaminDB's ``JsonValue``, formerly ``FeatureValue``), and
+``lamindb_spaceblock`` with LaminDB's private ``_aux`` column, are described on
+a metadata object of their own so that the store's metadata stays exactly what
+syncd writes. Foreign keys are left out: the
 registry resolves relations itself and never creates these tables.
 """
 
@@ -11,9 +12,10 @@ from __future__ import annotations
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Integer, MetaData, SmallInteger, String, Table
 from sqlalchemy.dialects.postgresql import JSONB
 
+from syncd.store import schema
 from syncd.store.types import UTCDateTime
 
-__all__ = ["jsonvalue", "registry_only"]
+__all__ = ["jsonvalue", "registry_only", "spaceblock"]
 
 registry_only = MetaData()
 
@@ -34,4 +36,12 @@ jsonvalue = Table(
     Column("run_id", BigInteger().with_variant(Integer, "sqlite")),
     Column("space_id", SmallInteger, nullable=False),
     Column("created_by_id", Integer, nullable=False),
+)
+
+# the store's lamindb_spaceblock plus LaminDB's private ``_aux`` JSON column, which syncd never writes
+spaceblock = Table(
+    "lamindb_spaceblock",
+    registry_only,
+    *(column._copy() for column in schema.spaceblock.columns),
+    Column("_aux", _json),
 )

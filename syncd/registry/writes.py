@@ -117,30 +117,35 @@ def save_record(record: Record) -> None:
     instance = record._instance or current()
     meta = registry._meta
     values = {c: record.__dict__.get(c) for c in meta.columns if c != "id"}
-    with instance.write() as conn:
-        if record.id is not None:
-            owned = _hub_owned(conn, instance, registry, [record.id])
-            if owned:
-                raise _owned_error(registry, [record], owned, "save")
-            conn.execute(update(meta.table).where(meta.table.c.id == record.id).values(values))
-        else:
-            if values.get("created_by_id") is None and registry.__name__ == "SpaceBlock":
-                values["created_by_id"] = conn.execute(select(_first_user())).scalar_one()
-            if registry.__name__ == "SpaceBlock" and values["kind"] == "readme":
-                _version_readme(conn, registry, values)
-            try:
-                inserted = insert(meta.table).values(values).returning(meta.table.c.id)
-                new_id = conn.execute(inserted).scalar_one()
-            except IntegrityError as exc:
-                reason = str(exc.orig).splitlines()[0]
-                raise errors.FieldError(f"cannot save {registry.__name__}: {reason}") from None
-            if registry.__name__ == "Space":
-                log.warning("registry.space.created", name=values["name"], note=(
-                    "creating spaces manually is possible for demo purposes, "
-                    "but does *not* affect access permissions"))
-            record.__dict__.update(values)
-            record.__dict__["id"] = new_id
+    try:
+        with instance.write() as conn:
+            _write(conn, instance, record, values)
+    except IntegrityError as exc:
+        reason = str(exc.orig).splitlines()[0]
+        raise errors.FieldError(f"cannot save {registry.__name__}: {reason}") from None
     record.__dict__["_instance"] = instance
+
+
+def _write(conn: Connection, instance: Instance, record: Record, values: dict[str, Any]) -> None:
+    registry = type(record)
+    meta = registry._meta
+    if record.id is not None:
+        owned = _hub_owned(conn, instance, registry, [record.id])
+        if owned:
+            raise _owned_error(registry, [record], owned, "save")
+        conn.execute(update(meta.table).where(meta.table.c.id == record.id).values(values))
+        return
+    if values.get("created_by_id") is None and registry.__name__ == "SpaceBlock":
+        values["created_by_id"] = conn.execute(select(_first_user())).scalar_one()
+    if registry.__name__ == "SpaceBlock" and values["kind"] == "readme":
+        _version_readme(conn, registry, values)
+    new_id = conn.execute(insert(meta.table).values(values).returning(meta.table.c.id)).scalar_one()
+    if registry.__name__ == "Space":
+        log.warning("registry.space.created", name=values["name"], note=(
+            "creating spaces manually is possible for demo purposes, "
+            "but does *not* affect access permissions"))
+    record.__dict__.update(values)
+    record.__dict__["id"] = new_id
 
 
 def _first_user() -> Any:
