@@ -66,7 +66,8 @@ class HubStore:
     def __init__(self, *, clock: Clock = utc_now, seed: int = 0, spelling: Spelling | None = None) -> None:
         self.clock = clock
         self.spelling = spelling or Spelling()
-        self._rng = random.Random(seed)
+        # salted, so ids made here never repeat the sample generator's (which uses the same seed)
+        self._rng = random.Random(f"hubsim-store-{seed}")
         self._lock = threading.RLock()
         self._tables = {resource: _Table() for resource in Resource}
         self._stems: dict[str, set[int]] = {}

@@ -22,7 +22,8 @@ def create_instance_engine(url: str, *, busy_timeout_seconds: float = 30.0) -> E
     """An engine for one instance database (SQLite or PostgreSQL)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(parsed, poolclass=NullPool)
+        # a small statement cache: sqlite3 keeps every prepared multi-row INSERT otherwise (RSS)
+        engine = create_engine(parsed, poolclass=NullPool, connect_args={"cached_statements": 8})
         timeout_ms = int(busy_timeout_seconds * 1000)
 
         @event.listens_for(engine, "connect")

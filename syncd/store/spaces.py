@@ -12,7 +12,6 @@ built-in space ``all`` (id 1) is never touched.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
@@ -330,7 +329,7 @@ def hold_or_remove(
         )
         result.held.append(uid)
         return
-    _remove_space(conn, result, hub_id, local_id)
+    _remove_space(conn, result, hub_id, local_id, stamp)
 
 
 def _mark_gone(conn: Connection, hub_id: str, stamp: str) -> None:
@@ -339,7 +338,7 @@ def _mark_gone(conn: Connection, hub_id: str, stamp: str) -> None:
         conn.execute(insert(space_gone).values(hub_id=hub_id, hub_updated_at=stamp))
 
 
-def _remove_space(conn: Connection, result: ApplyResult, hub_id: str, local_id: int) -> None:
+def _remove_space(conn: Connection, result: ApplyResult, hub_id: str, local_id: int, stamp: str) -> None:
     blocks = list(
         conn.execute(
             select(block_map.c.local_id)
@@ -353,7 +352,7 @@ def _remove_space(conn: Connection, result: ApplyResult, hub_id: str, local_id: 
         result.add(Resource.SPACE_BLOCK, "deleted", len(blocks))
     conn.execute(delete(space).where(space.c.id == local_id))
     conn.execute(delete(space_map).where(space_map.c.hub_id == hub_id))
-    _mark_gone(conn, hub_id, format_canonical(datetime.now(UTC)))
+    _mark_gone(conn, hub_id, stamp)
     result.add(R, "deleted")
 
 
@@ -361,13 +360,13 @@ def retry_held_spaces(conn: Connection, ctx: ApplyContext) -> ApplyResult:
     """Delete tombstoned spaces that nothing references any more; report those still held."""
     result = ApplyResult()
     held = conn.execute(
-        select(space_map.c.hub_id, space_map.c.local_id, space_map.c.uid).where(
+        select(space_map.c.hub_id, space_map.c.local_id, space_map.c.uid, space_map.c.tombstoned_at).where(
             space_map.c.tombstoned_at.is_not(None)
         )
     ).all()
-    for hub_id, local_id, uid in held:
+    for hub_id, local_id, uid, stamp in held:
         if ctx.references.referencing(conn, local_id):
             result.held.append(uid)
         else:
-            _remove_space(conn, result, hub_id, local_id)
+            _remove_space(conn, result, hub_id, local_id, stamp)
     return result
