@@ -4,7 +4,7 @@ An instance is made with ``lamin init`` and filled with the varied fixture of
 :mod:`registry_fixture`. LaminDB runs the battery in its own interpreter (a
 subprocess: Django's settings are process-global); ``syncd.registry`` runs it
 here. Every difference must be one of the deliberate deviations listed below
-(and in docs/registry.md); the measured match rate is printed.
+(and in the README's "Reading the data" section); the measured match rate is printed.
 
 Needs the ``lamindb`` package: skipped without it, except under ``CI=true``,
 where its absence is a failure. ``SYNCD_LAMINDB_PYTHON`` may name another
@@ -32,7 +32,7 @@ from syncd.registry import FeatureValue, Q, Space, SpaceBlock, User
 
 pytestmark = [pytest.mark.lamindb, pytest.mark.slow]
 
-# battery entries whose results differ on purpose, and why (docs/registry.md lists the same)
+# battery entries whose results differ on purpose, and why (the README's "Reading the data" section lists the same)
 CASE_RULES = "LaminDB on SQLite matches text with LIKE (ASCII case folded even for contains/startswith/uid " \
              "prefixes, other letters never folded); syncd is case-sensitive and folds Unicode in i-lookups"
 SQLITE_DEVIATIONS: dict[str, str] = {
