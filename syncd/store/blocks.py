@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from syncd.models import HubBlock, Resource
-from syncd.store.context import ApplyContext, ApplyResult
+from syncd.store.context import ApplyContext, ApplyResult, latest_per_id
 from syncd.store.parking import Deferral, Rejection, defer_rows, quarantine_rows, release
 from syncd.store.schema import block_map, space_gone, space_map, spaceblock
 from syncd.store.users import resolve_users
@@ -22,15 +22,6 @@ from syncd.timestamps import format_canonical
 __all__ = ["apply_blocks"]
 
 R = Resource.SPACE_BLOCK
-
-
-def _latest_per_id(rows: list[HubBlock]) -> list[HubBlock]:
-    newest: dict[object, HubBlock] = {}
-    for row in rows:
-        old = newest.get(row.id)
-        if old is None or row.updated_at >= old.updated_at:
-            newest[row.id] = row
-    return list(newest.values())
 
 
 def _values(row: HubBlock, space_id: int, user_id: int) -> dict[str, Any]:
@@ -48,7 +39,7 @@ def _values(row: HubBlock, space_id: int, user_id: int) -> dict[str, Any]:
 
 def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> ApplyResult:
     """Apply a page of validated blocks; returns counts per action."""
-    rows = _latest_per_id(rows)
+    rows = latest_per_id(rows)
     result = ApplyResult()
     if not rows:
         return result

@@ -5,15 +5,28 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
-from syncd.models import Resource
+from syncd.models import HubBlock, HubSpace, Resource
 from syncd.report import Action
 from syncd.store.references import SpaceReferences
 
-__all__ = ["ApplyContext", "ApplyResult", "FinishState", "name_key"]
+__all__ = ["ApplyContext", "ApplyResult", "FinishState", "latest_per_id", "name_key"]
 
 _ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+RowT = TypeVar("RowT", HubSpace, HubBlock)
+
+
+def latest_per_id(rows: list[RowT]) -> list[RowT]:
+    """One row per hub id: the newest version (the last one seen on a tie)."""
+    newest: dict[object, RowT] = {}
+    for row in rows:
+        old = newest.get(row.id)
+        if old is None or row.updated_at >= old.updated_at:
+            newest[row.id] = row
+    return list(newest.values())
 
 
 def name_key(name: str, dialect: str) -> str:

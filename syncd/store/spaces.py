@@ -19,7 +19,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from syncd.errors import RowRejected
 from syncd.models import HubSpace, Resource
 from syncd.rows import parse_space
-from syncd.store.context import ApplyContext, ApplyResult, name_key
+from syncd.store.context import ApplyContext, ApplyResult, latest_per_id, name_key
 from syncd.store.parking import Deferral, Rejection, defer_rows, load_deferred, quarantine_rows, release
 from syncd.store.schema import (
     BUILTIN_SPACE_ID,
@@ -50,15 +50,6 @@ class _Plan:
     row: HubSpace
     local_id: int | None
     kind: str  # "insert" | "update" | "adopt"
-
-
-def latest_per_id(rows: list[HubSpace]) -> list[HubSpace]:
-    newest: dict[object, HubSpace] = {}
-    for row in rows:
-        old = newest.get(row.id)
-        if old is None or row.updated_at >= old.updated_at:
-            newest[row.id] = row
-    return list(newest.values())
 
 
 class _Batch:
