@@ -269,10 +269,13 @@ def _sync_resource(
         page = pending.result()
         pages += 1
         valid, rejected, last = validate_page(page)
-        if page.rows and last is None:
-            raise HubIncompatibleError(f"{resource.value}: a page has no row with a valid id and updated_at")
-        if not page.rows:
-            finished = tracker.finish(page.hub_date)
+        unplaceable = bool(page.rows) and last is None
+        if unplaceable:
+            # no row gives a keyset position: quarantine them and end the pass here, proving
+            # nothing past where the page began, so the next run reads this region again
+            _log().warning("sync.unplaceable_page", resource=resource.value, rows=len(page.rows))
+        if not page.rows or unplaceable:
+            finished = tracker.finish(page.hub_date if not unplaceable else None)
             done = functools.partial(tracker.state_for, finished_at=finished, done=True)
             _apply_everywhere(members, resource, page, (valid, rejected), states, done, obs, appliers)
             _log().debug(

@@ -336,10 +336,6 @@ def test_a_bad_space_row_is_quarantined_and_its_blocks_wait(tmp_path: Path) -> N
 
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: a page whose only rows have no parsable (updated_at, id) raises HubIncompatibleError in "
-    "syncd.sync._sync_resource, so the newest row being malformed fails the group every run instead of "
-    "being quarantined"))
 @pytest.mark.parametrize("column", ["updated_at", "id"])
 def test_a_bad_key_on_the_last_row_does_not_fail_the_instance(tmp_path: Path, column: str) -> None:
     from syncenv import Interposer, local_blocks, parked

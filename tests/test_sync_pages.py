@@ -141,8 +141,13 @@ def test_rows_with_invalid_fields_still_give_a_position(tmp_path: Path) -> None:
     assert hub.requests[1] == ("space", bad_last["updated_at"], None)
 
 
-def test_a_page_with_no_usable_position_is_incompatible(tmp_path: Path) -> None:
-    hub = RecordedHub({Resource.SPACE: [[{"id": "x", "updated_at": "nope"}]]})
+def test_a_page_with_no_usable_position_is_quarantined_and_reread_next_time(tmp_path: Path) -> None:
+    lone = {"id": "x", "updated_at": "nope"}
+    hub = RecordedHub({Resource.SPACE: [[space_row(1, at=1)], [lone]]})
     reports = _run(hub, _stores(tmp_path, "a"))
-    assert reports["a"].error_kind == "hub_incompatible"
-    assert "no row with a valid id and updated_at" in (reports["a"].error or "")
+    assert reports["a"].outcome == "ok"
+    assert reports["a"].quarantined == 1
+    # the pass proved nothing past where the unplaceable page began: the next run reads from there
+    again = RecordedHub({})
+    _run(again, _stores(tmp_path, "a"))
+    assert again.requests[0] == ("space", None, space_row(1, at=1)["updated_at"])
