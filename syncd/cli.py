@@ -16,6 +16,7 @@ import structlog
 
 from syncd import __version__
 from syncd.errors import ConfigError, SyncdError
+from syncd.logs import register_settings_secrets
 from syncd.settings import Settings, config_path, load_settings, parse_shard
 
 __all__ = ["main"]
@@ -103,7 +104,7 @@ def _dispatch(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err
                 raise ConfigError([f"--shard: must look like K/N with 0 <= K < N, got {args.shard!r}"])
         return serve(path, env, shard=shard)
     settings = load_settings(path, env)
-    _protect(settings)
+    register_settings_secrets(settings)
     if args.command == "check":
         from syncd.health import check
 
@@ -113,19 +114,6 @@ def _dispatch(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err
 
         return print_status(settings, out)
     return _run_once(settings, args.instance or None, args.full, out, err)
-
-
-def _protect(settings: Settings) -> None:
-    """Register every secret with the log redactor before anything can log."""
-    from sqlalchemy.engine import make_url
-
-    from syncd.logs import register_secret
-
-    for inst in settings.instances:
-        register_secret(inst.hub.token.reveal())
-        password = make_url(inst.url.reveal()).password
-        if password:
-            register_secret(str(password))
 
 
 def _report(report: object, out: TextIO, err: TextIO, terminal: bool) -> None:
@@ -166,7 +154,7 @@ def _demo(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: Te
     configure_logging(level="warning", fmt="auto", stream=err)
     directory = Path(args.dir).resolve()
     report, settings = run_demo(directory, pg_url=args.pg)
-    _protect(settings)
+    register_settings_secrets(settings)
     _report(report, out, err, terminal=True)
     out.write(f"\nInstance databases are in {directory}:\n")
     for inst in settings.instances:

@@ -22,12 +22,25 @@ import sys
 import threading
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import structlog
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from structlog.types import EventDict, Processor, WrappedLogger
 
-__all__ = ["MASK", "configure_logging", "redact", "register_secret", "registered_secret_count", "scrub"]
+if TYPE_CHECKING:
+    from syncd.settings import Settings
+
+__all__ = [
+    "MASK",
+    "configure_logging",
+    "redact",
+    "register_secret",
+    "register_settings_secrets",
+    "registered_secret_count",
+    "scrub",
+]
 
 MASK = "**********"
 # Shorter values would mask ordinary words; every real token and password is longer.
@@ -130,7 +143,9 @@ def _renderer(fmt: Literal["json", "console"]) -> Processor:
         return structlog.processors.JSONRenderer(sort_keys=False)
     # plain_traceback: never rich's pretty tracebacks, which can show locals
     return structlog.dev.ConsoleRenderer(
-        colors=False, exception_formatter=structlog.dev.plain_traceback, sort_keys=False,
+        colors=False,
+        exception_formatter=structlog.dev.plain_traceback,
+        sort_keys=False,
     )
 
 
@@ -196,3 +211,18 @@ def configure_logging(
         # not cached: a reconfiguration (reload, tests) reaches loggers made earlier
         cache_logger_on_first_use=False,
     )
+
+
+def register_settings_secrets(settings: Settings) -> None:
+    """Register every hub token and database password of ``settings`` for log redaction."""
+    hubs = [settings.hub] if settings.hub is not None else []
+    for inst in settings.instances:
+        hubs.append(inst.hub)
+        try:
+            password = make_url(inst.url.reveal()).password
+        except (ArgumentError, ValueError):
+            password = None
+        if password:
+            register_secret(str(password))
+    for hub in hubs:
+        register_secret(hub.token.reveal())

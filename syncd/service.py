@@ -36,19 +36,17 @@ import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from syncd.errors import ConfigError
 from syncd.health import HealthState, health_app, start_health_server
-from syncd.logs import configure_logging, register_secret
+from syncd.logs import configure_logging, register_settings_secrets
 from syncd.metrics import Metrics
 from syncd.notify import Notifier, watchdog_interval
 from syncd.schedule import ActiveRuns, GroupJob, SyncGroup, backoff_interval
 from syncd.settings import Settings, load_settings
 from syncd.shard import apply_shard, format_shard
 
-__all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "Daemon", "register_settings_secrets", "serve"]
+__all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "Daemon", "serve"]
 
 log = structlog.get_logger(__name__)
 
@@ -64,21 +62,6 @@ def _default_sync() -> SyncGroup:
     from syncd.runner import sync_group
 
     return sync_group
-
-
-def register_settings_secrets(settings: Settings) -> None:
-    """Register every hub token and database password of ``settings`` for log redaction."""
-    hubs = [settings.hub] if settings.hub is not None else []
-    for inst in settings.instances:
-        hubs.append(inst.hub)
-        try:
-            password = make_url(inst.url.reveal()).password
-        except (ArgumentError, ValueError):
-            password = None
-        if password:
-            register_secret(str(password))
-    for hub in hubs:
-        register_secret(hub.token.reveal())
 
 
 @dataclass
@@ -159,8 +142,11 @@ class Daemon:
         if self._configure_logs is not None:
             self._configure_logs(settings)
         self.health = HealthState(
-            [i.name for i in settings.instances], settings.staleness_seconds,
-            liveness_timeout=max(30.0, 6 * self._heartbeat), clock=self._clock, monotonic=self._monotonic,
+            [i.name for i in settings.instances],
+            settings.staleness_seconds,
+            liveness_timeout=max(30.0, 6 * self._heartbeat),
+            clock=self._clock,
+            monotonic=self._monotonic,
         )
         host, port = settings.health.listen_host, settings.health.listen_port
         try:
@@ -173,8 +159,12 @@ class Daemon:
         scheduler = self._scheduler_factory(workers)
         self._scheduler = scheduler
         scheduler.add_job(
-            self._beat, IntervalTrigger(seconds=self._heartbeat), id="heartbeat", executor="heartbeat",
-            max_instances=1, coalesce=True,
+            self._beat,
+            IntervalTrigger(seconds=self._heartbeat),
+            id="heartbeat",
+            executor="heartbeat",
+            max_instances=1,
+            coalesce=True,
             # first beat one period in: READY=1 goes out before any WATCHDOG=1
             next_run_time=datetime.now(UTC) + timedelta(seconds=self._heartbeat),
         )
@@ -184,8 +174,11 @@ class Daemon:
         if not settings.instances:
             log.warning("shard.empty", shard=format_shard(settings.schedule.shard))
         log.info(
-            "daemon.started", listen=f"{host}:{self.port}", instances=[i.name for i in settings.instances],
-            shard=format_shard(settings.schedule.shard), interval_seconds=settings.schedule.interval_seconds,
+            "daemon.started",
+            listen=f"{host}:{self.port}",
+            instances=[i.name for i in settings.instances],
+            shard=format_shard(settings.schedule.shard),
+            interval_seconds=settings.schedule.interval_seconds,
             watchdog=self._watchdog,
         )
         self._notifier.ready(f"syncing {len(settings.instances)} instance(s)")
@@ -213,8 +206,15 @@ class Daemon:
         wanted: dict[str, GroupJob] = {}
         for group in settings.groups():
             job = GroupJob(
-                group, settings, sync=self._sync_fn(), observer=self.metrics, health=self.health,
-                stop=self.stop_event, active=self.active, reschedule=self._reschedule, clock=self._clock,
+                group,
+                settings,
+                sync=self._sync_fn(),
+                observer=self.metrics,
+                health=self.health,
+                stop=self.stop_event,
+                active=self.active,
+                reschedule=self._reschedule,
+                clock=self._clock,
                 rng=self._rng,
             )
             old = self.jobs.get(job.key)
@@ -230,8 +230,13 @@ class Daemon:
             delay = self._rng.uniform(0, settings.schedule.jitter_seconds)
             first = datetime.now(UTC) + timedelta(seconds=delay)
             self._scheduler.add_job(
-                job.run, self._trigger(settings, settings.schedule.interval_seconds), id=job.key,
-                name=job.group.name, max_instances=1, coalesce=True, misfire_grace_time=None,
+                job.run,
+                self._trigger(settings, settings.schedule.interval_seconds),
+                id=job.key,
+                name=job.group.name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
                 next_run_time=first,
             )
         for key in set(self.jobs) - set(wanted):
@@ -289,13 +294,18 @@ class Daemon:
         try:
             new = self._read_settings()
         except ConfigError as exc:
-            log.error("config.reload_failed", path=str(self._path), problems=exc.problems,
-                      keeping="previous configuration")
+            log.error(
+                "config.reload_failed",
+                path=str(self._path),
+                problems=exc.problems,
+                keeping="previous configuration",
+            )
             self._notifier.ready("reload failed; previous configuration kept")
             return False
         old = self.settings
         if new.health != old.health and (new.health.listen_host, new.health.listen_port) != (
-            old.health.listen_host, old.health.listen_port,
+            old.health.listen_host,
+            old.health.listen_port,
         ):
             log.warning("config.reload_ignored", key="health.listen", reason="takes effect on restart")
         if new.log != old.log and self._configure_logs is not None:
