@@ -33,7 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     once.add_argument(
         "--instance", action="append", default=[], metavar="NAME", help="sync only this instance (repeatable)"
     )
-    once.add_argument("--full", action="store_true", help="also reconcile keys to find hard deletes")
+    once.add_argument(
+        "--full",
+        action="store_true",
+        help="also list every live key: remove hard deletes, fetch live rows never served as changes",
+    )
 
     serve = sub.add_parser("serve", help="run the daemon: scheduled syncs, health and metrics")
     serve.add_argument("--config", help=config_help)

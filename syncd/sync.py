@@ -25,6 +25,7 @@ from typing import Protocol
 import structlog
 
 from syncd.errors import HubError, HubIncompatibleError, RowRejected, StoreError
+from syncd.listing import KeyListing
 from syncd.models import HubBlock, HubSpace, Page, Position, RawRow, Resource
 from syncd.observe import NullObserver, Observer
 from syncd.report import InstanceReport
@@ -66,7 +67,7 @@ class Sink(Protocol):
 
     def retry_parked(self, resource: Resource) -> ApplyResult: ...
 
-    def reconcile(self, resource: Resource, live_ids: set[str]) -> ApplyResult: ...
+    def reconcile(self, resource: Resource, listing: KeyListing) -> ApplyResult: ...
 
     def finish(self, hub_date: datetime | None) -> FinishState: ...
 
@@ -315,10 +316,17 @@ def _retry_parked(members: list[_Member], resource: Resource, obs: Observer) -> 
 
 
 def _reconcile(source: Source, members: list[_Member], options: SyncOptions, obs: Observer) -> None:
+    """List every live key: remove what vanished, and re-read streams that went past live rows unseen.
+
+    A sink given the listing may send a stream back to the beginning (rows that
+    became visible without being re-stamped); those streams are read again in
+    this run, after every resource has been listed.
+    """
+    reread = False
     for resource in RESOURCES:
-        live: set[str] = set()
+        live = KeyListing()
         for rows in source.iter_keys(resource, limit=options.page_size):
-            live.update(str(r.get("id")) for r in rows)
+            live.add_rows(rows)
             if options.stop.is_set():
                 raise Interrupted
         # the listing is complete (it ended on an empty page): now it may delete
@@ -326,6 +334,14 @@ def _reconcile(source: Source, members: list[_Member], options: SyncOptions, obs
             if not m.alive:
                 continue
             try:
-                _count(m, m.sink.reconcile(resource, live), obs)
+                result = m.sink.reconcile(resource, live)
             except StoreError as exc:
                 _fail(m, str(exc), "store")
+                continue
+            _count(m, result, obs)
+            reread = reread or bool(result.rescans)
+    if reread:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-fetch") as pool:
+            for resource in RESOURCES:  # spaces first: restored spaces may send blocks back too
+                _sync_resource(source, members, resource, options, obs, pool)
+                _retry_parked(members, resource, obs)

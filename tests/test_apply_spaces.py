@@ -1,6 +1,9 @@
 """Spaces from recorded hub pages into a real SQLite instance."""
 
-from applying import apply, counts, opened, query, spaces
+import uuid
+from datetime import timedelta
+
+from applying import CursorState, apply, counts, opened, query, spaces
 from builders import space_row
 
 from syncd.models import Resource
@@ -131,6 +134,32 @@ def test_tombstone_removes_an_unreferenced_space_with_its_blocks(sqlite_url: str
         assert counts(result, Resource.SPACE_BLOCK) == {"deleted": 1}
     assert "sp0000000001" not in spaces(sqlite_url)
     assert query(sqlite_url, "SELECT count(*) FROM lamindb_spaceblock") == [(1,)]
+
+
+def test_a_space_live_again_after_it_was_removed_sends_the_block_stream_back_to_the_start(
+    sqlite_url: str,
+) -> None:
+    from builders import T0, block_row
+
+    from syncd.store.context import Rescan
+
+    B = Resource.SPACE_BLOCK
+    read_up_to = CursorState(complete_before=T0 + timedelta(hours=1))
+    with opened(sqlite_url) as store:
+        apply(store, S, [space_row(1), space_row(2)])
+        apply(store, B, [block_row(1, 1), block_row(2, 2)])
+        store.apply_page(B, [], [], read_up_to, None)
+        removed = apply(store, S, [space_row(1, at=9, deleted=True)])
+        fresh = apply(store, S, [space_row(2, name="Renamed", at=10), space_row(3, at=10)])
+        assert removed.rescans == [] and fresh.rescans == []
+        assert store.cursor(B) == read_up_to  # a removal, a rename, a new space: the stream goes on
+        back = apply(store, S, [space_row(1, at=20)])
+        assert counts(back, S) == {"inserted": 1}
+        assert back.rescans == [Rescan(B, "space_restored", (str(uuid.UUID(int=1)),))]
+        assert store.cursor(B) == CursorState()  # its blocks were never re-stamped: read them all again
+        again = apply(store, B, [block_row(1, 1), block_row(2, 2)])
+        assert counts(again, B) == {"inserted": 1, "unchanged": 1}
+    assert query(sqlite_url, "SELECT count(*) FROM syncd_space_gone") == [(0,)]
 
 
 def test_a_referenced_tombstoned_space_is_held_and_removed_once_free(sqlite_url: str) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from builders import TOKEN, settings_for
+from structlog.testing import capture_logs
 from syncenv import (
     START,
     Interposer,
@@ -270,6 +271,11 @@ def _space_with_blocks(store: HubStore, name: str, n: int) -> dict[str, object]:
     for i in range(n):
         store.create_block(created["id"], f"{name} block {i}")
     return created
+
+
+def _restarts(logs: list[dict[str, object]]) -> list[tuple[object, ...]]:
+    return [(e["instance"], e["resource"], e["reason"], e["rows"]) for e in logs
+            if e["event"] == "sync.stream_restarted"]
 
 
 def test_an_unreferenced_tombstoned_space_goes_with_its_blocks(tmp_path: Path) -> None:
@@ -582,10 +588,6 @@ def test_a_deferred_block_whose_space_is_deleted_before_it_arrives_is_dropped(tm
         assert_in_step(url, store)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine limitation: a tombstoned space is removed locally with its blocks; when the hub clears "
-    "deleted_at again, the space returns but its blocks (never re-stamped by the hub) are not re-read, "
-    "and --full only removes rows"))
 def test_a_space_restored_on_the_hub_comes_back_with_its_blocks(tmp_path: Path) -> None:
     store = HubStore(clock=ManualClock(START))
     home = _space_with_blocks(store, "Restored", 3)
@@ -602,10 +604,57 @@ def test_a_space_restored_on_the_hub_comes_back_with_its_blocks(tmp_path: Path) 
         clock.advance(300)
         store.update_space(home["id"], deleted_at=None)  # undone on the hub; its blocks were never deleted
         clock.advance(300)
-        assert sync(settings).ok
-        assert sync(settings).ok
+        with capture_logs() as logs:
+            report = sync(settings).instances[0]
+        assert report.outcome == "ok", report.error
+        # spaces are read first: the restored space sends the block stream back, in the same run
+        assert (report.count(S, "inserted"), report.count(B, "inserted")) == (1, 3)
+        assert _restarts(logs) == [("a", "space_block", "space_restored", 1)]
+        assert sync(settings).instances[0].changed == 0
         assert home["lnid"] in local_spaces(url)
         assert_in_step(url, store)
+
+
+def test_a_space_restored_where_only_one_instance_had_removed_it_returns_there_and_nothing_moves_elsewhere(
+        tmp_path: Path) -> None:
+    store = HubStore(clock=ManualClock(START))
+    home = _space_with_blocks(store, "Restored", 3)
+    _space_with_blocks(store, "Other", 2)
+    with emulator(store) as hub:
+        clock = manual_clock(hub)
+        a, b = f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"
+        only_a = settings_for(hub.url, {"a": a})
+        both = settings_for(hub.url, {"a": a, "b": b})
+        assert sync(both).ok
+        clock.advance(300)
+        store.soft_delete(S, home["id"])
+        clock.advance(300)
+        assert sync(only_a).ok  # b never sees the tombstone
+        assert count(a, "lamindb_spaceblock") == 2 and count(b, "lamindb_spaceblock") == 5
+        clock.advance(300)
+        store.update_space(home["id"], deleted_at=None)
+        clock.advance(300)
+        b_blocks = lamindb_dump(b)["lamindb_spaceblock"]
+        with capture_logs() as logs:
+            report = sync(both)
+        assert report.ok
+        assert _restarts(logs) == [("a", "space_block", "space_restored", 1)]
+        a_report, b_report = report.instances
+        # a starts its block stream from the beginning; the group's stream starts there, and b,
+        # already current, reads it again without writing
+        assert a_report.count(B, "inserted") == 3
+        assert b_report.count(S, "updated") == 1
+        assert b_report.count(B, "unchanged") == 5 and b_report.changed == 1
+        assert lamindb_dump(b)["lamindb_spaceblock"] == b_blocks
+        assert_in_step(a, store)
+        assert_in_step(b, store)
+        assert {k: v["complete_before"] for k, v in cursors(a).items()} == {
+            k: v["complete_before"] for k, v in cursors(b).items()}
+        clock.advance(300)
+        assert sync(both).ok
+        reset_requests(hub)
+        assert [i.changed for i in sync(both).instances] == [0, 0]
+        assert requests_by_resource(hub) == QUIET
 
 
 def test_tokens_that_see_different_spaces_form_groups_each_with_its_own_stream(tmp_path: Path) -> None:
@@ -638,3 +687,70 @@ def test_tokens_that_see_different_spaces_form_groups_each_with_its_own_stream(t
         assert count(narrow, "lamindb_spaceblock") == 0
         assert private["lnid"] in synced_spaces(wide)
         assert_in_step(wide, store)
+
+
+def test_a_full_run_brings_an_old_space_the_token_was_granted_without_a_re_stamp(tmp_path: Path) -> None:
+    store = HubStore(clock=ManualClock(START))
+    shared = _space_with_blocks(store, "Shared", 2)
+    granted = _space_with_blocks(store, "Granted later", 3)
+    with emulator(store, tokens={"narrow-token": [shared["id"]]}) as hub:
+        clock = manual_clock(hub)
+        url = f"sqlite:///{tmp_path}/narrow.db"
+        settings = settings_for(hub.url, {"narrow": url}, token="narrow-token", page_size=2)
+        clock.advance(300)
+        assert sync(settings).ok
+        assert set(synced_spaces(url)) == {shared["lnid"]}
+        # the hub lets the token see an old space: nothing is re-stamped, the change stream never shows it
+        hub.app.tokens["narrow-token"] = frozenset({shared["id"], granted["id"]})
+        clock.advance(300)
+        report = sync(settings).instances[0]
+        assert report.outcome == "ok" and report.changed == 0
+        assert granted["lnid"] not in synced_spaces(url)
+        clock.advance(300)
+        with capture_logs() as logs:
+            report = sync(settings, full=True).instances[0]
+        assert report.outcome == "ok", report.error
+        assert _restarts(logs) == [("narrow", "space", "rows_missing", 1),
+                                   ("narrow", "space_block", "rows_missing", 3)]
+        # re-read in the same run: the new rows once, the ones already here unchanged
+        assert (report.count(S, "inserted"), report.count(B, "inserted")) == (1, 3)
+        assert (report.count(S, "unchanged"), report.count(B, "unchanged")) == (1, 2)
+        assert_in_step(url, store)  # the token now sees every hub space
+        assert count(url, "lamindb_spaceblock") == count(url, "syncd_block_map") == 5
+        clock.advance(300)
+        with capture_logs() as logs:
+            report = sync(settings, full=True).instances[0]
+        assert report.outcome == "ok" and report.changed == 0
+        assert _restarts(logs) == []
+        assert_in_step(url, store)
+
+
+def test_live_blocks_of_deleted_spaces_send_a_full_run_back_to_the_beginning_at_most_once(
+        tmp_path: Path) -> None:
+    store = HubStore(clock=ManualClock(START))
+    _space_with_blocks(store, "Kept", 2)
+    removed = _space_with_blocks(store, "Removed here", 2)
+    with emulator(store) as hub:
+        clock = manual_clock(hub)
+        url = f"sqlite:///{tmp_path}/a.db"
+        settings = settings_for(hub.url, {"a": url})
+        assert sync(settings).ok
+        clock.advance(300)
+        store.soft_delete(S, removed["id"])
+        never = _space_with_blocks(store, "Never here", 3)  # created and deleted between two runs
+        store.soft_delete(S, never["id"])
+        clock.advance(300)
+        assert sync(settings).ok
+        # the hub keeps both spaces' blocks live: every key listing shows them
+        assert len([r for r in store.rows(B) if r["deleted_at"] is None]) == 7
+        seen = []
+        for _ in range(3):
+            clock.advance(300)
+            with capture_logs() as logs:
+                report = sync(settings, full=True).instances[0]
+            assert report.outcome == "ok" and report.changed == 0
+            seen.append(_restarts(logs))
+        # blocks removed with their space are known at once; blocks skipped while their space was
+        # already deleted are looked for by one re-read, then known
+        assert seen == [[("a", "space_block", "rows_missing", 3)], [], []]
+        assert_in_step(url, store)

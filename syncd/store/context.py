@@ -11,7 +11,15 @@ from syncd.models import HubBlock, HubSpace, Resource
 from syncd.report import Action
 from syncd.store.references import SpaceReferences
 
-__all__ = ["ApplyContext", "ApplyResult", "FinishState", "latest_per_id", "name_key"]
+__all__ = [
+    "ApplyContext",
+    "ApplyResult",
+    "FinishState",
+    "Rescan",
+    "RescanReason",
+    "latest_per_id",
+    "name_key",
+]
 
 _ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -45,12 +53,31 @@ class ApplyContext:
     references: SpaceReferences = field(default_factory=SpaceReferences)
 
 
+RescanReason = Literal["space_restored", "rows_missing"]
+
+
+@dataclass(frozen=True)
+class Rescan:
+    """A resource whose stream an instance reads again from the beginning, why, and for which hub ids.
+
+    ``space_restored``: spaces the hub brought back, whose blocks it need not
+    re-stamp. ``rows_missing``: live rows a complete key listing showed that the
+    stream had gone past without serving them (e.g. access granted to old rows).
+    """
+
+    resource: Resource
+    reason: RescanReason
+    hub_ids: tuple[str, ...]
+
+
 @dataclass
 class ApplyResult:
-    """Counts per (resource, action), and the uids of tombstoned spaces kept because referenced."""
+    """Counts per (resource, action), the uids of tombstoned spaces kept because referenced, and
+    the streams sent back to the beginning (see :class:`Rescan`)."""
 
     counts: Counter[tuple[Resource, Action]] = field(default_factory=Counter)
     held: list[str] = field(default_factory=list)
+    rescans: list[Rescan] = field(default_factory=list)
 
     def add(self, resource: Resource, action: Action, n: int = 1) -> None:
         if n:
@@ -59,6 +86,7 @@ class ApplyResult:
     def merge(self, other: ApplyResult) -> None:
         self.counts.update(other.counts)
         self.held.extend(other.held)
+        self.rescans.extend(other.rescans)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from syncd.store.schema import cursor, meta
 from syncd.timestamps import format_canonical, parse_stored
 from syncd.watermark import CursorState
 
-__all__ = ["load_cursor", "read_meta", "save_cursor", "write_meta"]
+__all__ = ["load_cursor", "read_meta", "restart_cursor", "save_cursor", "write_meta"]
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -45,6 +45,25 @@ def save_cursor(
     done = conn.execute(update(cursor).where(cursor.c.resource == resource.value).values(**values))
     if done.rowcount == 0:
         conn.execute(insert(cursor).values(resource=resource.value, **values))
+
+
+def restart_cursor(conn: Connection, resource: Resource, *, now: datetime) -> None:
+    """Send ``resource``'s stream back to the beginning: its next pass reads every row again.
+
+    Nothing applied is undone; rows read again that are already applied count as unchanged.
+    """
+    conn.execute(
+        update(cursor)
+        .where(cursor.c.resource == resource.value)
+        .values(
+            complete_before=None,
+            pass_ts_raw=None,
+            pass_ts=None,
+            pass_id=None,
+            pass_floor=None,
+            updated_at=format_canonical(now),
+        )
+    )
 
 
 def read_meta(conn: Connection, key: str) -> str | None:

@@ -14,10 +14,12 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from syncd.errors import InstanceUnreachableError, RowRejected, StoreError
+from syncd.listing import KeyListing
 from syncd.models import HubBlock, HubSpace, Resource
 from syncd.rows import parse_block, parse_space
 from syncd.settings import InstanceSettings, SyncSettings
@@ -38,6 +40,10 @@ __all__ = ["InstanceStore"]
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _log() -> structlog.typing.FilteringBoundLogger:
+    return structlog.get_logger("syncd.store")  # type: ignore[no-any-return]
 
 
 class InstanceStore:
@@ -166,6 +172,7 @@ class InstanceStore:
             quarantine_rows(self.conn, resource, rejected, ctx.now)
             result.add(resource, "rejected", len(rejected))
             save_cursor(self.conn, resource, state, hub_date=hub_date, now=ctx.now)
+        self._announce(result)
         return result
 
     def _apply(
@@ -190,6 +197,7 @@ class InstanceStore:
                 payloads = load_deferred(self.conn, resource, self.conn.execute(ready).scalars())
             if payloads:
                 result.merge(self._reapply(resource, payloads, ctx))
+        self._announce(result)
         return result
 
     def _reapply(self, resource: Resource, payloads: list[Any], ctx: ApplyContext) -> ApplyResult:
@@ -214,12 +222,33 @@ class InstanceStore:
         result.counts.pop((resource, "deferred"), None)
         return result
 
-    def reconcile(self, resource: Resource, live_ids: set[str]) -> ApplyResult:
-        """Remove synced rows whose hub id is absent from a complete listing of live keys."""
+    def reconcile(self, resource: Resource, listing: KeyListing) -> ApplyResult:
+        """Act on a complete listing of live keys (:mod:`syncd.store.reconcile`).
+
+        Removes synced rows whose hub id is not listed, and sends the resource's
+        stream back to the beginning when live rows it has gone past are missing
+        here (:mod:`syncd.store.unseen`).
+        """
         from syncd.store.reconcile import remove_vanished
+        from syncd.store.unseen import rescan_unseen
 
         with self._transaction() as ctx:
-            return remove_vanished(self.conn, resource, live_ids, ctx)
+            result = remove_vanished(self.conn, resource, listing.ids, ctx)
+            result.merge(rescan_unseen(self.conn, resource, listing, ctx))
+        self._announce(result)
+        return result
+
+    def _announce(self, result: ApplyResult) -> None:
+        """Log each stream sent back to the beginning, naming the instance and why."""
+        for rescan in result.rescans:
+            _log().info(
+                "sync.stream_restarted",
+                instance=self.name,
+                resource=rescan.resource.value,
+                reason=rescan.reason,
+                rows=len(rescan.hub_ids),
+                sample=list(rescan.hub_ids[:5]),
+            )
 
     def finish(self, hub_date: datetime | None) -> FinishState:
         """Record a successful run; report parked rows, held spaces and the oldest watermark."""

@@ -43,6 +43,7 @@ __all__ = [
     "space_gone",
     "space_map",
     "spaceblock",
+    "unseen",
     "user",
     "user_alias",
 ]
@@ -188,6 +189,17 @@ space_gone = Table(
     # hub spaces known to be deleted: their live blocks cannot exist locally and are skipped
     Column("hub_id", String(36), primary_key=True),
     Column("hub_updated_at", String(40), nullable=False),
+)
+
+unseen = Table(
+    "syncd_unseen",
+    bookkeeping,
+    # live hub rows this instance knowingly lacks although its stream has gone past them: blocks
+    # removed with their deleted space, and rows a --full listing found missing (for which the
+    # stream was re-read once already); a listing that finds them missing again re-reads nothing
+    Column("resource", String(32), nullable=False),
+    Column("hub_id", String(36), nullable=False),
+    PrimaryKeyConstraint("resource", "hub_id"),
 )
 
 user_alias = Table(

@@ -6,7 +6,9 @@ move between spaces within one batch go through a temporary name so the unique
 index on ``lower(name)`` never trips. A name still held by another hub space
 (whose rename has not arrived yet) defers the row; a name or uid held by a
 local-only space rejects it, unless ``on_name_conflict = "adopt"``. The
-built-in space ``all`` (id 1) is never touched.
+built-in space ``all`` (id 1) is never touched. A space that is live again
+after it was removed here (or skipped while deleted) sends the block stream
+back to the beginning: the hub does not re-stamp its blocks.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from syncd.errors import RowRejected
 from syncd.models import HubSpace, Resource
 from syncd.rows import parse_space
-from syncd.store.context import ApplyContext, ApplyResult, latest_per_id, name_key
+from syncd.store.context import ApplyContext, ApplyResult, Rescan, latest_per_id, name_key
+from syncd.store.cursors import restart_cursor
 from syncd.store.parking import Deferral, Rejection, defer_rows, load_deferred, quarantine_rows, release
 from syncd.store.schema import (
     BUILTIN_SPACE_ID,
@@ -30,6 +33,7 @@ from syncd.store.schema import (
     space_map,
     spaceblock,
 )
+from syncd.store.unseen import remember_unseen
 from syncd.store.users import resolve_users
 from syncd.timestamps import format_canonical
 
@@ -277,13 +281,30 @@ def _write_maps(batch: _Batch, plans: list[_Plan]) -> None:
         (changed_maps if str(plan.row.id) in batch.maps else new_maps).append(values)
     if new_maps:
         conn.execute(insert(space_map), new_maps)
-        conn.execute(delete(space_gone).where(space_gone.c.hub_id.in_([m["hub_id"] for m in new_maps])))
+        _back_from_gone(batch, [m["hub_id"] for m in new_maps])
     for values in changed_maps:
         conn.execute(
             update(space_map)
             .where(space_map.c.hub_id == values["hub_id"])
             .values(hub_updated_at=values["hub_updated_at"], tombstoned_at=None)
         )
+
+
+def _back_from_gone(batch: _Batch, hub_ids: list[str]) -> None:
+    """Spaces live again after being removed here (or skipped while deleted) get their blocks back.
+
+    Their blocks were removed or skipped while the space was gone, and the hub
+    need not re-stamp them when it restores the space: the block cursor is
+    already past them. So the block stream goes back to the beginning, in this
+    transaction; spaces are read before blocks, so they return in the same run.
+    """
+    conn = batch.conn
+    back = sorted(conn.execute(select(space_gone.c.hub_id).where(space_gone.c.hub_id.in_(hub_ids))).scalars())
+    if not back:
+        return
+    conn.execute(delete(space_gone).where(space_gone.c.hub_id.in_(back)))
+    restart_cursor(conn, Resource.SPACE_BLOCK, now=batch.ctx.now)
+    batch.result.rescans.append(Rescan(Resource.SPACE_BLOCK, "space_restored", tuple(back)))
 
 
 def _tombstone(batch: _Batch, row: HubSpace) -> None:
@@ -324,22 +345,27 @@ def hold_or_remove(
 
 
 def _mark_gone(conn: Connection, hub_id: str, stamp: str) -> None:
-    conn.execute(delete(deferred).where(deferred.c.waiting_for == hub_id))
+    waiting = list(conn.execute(select(deferred.c.hub_id).where(deferred.c.waiting_for == hub_id)).scalars())
+    if waiting:
+        conn.execute(delete(deferred).where(deferred.c.waiting_for == hub_id))
+        # blocks that waited for it may stay live on the hub: not rows the stream missed
+        remember_unseen(conn, Resource.SPACE_BLOCK, waiting)
     if conn.execute(select(space_gone.c.hub_id).where(space_gone.c.hub_id == hub_id)).first() is None:
         conn.execute(insert(space_gone).values(hub_id=hub_id, hub_updated_at=stamp))
 
 
 def _remove_space(conn: Connection, result: ApplyResult, hub_id: str, local_id: int, stamp: str) -> None:
-    blocks = list(
-        conn.execute(
-            select(block_map.c.local_id)
-            .join(spaceblock, spaceblock.c.id == block_map.c.local_id)
-            .where(spaceblock.c.space_id == local_id)
-        ).scalars()
-    )
+    mapped = conn.execute(
+        select(block_map.c.local_id, block_map.c.hub_id)
+        .join(spaceblock, spaceblock.c.id == block_map.c.local_id)
+        .where(spaceblock.c.space_id == local_id)
+    ).all()
+    blocks = [local for local, _ in mapped]
     if blocks:
         conn.execute(delete(spaceblock).where(spaceblock.c.id.in_(blocks)))
         conn.execute(delete(block_map).where(block_map.c.local_id.in_(blocks)))
+        # they may stay live on the hub: a --full listing must not take them for rows the stream missed
+        remember_unseen(conn, Resource.SPACE_BLOCK, [h for _, h in mapped])
         result.add(Resource.SPACE_BLOCK, "deleted", len(blocks))
     conn.execute(delete(space).where(space.c.id == local_id))
     conn.execute(delete(space_map).where(space_map.c.hub_id == hub_id))

@@ -1,0 +1,40 @@
+"""A complete listing of one resource's live hub keys, as ``syncd run-once --full`` reads it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from syncd.models import RawRow
+from syncd.timestamps import parse_rfc3339
+
+__all__ = ["KeyListing"]
+
+
+@dataclass
+class KeyListing:
+    """The live hub ids of one resource, each with the ``updated_at`` it was listed with.
+
+    The stamps tell rows a change stream has already gone past (stamped before
+    its ``complete_before``) from rows committed while the listing was read,
+    which the stream's next pass serves anyway. An id listed without a
+    parsable stamp is live but never taken for a row the stream went past.
+    """
+
+    ids: set[str] = field(default_factory=set)
+    stamps: dict[str, datetime] = field(default_factory=dict)
+
+    def add_rows(self, rows: Iterable[RawRow]) -> None:
+        """Add one page of the key listing (``id``, ``lnid``, ``updated_at``)."""
+        for raw in rows:
+            hub_id = str(raw.get("id"))
+            self.ids.add(hub_id)
+            try:
+                self.stamps[hub_id] = parse_rfc3339(raw.get("updated_at"))
+            except ValueError:
+                continue
+
+    def listed_before(self, moment: datetime) -> set[str]:
+        """The ids whose listed ``updated_at`` is earlier than ``moment``."""
+        return {hub_id for hub_id, stamp in self.stamps.items() if stamp < moment}
