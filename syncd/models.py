@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from syncd.timestamps import format_canonical
+
 __all__ = [
     "Creator",
     "HubBlock",
@@ -82,6 +84,14 @@ class HubSpace:
     deleted_at: datetime | None
     created_by: Creator | None
     raw: RawRow = field(repr=False, compare=False)
+    key: str = field(init=False, repr=False, compare=False)
+    """``str(id)``: how the hub id is stored and compared in syncd's tables."""
+    stamp: str = field(init=False, repr=False, compare=False)
+    """``updated_at`` in syncd's canonical text form (see :func:`syncd.timestamps.format_canonical`)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", str(self.id))
+        object.__setattr__(self, "stamp", format_canonical(self.updated_at))
 
     @property
     def position(self) -> Position:
@@ -106,6 +116,20 @@ class HubBlock:
     deleted_at: datetime | None
     created_by: Creator
     raw: RawRow = field(repr=False, compare=False)
+    key: str = field(default="", repr=False, compare=False)
+    """``str(id)``: how the hub id is stored and compared in syncd's tables (derived when not given)."""
+    stamp: str = field(init=False, repr=False, compare=False)
+    """``updated_at`` in syncd's canonical text form (see :func:`syncd.timestamps.format_canonical`)."""
+    space_key: str = field(default="", repr=False, compare=False)
+    """``str(space_id)`` (derived when not given)."""
+
+    def __post_init__(self) -> None:
+        # computed once here, not once per instance and lookup on the apply path
+        if not self.key:
+            object.__setattr__(self, "key", str(self.id))
+        if not self.space_key:
+            object.__setattr__(self, "space_key", str(self.space_id))
+        object.__setattr__(self, "stamp", format_canonical(self.updated_at))
 
     @property
     def position(self) -> Position:

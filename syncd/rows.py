@@ -8,6 +8,7 @@ what is wrong. Checks follow the hub contract and LaminDB's column limits.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import uuid
@@ -27,14 +28,31 @@ _SPACE_LNID = re.compile(f"{_ALNUM}{{12}}")
 _BLOCK_LNID = re.compile(f"{_ALNUM}{{20}}")
 _USER_LNID = re.compile(f"{_ALNUM}{{8}}")
 _KINDS = ("readme", "comment")
+_CANONICAL_UUID = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def content_hash(content: str) -> str | None:
     """LaminDB's ``hash_string``: urlsafe base64 MD5, ``=`` stripped, 22 chars; None when empty."""
-    if content == "":
+    return _hash_of(content.encode("utf-8"))
+
+
+def _hash_of(data: bytes) -> str | None:
+    if not data:
         return None
-    digest = hashlib.md5(content.encode("utf-8"), usedforsecurity=False).digest()
+    digest = hashlib.md5(data, usedforsecurity=False).digest()
     return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")[:22]
+
+
+def _check_storable(key: str, value: str) -> bytes | None:
+    """Reject text no database can store (NUL, lone surrogates); the UTF-8 bytes when not ASCII."""
+    if "\x00" in value:
+        raise RowRejected(f"{key}: contains a NUL character")
+    if value.isascii():
+        return None
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RowRejected(f"{key}: not valid Unicode (a lone surrogate at position {exc.start})") from None
 
 
 def row_key(raw: object) -> str:
@@ -57,13 +75,22 @@ def _require(raw: RawRow, key: str) -> Any:
 
 
 def _uuid(raw: RawRow, key: str) -> uuid.UUID:
+    return _uuid_text(raw, key)[0]
+
+
+def _uuid_text(raw: RawRow, key: str) -> tuple[uuid.UUID, str]:
+    """A uuid field and its canonical text (lower case, hyphenated)."""
     value = _require(raw, key)
     if not isinstance(value, str):
         raise RowRejected(f"{key}: must be a uuid string, got {type(value).__name__}")
+    if _CANONICAL_UUID.fullmatch(value):
+        # the form the hub sends: already canonical, so skip uuid.UUID's general parsing
+        return uuid.UUID(int=int(value.replace("-", ""), 16)), value
     try:
-        return uuid.UUID(value)
+        parsed = uuid.UUID(value)
     except ValueError:
         raise RowRejected(f"{key}: not a uuid: {value[:60]!r}") from None
+    return parsed, str(parsed)
 
 
 def _text(raw: RawRow, key: str, *, low: int, high: int, nullable: bool = False) -> str | None:
@@ -76,8 +103,7 @@ def _text(raw: RawRow, key: str, *, low: int, high: int, nullable: bool = False)
         raise RowRejected(f"{key}: must be a string, got {type(value).__name__}")
     if not low <= len(value) <= high:
         raise RowRejected(f"{key}: length {len(value)} outside {low}..{high}")
-    if "\x00" in value:
-        raise RowRejected(f"{key}: contains a NUL character")
+    _check_storable(key, value)
     return value
 
 
@@ -109,15 +135,28 @@ def _creator(raw: RawRow, *, nullable: bool) -> Creator | None:
         raise RowRejected("created_by: must not be null")
     if not isinstance(value, Mapping):
         raise RowRejected(f"created_by: must be an object, got {type(value).__name__}")
-    lnid = value.get("lnid")
+    lnid, handle, name = value.get("lnid"), value.get("handle"), value.get("name")
+    if isinstance(lnid, str) and isinstance(handle, str) and (name is None or isinstance(name, str)):
+        return _checked_creator(lnid, handle, name)  # a page names the same few accounts again and again
+    return _check_creator(lnid, handle, name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked_creator(lnid: str, handle: str, name: str | None) -> Creator:
+    return _check_creator(lnid, handle, name)
+
+
+def _check_creator(lnid: object, handle: object, name: object) -> Creator:
     if not isinstance(lnid, str) or _USER_LNID.fullmatch(lnid) is None:
         raise RowRejected(f"created_by.lnid: must be 8 characters of [0-9a-zA-Z], got {lnid!r}")
-    handle = value.get("handle")
     if not isinstance(handle, str) or not 1 <= len(handle) <= 30:
         raise RowRejected(f"created_by.handle: must be a string of 1..30 characters, got {handle!r}")
-    name = value.get("name")
-    if name is not None and (not isinstance(name, str) or len(name) > 150):
+    _check_storable("created_by.handle", handle)
+    if name is None:
+        return Creator(lnid=lnid, handle=handle, name=None)
+    if not isinstance(name, str) or len(name) > 150:
         raise RowRejected("created_by.name: must be null or a string of at most 150 characters")
+    _check_storable("created_by.name", name)
     return Creator(lnid=lnid, handle=handle, name=name)
 
 
@@ -163,19 +202,21 @@ def parse_block(raw: RawRow) -> HubBlock:
     """Validate one ``space_block`` row, including its content hash."""
     if not isinstance(raw, Mapping):
         raise RowRejected(f"row: must be an object, got {type(raw).__name__}")
-    hub_id = _uuid(raw, "id")
+    hub_id, key = _uuid_text(raw, "id")
     lnid = _lnid(raw, _BLOCK_LNID, 20)
-    space_id = _uuid(raw, "space_id")
+    space_id, space_key = _uuid_text(raw, "space_id")
     content = _require(raw, "content")
     if not isinstance(content, str):
         raise RowRejected(f"content: must be a string, got {type(content).__name__}")
-    size = len(content.encode("utf-8", errors="surrogatepass"))
-    if size > MAX_CONTENT_BYTES:
-        raise RowRejected(f"content: {size} bytes in UTF-8, more than the 1 MiB allowed")
-    if "\x00" in content:
-        raise RowRejected("content: contains a NUL character")
+    if len(content) > MAX_CONTENT_BYTES:  # at least one byte per character: too big already
+        raise RowRejected(f"content: {len(content)} characters, more than the 1 MiB allowed")
+    data = _check_storable("content", content)
+    if data is None:
+        data = content.encode("ascii")
+    if len(data) > MAX_CONTENT_BYTES:
+        raise RowRejected(f"content: {len(data)} bytes in UTF-8, more than the 1 MiB allowed")
     given_hash = _require(raw, "hash")
-    expected = content_hash(content)
+    expected = _hash_of(data)
     if given_hash != expected:
         raise RowRejected(f"hash: {given_hash!r} does not match the content (expected {expected!r})")
     kind = _require(raw, "kind")
@@ -206,6 +247,8 @@ def parse_block(raw: RawRow) -> HubBlock:
         deleted_at=deleted_at,
         created_by=created_by,
         raw=raw,
+        key=key,
+        space_key=space_key,
     )
 
 

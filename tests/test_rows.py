@@ -87,3 +87,41 @@ def test_row_key_is_the_hub_id_or_a_stable_digest() -> None:
     assert row_key(space_row(7)) == str(uuid.UUID(int=7))
     assert row_key({"id": "nope"}) == row_key({"id": "nope"})
     assert row_key({"id": "nope"}).startswith("sha256:")
+
+
+@pytest.mark.parametrize(
+    ("parse", "row", "field"),
+    [
+        (parse_block, {**block_row(1, 1), "content": "caf\ud800e"}, "content"),
+        (parse_block, block_row(1, 1, version_tag="v\udfff"), "version_tag"),
+        (parse_space, space_row(1, name="Lab \ud83d"), "name"),
+        (parse_space, space_row(1, description="\udc00"), "description"),
+        (parse_block, block_row(1, 1, created_by={"lnid": "usr00001", "handle": "al\ud800"}), "created_by.handle"),
+        (parse_block, block_row(1, 1, created_by={"lnid": "usr00001", "handle": "al\x00ice"}), "created_by.handle"),
+        (parse_space, space_row(1, created_by={"lnid": "usr00001", "handle": "a", "name": "\ud800"}),
+         "created_by.name"),
+    ],
+)
+def test_text_no_database_can_store_is_rejected_not_raised(parse, row, field) -> None:  # type: ignore[no-untyped-def]
+    # JSON may carry lone surrogates (\ud800); UTF-8 cannot encode them and NUL cannot be stored in
+    # PostgreSQL text: such a row must be quarantined, never fail the page or the group
+    with pytest.raises(RowRejected, match=f"^{field}: (not valid Unicode|contains a NUL)"):
+        parse(row)
+
+
+def test_ids_in_any_uuid_spelling_are_keyed_canonically() -> None:
+    fast = parse_block(block_row(7, 1))  # the canonical spelling the hub sends
+    assert fast.key == str(fast.id) and fast.space_key == str(fast.space_id)
+    assert fast.stamp == "2026-03-01T12:00:00.000000+00:00"
+    spelled = {**block_row(7, 1), "id": fast.key.upper(), "space_id": "{" + fast.space_key + "}"}
+    other = parse_block(spelled)
+    assert (other.id, other.key, other.space_key) == (fast.id, fast.key, fast.space_key)
+
+
+def test_creators_are_validated_even_when_seen_before() -> None:
+    good = {"lnid": "usr00001", "handle": "alice", "name": None}
+    assert parse_block(block_row(1, 1, created_by=good)).created_by.handle == "alice"
+    bad = {"lnid": "usr00001", "handle": "x" * 31, "name": None}
+    for _ in range(2):  # a rejection is never remembered as a valid creator
+        with pytest.raises(RowRejected, match="created_by.handle"):
+            parse_block(block_row(1, 1, created_by=bad))
