@@ -251,3 +251,14 @@ def test_the_token_never_leaks(logs: list[MutableMapping[str, Any]]) -> None:
     assert any(e["event"] == "hub.retry" for e in logs)
     assert TOKEN not in repr(logs)
     assert TOKEN not in repr(hub_settings())
+
+
+@pytest.mark.parametrize(("url", "verified"), [("https://hub.test", True), ("http://127.0.0.1:9", False)])
+def test_certificates_are_checked_for_every_https_hub(url: str, verified: bool) -> None:
+    import ssl
+
+    with HubClient(hub_settings(url=url)) as client:
+        context = client._http._transport._pool._ssl_context  # type: ignore[attr-defined]
+        # a plain-HTTP hub never speaks TLS, so its client skips loading the CA bundle
+        assert (context.verify_mode == ssl.CERT_REQUIRED) is verified
+        assert context.check_hostname is verified

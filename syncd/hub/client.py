@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import orjson
 import structlog
 
 from syncd import __version__
@@ -123,6 +124,10 @@ class HubClient:
                 "User-Agent": f"syncd/{__version__}",
             },
             follow_redirects=False,
+            # a plain-HTTP hub (the emulator on loopback) never makes this client speak TLS: every
+            # URL is built on the base URL and redirects are not followed. So skip loading the CA
+            # bundle, a sixth of a no-change run; an https hub keeps full certificate checks.
+            verify=not self._base_url.startswith("http://"),
         )
 
     def __repr__(self) -> str:
@@ -274,9 +279,14 @@ class HubClient:
             )
 
         try:
-            body: Any = response.json()
-        except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
-            raise bad_body("a body that is not valid JSON") from None
+            body: Any = orjson.loads(response.content)  # about three times faster than json
+        except orjson.JSONDecodeError:
+            # what orjson refuses but json reads (a lone surrogate, NaN, a huge number) is decided
+            # row by row by validation, as before, rather than failing the whole page
+            try:
+                body = response.json()
+            except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
+                raise bad_body("a body that is not valid JSON") from None
         if not isinstance(body, list):
             raise bad_body(f"a JSON {type(body).__name__} instead of an array")
         for index, item in enumerate(body):
