@@ -67,6 +67,8 @@ class SyncSettings:
     lookback_seconds: float = 120.0
     on_name_conflict: Literal["reject", "adopt"] = "reject"
     lock_timeout_seconds: float = 10.0
+    transaction_rows: int = 5000
+    transaction_seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -279,7 +281,18 @@ def parse_settings(
     hub_t = r.table(data, "hub", _HUB_KEYS)
     sync = _sync(
         r,
-        r.table(data, "sync", {"page_size", "lookback_seconds", "on_name_conflict", "lock_timeout_seconds"}),
+        r.table(
+            data,
+            "sync",
+            {
+                "page_size",
+                "lookback_seconds",
+                "on_name_conflict",
+                "lock_timeout_seconds",
+                "transaction_rows",
+                "transaction_seconds",
+            },
+        ),
     )
     schedule = _schedule(
         r,
@@ -326,6 +339,8 @@ def _sync(r: _Reader, t: Mapping[str, Any]) -> SyncSettings:
         )
         or "reject",
         lock_timeout_seconds=r.number(t, "sync", "lock_timeout_seconds", 10.0, 0.0, 3600.0),
+        transaction_rows=r.integer(t, "sync", "transaction_rows", 5000, 1, 100_000),
+        transaction_seconds=r.number(t, "sync", "transaction_seconds", 2.0, 0.0, 600.0),
     )
 
 

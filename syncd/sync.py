@@ -4,8 +4,10 @@ It depends on two small protocols, :class:`Source` (the hub) and
 :class:`Sink` (an instance database), never on HTTP or SQL. Per resource
 (``space`` first, then ``space_block``) it reads one stream of pages starting
 where the least advanced instance stands, validates each page once, and
-applies it to every instance in its own transaction together with that
-instance's cursor. The next page is fetched while the current one is applied.
+applies it to every instance in a transaction together with that instance's
+cursor (an instance may group consecutive pages in one transaction; the pass
+commits them at its end). The next page is fetched and validated while the
+current one is applied.
 An instance that fails drops out of the run; the others go on. A hub failure
 fails the whole group; pages already applied stay applied (they are whole).
 """
@@ -65,6 +67,9 @@ class Sink(Protocol):
         hub_date: datetime | None,
     ) -> ApplyResult: ...
 
+    def commit(self) -> None:
+        """Commit pages applied but not yet committed (``apply_page`` may group them)."""
+
     def retry_parked(self, resource: Resource) -> ApplyResult: ...
 
     def reconcile(self, resource: Resource, listing: KeyListing) -> ApplyResult: ...
@@ -105,6 +110,9 @@ def _position(raw: RawRow) -> Position | None:
         return Position(parse_rfc3339(stamp), str(stamp), uuid.UUID(str(raw["id"])))
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
+
+
+_Checked = tuple[Page, list[HubSpace | HubBlock], list[Rejection], Position | None]
 
 
 def validate_page(page: Page) -> tuple[list[HubSpace | HubBlock], list[Rejection], Position | None]:
@@ -148,6 +156,7 @@ def sync_group(
         if options.full:
             _reconcile(source, members, options, obs)
     except HubError as exc:
+        _commit_everywhere(members)  # the pages applied so far are whole: keep them
         _fail_all(members, str(exc), _hub_error_kind(exc))
     except Interrupted:
         _fail_all(
@@ -261,15 +270,16 @@ def _sync_resource(
     tracker = PassTracker(start, options.lookback)
     since = format_canonical(start.since) if start.since is not None else None
 
-    def fetch(after: Position | None, since: str | None) -> Page:
-        return source.fetch_page(resource, limit=options.page_size, after=after, since=since)
+    def fetch(after: Position | None, since: str | None) -> _Checked:
+        # validated in the fetch thread too, so it overlaps with applying the previous page
+        page = source.fetch_page(resource, limit=options.page_size, after=after, since=since)
+        return page, *validate_page(page)
 
-    pending: Future[Page] = pool.submit(fetch, start.after, since)
+    pending: Future[_Checked] = pool.submit(fetch, start.after, since)
     pages = 0
     while True:
-        page = pending.result()
+        page, valid, rejected, last = pending.result()
         pages += 1
-        valid, rejected, last = validate_page(page)
         unplaceable = bool(page.rows) and last is None
         if unplaceable:
             # no row gives a keyset position: quarantine them and end the pass here, proving
@@ -279,6 +289,7 @@ def _sync_resource(
             finished = tracker.finish(page.hub_date if not unplaceable else None)
             done = functools.partial(tracker.state_for, finished_at=finished, done=True)
             _apply_everywhere(members, resource, page, (valid, rejected), states, done, obs, appliers)
+            _commit_everywhere(members)
             _log().debug(
                 "sync.pass_done",
                 resource=resource.value,
@@ -299,10 +310,21 @@ def _sync_resource(
         )
         if options.stop.is_set():
             pending.cancel()
+            _commit_everywhere(members)
             raise Interrupted
         if not any(m.alive for m in members):
             pending.cancel()
             return None
+
+
+def _commit_everywhere(members: list[_Member]) -> None:
+    for m in members:
+        if not m.alive:
+            continue
+        try:
+            m.sink.commit()
+        except StoreError as exc:
+            _fail(m, str(exc), "store")
 
 
 def _retry_parked(members: list[_Member], resource: Resource, obs: Observer) -> None:

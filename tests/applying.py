@@ -34,14 +34,16 @@ def opened(url: str, **sync: Any) -> Iterator[InstanceStore]:
 
 
 def apply(store: InstanceStore, resource: Resource, raws: Sequence[dict[str, Any]]) -> ApplyResult:
-    """Validate and apply one recorded page (cursor untouched)."""
+    """Validate and apply one recorded page (cursor untouched), then commit it."""
     valid, rejected = [], []
     for raw in raws:
         try:
             valid.append(parse_row(resource, raw))
         except RowRejected as exc:
             rejected.append(Rejection(raw, exc.reason))
-    return store.apply_page(resource, valid, rejected, store.cursor(resource), None)
+    result = store.apply_page(resource, valid, rejected, store.cursor(resource), None)
+    store.commit()
+    return result
 
 
 def counts(result: ApplyResult, resource: Resource) -> dict[Action, int]:

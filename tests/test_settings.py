@@ -17,6 +17,7 @@ def test_the_annotated_example_loads() -> None:
     assert [i.name for i in settings.instances] == ["lab-a", "lab-b"]
     assert settings.sync.page_size == 1000
     assert settings.sync.lookback_seconds == 120
+    assert (settings.sync.transaction_rows, settings.sync.transaction_seconds) == (5000, 2.0)
     assert len(settings.groups()) == 1
 
 
@@ -29,6 +30,8 @@ colour = "blue"
 [sync]
 page_size = 5000
 lookback_seconds = 10
+transaction_rows = 0
+transaction_seconds = "soon"
 [[instances]]
 name = "a"
 url = "mysql://x/y"
@@ -44,6 +47,8 @@ url = "sqlite:///x.db"
         "hub.colour: unknown key",
         "sync.page_size: must be between",
         "sync.lookback_seconds: must be between",
+        "sync.transaction_rows: must be between",
+        "sync.transaction_seconds: must be a number",
         "instances[0].url: only sqlite and postgresql",
         "instances[1].name: duplicate instance name",
     ):

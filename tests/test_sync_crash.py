@@ -77,7 +77,9 @@ def test_kill_9_mid_run_then_a_run_that_converges(tmp_path: Path, dialect: str,
     store = HubStore(clock=ManualClock(START), seed=1000)
     populate(store, spaces=20, blocks=BLOCKS, content_size=200, seed=9)
     with emulator(store, faults=Faults(latency_ms=15)) as hub:
-        config = write_config(tmp_path / "syncd.toml", hub.url, {"lab": url}, page_size=PAGE)
+        # three pages per transaction: a kill can land between pages of one uncommitted transaction
+        config = write_config(tmp_path / "syncd.toml", hub.url, {"lab": url}, page_size=PAGE,
+                              transaction_rows=3 * PAGE)
         seen = [kill_after(url, config, tmp_path, at_least) for at_least in (PAGE, 15 * PAGE)]
         assert 0 < seen[0] < seen[1] < len(hub_live_blocks(store))  # both kills landed mid-run
         check_whole(url)

@@ -1,23 +1,27 @@
 """Apply validated ``space_block`` rows to ``lamindb_spaceblock`` in one transaction.
 
-Rows are written in bulk (one multi-row INSERT with RETURNING, one executemany
-UPDATE). A block whose space is not known locally yet is deferred, kept with
-its payload, and applied as soon as the space arrives. A tombstone deletes the
-local block. Blocks live on branch 1 (main), as LaminDB's own defaults do.
+Rows are written in bulk: new blocks and their map rows through
+:mod:`syncd.store.bulk` (``executemany`` on SQLite, ``COPY`` on PostgreSQL,
+ids allocated up front), changed blocks with one ``executemany`` UPDATE. A
+block whose space is not known locally yet is deferred, kept with its payload,
+and applied as soon as the space arrives. A tombstone deletes the local block.
+Blocks live on branch 1 (main), as LaminDB's own defaults do.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from syncd.models import HubBlock, Resource
+from syncd.store.bulk import allocate_ids, insert_rows
 from syncd.store.context import ApplyContext, ApplyResult, latest_per_id
+from syncd.store.keysets import among
 from syncd.store.parking import Deferral, Rejection, defer_rows, quarantine_rows, release
 from syncd.store.schema import block_map, space_gone, space_map, spaceblock
 from syncd.store.users import resolve_users
-from syncd.timestamps import format_canonical
+from syncd.timestamps import format_sqlite
 
 __all__ = ["apply_blocks"]
 
@@ -43,25 +47,25 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
     result = ApplyResult()
     if not rows:
         return result
-    ids = [str(r.id) for r in rows]
+    ids = [r.key for r in rows]
     maps = {
         m.hub_id: m
         for m in conn.execute(
             select(
                 block_map.c.hub_id, block_map.c.local_id, block_map.c.uid, block_map.c.hub_updated_at
-            ).where(block_map.c.hub_id.in_(ids))
+            ).where(among(conn, block_map.c.hub_id, ids))
         )
     }
-    wanted = {str(r.space_id) for r in rows}
+    wanted = {r.space_key for r in rows}
     spaces: dict[str, int] = {
         h: int(i)
         for h, i in conn.execute(
-            select(space_map.c.hub_id, space_map.c.local_id).where(space_map.c.hub_id.in_(wanted))
+            select(space_map.c.hub_id, space_map.c.local_id).where(among(conn, space_map.c.hub_id, wanted))
         )
     }
-    unknown = {str(r.space_id) for r in rows} - set(spaces)
+    unknown = wanted - set(spaces)
     gone = (
-        set(conn.execute(select(space_gone.c.hub_id).where(space_gone.c.hub_id.in_(unknown))).scalars())
+        set(conn.scalars(select(space_gone.c.hub_id).where(among(conn, space_gone.c.hub_id, unknown))))
         if unknown
         else set()
     )
@@ -71,7 +75,7 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
     writes: list[HubBlock] = []
     deletes: list[str] = []
     for row in rows:
-        hub_id, stamp = str(row.id), format_canonical(row.updated_at)
+        hub_id, stamp = row.key, row.stamp
         mapped = maps.get(hub_id)
         if mapped is not None and mapped.hub_updated_at >= stamp:
             versions[hub_id] = stamp
@@ -90,26 +94,26 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
                 deletes.append(hub_id)
             else:
                 result.add(R, "unchanged")
-        elif str(row.space_id) in gone:
+        elif row.space_key in gone:
             # its space was deleted on the hub: the block cannot exist locally
             versions[hub_id] = stamp
             result.add(R, "unchanged")
-        elif str(row.space_id) not in spaces:
+        elif row.space_key not in spaces:
             to_defer.append(
                 Deferral(
                     hub_id,
                     stamp,
                     f"space {row.space_id} is not known here yet",
                     dict(row.raw),
-                    waiting_for=str(row.space_id),
+                    waiting_for=row.space_key,
                 )
             )
         else:
             writes.append(row)
     if deletes:
         local_ids = [maps[h].local_id for h in deletes]
-        conn.execute(delete(spaceblock).where(spaceblock.c.id.in_(local_ids)))
-        conn.execute(delete(block_map).where(block_map.c.hub_id.in_(deletes)))
+        conn.execute(delete(spaceblock).where(among(conn, spaceblock.c.id, local_ids)))
+        conn.execute(delete(block_map).where(among(conn, block_map.c.hub_id, deletes)))
         result.add(R, "deleted", len(deletes))
     if writes:
         _write(conn, writes, maps, spaces, ctx, result, rejected, versions)
@@ -119,6 +123,24 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
     result.add(R, "deferred", len(to_defer))
     release(conn, R, versions)
     return result
+
+
+_BLOCK_COLUMNS = (
+    "version_tag",
+    "is_latest",
+    "id",
+    "uid",
+    "content",
+    "hash",
+    "kind",
+    "created_at",
+    "space_id",
+    "created_by_id",
+    "_status_code",
+    "branch_id",
+    "created_on_id",
+)
+_MAP_COLUMNS = ("hub_id", "local_id", "uid", "hub_updated_at")
 
 
 def _write(
@@ -132,55 +154,18 @@ def _write(
     versions: dict[str, str],
 ) -> None:
     users = resolve_users(conn, [r.created_by for r in rows])
-    fresh = [r for r in rows if str(r.id) not in maps]
-    known = [r for r in rows if str(r.id) in maps]
+    fresh = [r for r in rows if r.key not in maps]
+    known = [r for r in rows if r.key in maps]
     adopt: list[tuple[HubBlock, int]] = []
     if fresh:
-        taken: dict[str, int] = {
-            u: int(i)
-            for u, i in conn.execute(
-                select(spaceblock.c.uid, spaceblock.c.id).where(spaceblock.c.uid.in_([r.lnid for r in fresh]))
-            )
-        }
-        mapped_locals = (
-            set(
-                conn.execute(
-                    select(block_map.c.local_id).where(block_map.c.local_id.in_(list(taken.values())))
-                ).scalars()
-            )
-            if taken
-            else set()
-        )
-        keep: list[HubBlock] = []
-        for row in fresh:
-            local = taken.get(row.lnid)
-            if local is None:
-                keep.append(row)
-            elif local in mapped_locals:
-                rejected.append(
-                    Rejection(dict(row.raw), f"lnid: {row.lnid} already belongs to another hub block")
-                )
-            elif ctx.on_name_conflict == "adopt":
-                adopt.append((row, local))
-            else:
-                rejected.append(
-                    Rejection(
-                        dict(row.raw),
-                        (
-                            f"lnid: {row.lnid} is already the uid of local block {local}, which did "
-                            'not come from the hub; set on_name_conflict = "adopt" to take it over'
-                        ),
-                    )
-                )
-        fresh = keep
+        fresh = _claimable(conn, fresh, ctx, adopt, rejected)
     if known or adopt:
         params = [
-            {"_id": maps[str(r.id)].local_id, **_values(r, spaces[str(r.space_id)], users[r.created_by.lnid])}
+            {"_id": maps[r.key].local_id, **_values(r, spaces[r.space_key], users[r.created_by.lnid])}
             for r in known
         ]
         params += [
-            {"_id": local, **_values(r, spaces[str(r.space_id)], users[r.created_by.lnid])}
-            for r, local in adopt
+            {"_id": local, **_values(r, spaces[r.space_key], users[r.created_by.lnid])} for r, local in adopt
         ]
         conn.execute(
             update(spaceblock)
@@ -194,45 +179,83 @@ def _write(
                 update(block_map)
                 .where(block_map.c.hub_id == bindparam("_hub_id"))
                 .values(hub_updated_at=bindparam("_stamp")),
-                [{"_hub_id": str(r.id), "_stamp": format_canonical(r.updated_at)} for r in known],
+                [{"_hub_id": r.key, "_stamp": r.stamp} for r in known],
             )
-    new_maps: list[dict[str, Any]] = [
-        {
-            "hub_id": str(r.id),
-            "local_id": local,
-            "uid": r.lnid,
-            "hub_updated_at": format_canonical(r.updated_at),
-        }
-        for r, local in adopt
-    ]
+    new_maps = [(r.key, local, r.lnid, r.stamp) for r, local in adopt]
     if fresh:
-        # RETURNING without a parameter order lets SQLAlchemy batch the rows into multi-row INSERTs;
-        # the uid (unique, equal to the hub's lnid) ties each new id back to its row
-        rows_out = conn.execute(
-            insert(spaceblock).returning(spaceblock.c.uid, spaceblock.c.id),
+        sqlite = ctx.dialect == "sqlite"
+        new_ids = allocate_ids(conn, spaceblock, len(fresh))
+        insert_rows(
+            conn,
+            spaceblock,
+            _BLOCK_COLUMNS,
             [
-                {
-                    "uid": r.lnid,
-                    "_status_code": 0,
-                    "branch_id": 1,
-                    "created_on_id": 1,
-                    **_values(r, spaces[str(r.space_id)], users[r.created_by.lnid]),
-                }
-                for r in fresh
+                (
+                    r.version_tag,
+                    r.is_latest,
+                    local,
+                    r.lnid,
+                    r.content,
+                    r.hash,
+                    r.kind,
+                    format_sqlite(r.created_at) if sqlite else r.created_at,
+                    spaces[r.space_key],
+                    users[r.created_by.lnid],
+                    0,
+                    1,
+                    1,
+                )
+                for r, local in zip(fresh, new_ids, strict=True)
             ],
         )
-        created = {str(uid): int(local) for uid, local in rows_out}
-        new_maps += [
-            {
-                "hub_id": str(r.id),
-                "local_id": created[r.lnid],
-                "uid": r.lnid,
-                "hub_updated_at": format_canonical(r.updated_at),
-            }
-            for r in fresh
-        ]
+        new_maps += [(r.key, local, r.lnid, r.stamp) for r, local in zip(fresh, new_ids, strict=True)]
         result.add(R, "inserted", len(fresh))
-    if new_maps:
-        conn.execute(insert(block_map), new_maps)
+    insert_rows(conn, block_map, _MAP_COLUMNS, new_maps)
     for row in [*known, *fresh, *(r for r, _ in adopt)]:
-        versions[str(row.id)] = format_canonical(row.updated_at)
+        versions[row.key] = row.stamp
+
+
+def _claimable(
+    conn: Connection,
+    fresh: list[HubBlock],
+    ctx: ApplyContext,
+    adopt: list[tuple[HubBlock, int]],
+    rejected: list[Rejection],
+) -> list[HubBlock]:
+    """The new blocks whose uid is free; the others are adopted or rejected."""
+    taken: dict[str, int] = {
+        u: int(i)
+        for u, i in conn.execute(
+            select(spaceblock.c.uid, spaceblock.c.id).where(
+                among(conn, spaceblock.c.uid, [r.lnid for r in fresh])
+            )
+        )
+    }
+    if not taken:
+        return fresh
+    mapped_locals = set(
+        conn.execute(
+            select(block_map.c.local_id).where(among(conn, block_map.c.local_id, list(taken.values())))
+        ).scalars()
+    )
+    keep: list[HubBlock] = []
+    for row in fresh:
+        local = taken.get(row.lnid)
+        if local is None:
+            keep.append(row)
+        elif local in mapped_locals:
+            reason = f"lnid: {row.lnid} already belongs to another hub block"
+            rejected.append(Rejection(dict(row.raw), reason))
+        elif ctx.on_name_conflict == "adopt":
+            adopt.append((row, local))
+        else:
+            rejected.append(
+                Rejection(
+                    dict(row.raw),
+                    (
+                        f"lnid: {row.lnid} is already the uid of local block {local}, which did "
+                        'not come from the hub; set on_name_conflict = "adopt" to take it over'
+                    ),
+                )
+            )
+    return keep

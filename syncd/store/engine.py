@@ -33,6 +33,7 @@ def create_instance_engine(url: str, *, busy_timeout_seconds: float = 30.0) -> E
             cur = dbapi_connection.cursor()
             cur.execute(f"PRAGMA busy_timeout = {timeout_ms}")
             cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA cache_size = -8000")
             cur.close()
 
         @event.listens_for(engine, "begin")

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, RootTransaction, delete, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from syncd.errors import InstanceUnreachableError, RowRejected, StoreError
@@ -68,6 +68,9 @@ class InstanceStore:
         self._engine_factory = engine_factory
         self._engine: Engine | None = None
         self._conn: Connection | None = None
+        self._batch: RootTransaction | None = None  # pages applied but not committed yet
+        self._batch_rows = 0
+        self._batch_started = 0.0
         self._stack = contextlib.ExitStack()
         self._ctx: ApplyContext | None = None
         self.bootstrapped = False
@@ -110,6 +113,7 @@ class InstanceStore:
         )
 
     def close(self) -> None:
+        self._batch = None  # not committed: closing the connection rolls it back
         with contextlib.suppress(SQLAlchemyError):
             self._stack.close()
         if self._engine is not None:
@@ -145,6 +149,7 @@ class InstanceStore:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[ApplyContext]:
         assert self._ctx is not None
+        self.commit()
         self._ctx.now = self._clock()
         try:
             with self.conn.begin():
@@ -152,11 +157,25 @@ class InstanceStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"writing to {self.name} failed: {self._describe(exc)}") from exc
 
+    def _store_error(self, exc: SQLAlchemyError) -> StoreError:
+        return StoreError(f"writing to {self.name} failed: {self._describe(exc)}")
+
     # -- the synchroniser's calls ---------------------------------------------------
 
     def cursor(self, resource: Resource) -> CursorState:
+        self.commit()
         with self.conn.begin():
             return load_cursor(self.conn, resource)
+
+    def commit(self) -> None:
+        """Commit the pages applied since the last commit, if any."""
+        batch, self._batch = self._batch, None
+        if batch is None:
+            return
+        try:
+            batch.commit()
+        except SQLAlchemyError as exc:
+            raise self._store_error(exc) from exc
 
     def apply_page(
         self,
@@ -166,12 +185,39 @@ class InstanceStore:
         state: CursorState,
         hub_date: datetime | None,
     ) -> ApplyResult:
-        """Apply one page and advance the cursor, in one transaction."""
-        with self._transaction() as ctx:
+        """Apply one page and advance the cursor in the same transaction.
+
+        Consecutive pages share a transaction until it holds ``transaction_rows``
+        rows or has been open ``transaction_seconds`` (a commit costs about as much
+        as writing a thousand rows into LaminDB's indexed tables); :meth:`commit`
+        and every other call commit it. The cursor always moves together with the
+        rows it covers: after a crash the next run re-reads what was not committed.
+        """
+        assert self._ctx is not None
+        ctx = self._ctx
+        ctx.now = self._clock()
+        try:
+            if self._batch is None:
+                self._batch = self.conn.begin()
+                self._batch_rows, self._batch_started = 0, self._monotonic()
             result = self._apply(resource, rows, ctx)
             quarantine_rows(self.conn, resource, rejected, ctx.now)
             result.add(resource, "rejected", len(rejected))
             save_cursor(self.conn, resource, state, hub_date=hub_date, now=ctx.now)
+        except BaseException as exc:
+            batch, self._batch = self._batch, None
+            if batch is not None:
+                with contextlib.suppress(SQLAlchemyError):
+                    batch.rollback()
+            if isinstance(exc, SQLAlchemyError):
+                raise self._store_error(exc) from exc
+            raise
+        self._batch_rows += len(rows) + len(rejected)
+        if (
+            self._batch_rows >= self._sync.transaction_rows
+            or self._monotonic() - self._batch_started >= self._sync.transaction_seconds
+        ):
+            self.commit()
         self._announce(result)
         return result
 
@@ -277,5 +323,6 @@ class InstanceStore:
 
     def synced_ids(self, resource: Resource) -> set[str]:
         table = space_map if resource is Resource.SPACE else block_map
+        self.commit()
         with self.conn.begin():
             return set(self.conn.execute(select(table.c.hub_id)).scalars())

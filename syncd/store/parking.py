@@ -115,6 +115,9 @@ def release(conn: Connection, resource: Resource, versions: Mapping[str, str]) -
         return
     ids = list(versions)
     for table, key in ((deferred, deferred.c.hub_id), (quarantine, quarantine.c.row_key)):
+        parked = select(key).where(table.c.resource == resource.value).limit(1)
+        if conn.execute(parked).first() is None:
+            continue  # the common case: nothing parked, so no need to look up a thousand ids
         found = conn.execute(
             select(key, table.c.hub_updated_at).where(table.c.resource == resource.value, key.in_(ids))
         ).all()

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, insert, select
 
 from syncd.models import Creator
+from syncd.store.keysets import among
 from syncd.store.schema import user, user_alias
 
 __all__ = ["aliased_handle", "resolve_users"]
@@ -32,7 +33,7 @@ def resolve_users(conn: Connection, creators: Iterable[Creator]) -> dict[str, in
         return {}
     found = {
         row.uid: row.id
-        for row in conn.execute(select(user.c.id, user.c.uid).where(user.c.uid.in_(list(wanted))))
+        for row in conn.execute(select(user.c.id, user.c.uid).where(among(conn, user.c.uid, list(wanted))))
     }
     missing = [c for lnid, c in wanted.items() if lnid not in found]
     if missing:

@@ -1,0 +1,50 @@
+"""``column IN (keys)`` with the whole key set bound as one parameter.
+
+A page looks up a thousand hub ids at a time. ``column.in_(keys)`` renders one
+bound parameter per key on every execution (SQLAlchemy expands the list, and
+psycopg then re-parses a statement too long for its cache); on a full sync that
+cost more than the lookups themselves. Here the keys travel as one value: a
+PostgreSQL array (``= ANY(...)``) or a JSON array read with SQLite's
+``json_each`` (plain ``IN`` where SQLite lacks the JSON functions). The
+statement's shape no longer depends on the number of keys, so it is compiled
+once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import orjson
+from sqlalchemy import ARRAY, ColumnElement, Connection, String, any_, bindparam, func, select
+from sqlalchemy.exc import DBAPIError
+
+__all__ = ["among", "sqlite_has_json"]
+
+
+def among(
+    conn: Connection, column: ColumnElement[Any], keys: Collection[str] | Collection[int]
+) -> ColumnElement[bool]:
+    """A condition true where ``column`` is one of ``keys`` (strings or integers, not mixed)."""
+    values = list(keys)
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    if conn.dialect.name == "sqlite" and sqlite_has_json(conn):
+        array = bindparam(None, orjson.dumps(values).decode(), type_=String)
+        each = func.json_each(array).table_valued("value")
+        return column.in_(select(each.c.value))
+    return column.in_(values)
+
+
+def sqlite_has_json(conn: Connection) -> bool:
+    """Whether this SQLite connection has the JSON functions (built in since SQLite 3.38)."""
+    known = conn.info.get("syncd.sqlite_json")
+    if known is None:
+        try:
+            with conn.begin_nested():
+                conn.exec_driver_sql("SELECT json_extract('[1]', '$[0]')")
+            known = True
+        except DBAPIError:
+            known = False
+        conn.info["syncd.sqlite_json"] = known
+    return bool(known)

@@ -1,0 +1,257 @@
+"""Pages grouped into one transaction per instance, and the bulk writes under them.
+
+``InstanceStore.apply_page`` keeps a transaction open across pages until it
+holds ``transaction_rows`` rows or has been open ``transaction_seconds``. What
+was committed is always whole (rows together with the cursor that covers them);
+what was not is invisible to other connections and rolled back on failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from applying import NOW, query
+from builders import block_row, instance_settings, space_row
+from sqlalchemy import insert, select, text
+from sqlalchemy.exc import IntegrityError
+
+from syncd.errors import StoreError
+from syncd.models import Position, Resource
+from syncd.rows import parse_row
+from syncd.settings import SyncSettings
+from syncd.store.bulk import allocate_ids, insert_rows
+from syncd.store.instance import InstanceStore
+from syncd.store.schema import spaceblock
+from syncd.watermark import CursorState
+
+S, B = Resource.SPACE, Resource.SPACE_BLOCK
+
+
+class Ticks:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@contextmanager
+def store_for(url: str, ticks: Ticks | None = None, **sync: Any) -> Iterator[InstanceStore]:
+    store = InstanceStore(
+        instance_settings(url),
+        SyncSettings(**sync),
+        clock=lambda: NOW,
+        monotonic=ticks if ticks is not None else Ticks(),
+    )
+    store.open()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _state(n: int) -> CursorState:
+    row = parse_row(B, block_row(n, 1))
+    return CursorState(pass_pos=Position(row.updated_at, row.updated_at_raw, row.id))
+
+
+def _page(store: InstanceStore, first: int, size: int) -> None:
+    rows = [parse_row(B, block_row(n, 1)) for n in range(first, first + size)]
+    store.apply_page(B, rows, [], _state(first + size - 1), None)
+
+
+def _committed(url: str) -> int:
+    return int(query(url, "SELECT count(*) FROM lamindb_spaceblock")[0][0])
+
+
+def _with_space(store: InstanceStore) -> None:
+    store.apply_page(S, [parse_row(S, space_row(1))], [], CursorState(), None)
+    store.commit()
+
+
+def test_pages_share_a_transaction_until_it_holds_enough_rows(sqlite_url: str) -> None:
+    with store_for(sqlite_url, transaction_rows=25) as store:
+        _with_space(store)
+        _page(store, 1, 10)
+        _page(store, 11, 10)
+        assert _committed(sqlite_url) == 0  # 20 rows: still one open transaction
+        _page(store, 21, 10)
+        assert _committed(sqlite_url) == 30  # 30 >= 25: committed, cursor with it
+        cursor = query(sqlite_url, "SELECT pass_id FROM syncd_cursor WHERE resource = 'space_block'")
+        assert cursor == [(str(parse_row(B, block_row(30, 1)).id),)]
+        _page(store, 31, 5)
+        store.commit()
+        assert _committed(sqlite_url) == 35
+
+
+def test_a_transaction_open_too_long_is_committed_with_the_next_page(sqlite_url: str) -> None:
+    ticks = Ticks()
+    with store_for(sqlite_url, ticks, transaction_rows=1000, transaction_seconds=2.0) as store:
+        _with_space(store)
+        _page(store, 1, 5)
+        ticks.now += 1.0
+        _page(store, 6, 5)
+        assert _committed(sqlite_url) == 0
+        ticks.now += 1.5
+        _page(store, 11, 5)
+        assert _committed(sqlite_url) == 15
+
+
+def test_transaction_rows_of_one_commits_every_page(sqlite_url: str) -> None:
+    with store_for(sqlite_url, transaction_rows=1) as store:
+        _with_space(store)
+        _page(store, 1, 3)
+        assert _committed(sqlite_url) == 3
+
+
+def test_closing_without_commit_keeps_nothing_of_the_open_transaction(sqlite_url: str) -> None:
+    with store_for(sqlite_url, transaction_rows=1000) as store:
+        _with_space(store)
+        _page(store, 1, 10)
+        _page(store, 11, 10)
+    assert _committed(sqlite_url) == 0
+    assert query(sqlite_url, "SELECT count(*) FROM syncd_block_map") == [(0,)]
+    assert query(sqlite_url, "SELECT count(*) FROM syncd_cursor WHERE resource = 'space_block'") == [(0,)]
+
+
+def test_a_failing_page_rolls_back_its_whole_transaction_and_the_store_stays_usable(sqlite_url: str) -> None:
+    with store_for(sqlite_url, transaction_rows=1000) as store:
+        _with_space(store)
+        _page(store, 1, 10)
+        store.conn.exec_driver_sql("DROP TABLE syncd_block_map")  # the next page cannot write its map rows
+        with pytest.raises(StoreError, match="writing to"):
+            _page(store, 11, 10)
+        assert _committed(sqlite_url) == 0  # the earlier, uncommitted page went with it
+        # the DROP was rolled back too: a fresh transaction works again
+        _page(store, 1, 10)
+        store.commit()
+    assert _committed(sqlite_url) == 10
+
+
+def test_other_calls_commit_the_open_transaction_first(sqlite_url: str) -> None:
+    with store_for(sqlite_url, transaction_rows=1000) as store:
+        _with_space(store)
+        _page(store, 1, 10)
+        store.cursor(B)
+        assert _committed(sqlite_url) == 10
+
+
+# -- bulk writes -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    return sqlite_url if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
+
+
+def _block_values(local_id: int, uid: str) -> dict[str, Any]:
+    return {
+        "id": local_id,
+        "uid": uid,
+        "is_latest": True,
+        "content": "x",
+        "kind": "readme",
+        "created_at": NOW,
+        "space_id": 1,
+        "created_by_id": 1,
+    }
+
+
+def test_allocated_ids_are_fresh_and_ascending(any_url: str) -> None:
+    with store_for(any_url) as store, store.conn.begin():
+        conn = store.conn
+        first = allocate_ids(conn, spaceblock, 3)
+        assert first == sorted(first) and len(set(first)) == 3
+        conn.execute(insert(spaceblock), [_block_values(i, f"u{i:019d}") for i in first])
+        again = allocate_ids(conn, spaceblock, 2)
+        assert min(again) > max(first)
+        assert allocate_ids(conn, spaceblock, 0) == []
+
+
+def test_sqlite_ids_are_not_reused_after_the_newest_row_is_deleted(sqlite_url: str) -> None:
+    # lamindb_spaceblock is AUTOINCREMENT: an id once used never comes back
+    with store_for(sqlite_url) as store, store.conn.begin():
+        conn = store.conn
+        ids = allocate_ids(conn, spaceblock, 2)
+        conn.execute(insert(spaceblock), [_block_values(i, f"u{i:019d}") for i in ids])
+        conn.execute(spaceblock.delete().where(spaceblock.c.id == max(ids)))
+        assert allocate_ids(conn, spaceblock, 1) == [max(ids) + 1]
+
+
+def test_bulk_insert_errors_are_sqlalchemy_errors(any_url: str) -> None:
+    with store_for(any_url) as store:
+        conn = store.conn
+        columns = ("is_latest", "id", "uid", "content", "kind", "created_at", "space_id", "created_by_id")
+        stamp: Any = "2026-03-02 00:00:00.000000" if conn.dialect.name == "sqlite" else NOW
+        row = (True, 10, "dupdupdupdupdupdupdu", "x", "readme", stamp, 1, 1)
+        twin = (True, 11, *row[2:])  # another id, the same uid
+        with pytest.raises(IntegrityError), conn.begin():
+            insert_rows(conn, spaceblock, columns, [row, twin])
+        with conn.begin():
+            assert conn.execute(text("SELECT count(*) FROM lamindb_spaceblock")).scalar_one() == 0
+
+
+@pytest.mark.parametrize("json_functions", [True, False])
+def test_sqlite_bulk_insert_with_and_without_json_functions(sqlite_url: str, json_functions: bool) -> None:
+    columns = ("uid", "id", "content", "kind", "is_latest", "created_at", "space_id", "created_by_id")
+    rows = [
+        (f"u{i:019d}", 100 + i, f"caf\u00e9 {i}\n\"quoted\"", "readme", i % 2 == 0, f"2026-03-02 00:00:0{i}.000000", 1, 1)
+        for i in range(3)
+    ]
+    with store_for(sqlite_url) as store, store.conn.begin():
+        store.conn.info["syncd.sqlite_json"] = json_functions  # as if SQLite had been built without them
+        insert_rows(store.conn, spaceblock, columns, rows)
+    stored = query(
+        sqlite_url,
+        "SELECT uid, id, content, kind, is_latest, created_at, space_id, created_by_id, "
+        "typeof(is_latest), typeof(id) FROM lamindb_spaceblock ORDER BY id",
+    )
+    assert [r[:8] for r in stored] == [(*r[:4], int(r[4]), *r[5:]) for r in rows]
+    assert {r[8:] for r in stored} == {("integer", "integer")}  # as Django and sqlite3 store them
+
+
+def test_among_finds_keys_on_every_path(any_url: str) -> None:
+    from syncd.store.keysets import among
+    from syncd.store.schema import user
+
+    with store_for(any_url) as store, store.conn.begin():
+        conn = store.conn
+        assert set(conn.scalars(select(user.c.uid).where(among(conn, user.c.uid, ["00000000", "nope0000"])))) == {
+            "00000000"
+        }
+        assert set(conn.scalars(select(user.c.uid).where(among(conn, user.c.id, [1, 2])))) == {"00000000"}
+        assert set(conn.scalars(select(user.c.uid).where(among(conn, user.c.uid, [])))) == set()
+        if conn.dialect.name == "sqlite":
+            conn.info["syncd.sqlite_json"] = False
+            assert set(conn.scalars(select(user.c.uid).where(among(conn, user.c.uid, ["00000000"])))) == {
+                "00000000"
+            }
+
+
+def test_sqlite_bulk_insert_splits_what_is_too_big_for_one_statement(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import syncd.store.bulk as bulk
+
+    monkeypatch.setattr(bulk, "_CHUNK_BYTES", 200)  # a few rows per statement
+    sent: list[int] = []
+    real_chunks = bulk._chunks
+
+    def counting(rows: list[tuple[Any, ...]]) -> Any:
+        for chunk in real_chunks(rows):
+            assert len(chunk) <= 200
+            sent.append(chunk.count("["))
+            yield chunk
+
+    monkeypatch.setattr(bulk, "_chunks", counting)
+    columns = ("id", "uid", "content", "kind", "is_latest", "created_at", "space_id", "created_by_id")
+    rows = [(10 + i, f"u{i:019d}", "x" * 20, "readme", True, "2026-03-02 00:00:00.000000", 1, 1) for i in range(9)]
+    with store_for(sqlite_url) as store, store.conn.begin():
+        insert_rows(store.conn, spaceblock, columns, rows)
+    assert len(sent) > 1
+    assert query(sqlite_url, "SELECT id FROM lamindb_spaceblock ORDER BY id") == [(10 + i,) for i in range(9)]
