@@ -184,6 +184,9 @@ def _write(
     new_maps = [(r.key, local, r.lnid, r.stamp) for r, local in adopt]
     if fresh:
         sqlite = ctx.dialect == "sqlite"
+        # ids in uid order: the uid index then takes the page's rows in key order, which SQLite
+        # writes about a tenth faster than in hub order
+        fresh.sort(key=lambda r: r.lnid)
         new_ids = allocate_ids(conn, spaceblock, len(fresh))
         insert_rows(
             conn,

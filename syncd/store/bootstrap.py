@@ -14,6 +14,7 @@ from sqlalchemy import Connection, inspect, select
 
 from syncd.errors import IncompatibleSchemaError
 from syncd.store import ddl
+from syncd.store.migrations import MIGRATIONS
 from syncd.store.schema import SCHEMA_VERSION, bookkeeping, meta
 
 __all__ = ["REQUIRED_COLUMNS", "prepare_schema"]
@@ -96,8 +97,14 @@ def _check_version(conn: Connection) -> None:
     row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
     if row is None:
         conn.execute(meta.insert().values(key="schema_version", value=SCHEMA_VERSION))
-    elif row.value != SCHEMA_VERSION:
+        return
+    version = str(row.value)
+    while version in MIGRATIONS and version != SCHEMA_VERSION:
+        version, step = MIGRATIONS[version]
+        step(conn)
+        conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=version))
+    if version != SCHEMA_VERSION:
         raise IncompatibleSchemaError(
-            f"syncd bookkeeping tables are version {row.value}; this syncd writes version "
+            f"syncd bookkeeping tables are version {version}; this syncd writes version "
             f"{SCHEMA_VERSION}: upgrade syncd (or restore the matching version)"
         )

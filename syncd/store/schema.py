@@ -48,7 +48,7 @@ __all__ = [
     "user_alias",
 ]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # see syncd.store.migrations
 BUILTIN_SPACE_ID = 1
 BUILTIN_SPACE_UID = "aaaaaaaaaaaa"
 
@@ -148,9 +148,12 @@ space_map = Table(
 block_map = Table(
     "syncd_block_map",
     bookkeeping,
-    Column("hub_id", String(36), primary_key=True),
-    Column("local_id", BigInteger().with_variant(Integer, "sqlite"), nullable=False, unique=True),
-    Column("uid", String(20), nullable=False, unique=True),
+    # keyed by the local id (on SQLite the rowid itself) with one index, on hub_id: a full sync
+    # writes a map row per block, and every index is one more random B-tree insert per row. The
+    # uid needs no index of its own: it is lamindb_spaceblock.uid of local_id, unique there.
+    Column("local_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("hub_id", String(36), nullable=False, unique=True),
+    Column("uid", String(20), nullable=False),
     Column("hub_updated_at", String(40), nullable=False),
 )
 
