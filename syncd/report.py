@@ -22,7 +22,9 @@ class InstanceReport:
 
     ``counts[(resource, action)]`` counts rows; ``deferred``/``quarantined`` are
     what is parked in the instance *after* the run; ``held`` counts tombstoned
-    spaces kept because LaminDB records still reference them.
+    spaces kept because LaminDB records still reference them; ``rereads`` names
+    each stream the instance read again from the beginning, and why (``space_block:
+    space_restored``, ``space: rows_missing``).
     """
 
     name: str
@@ -34,6 +36,7 @@ class InstanceReport:
     quarantined: int = 0
     held: int = 0
     held_spaces: list[str] = field(default_factory=list)
+    rereads: list[str] = field(default_factory=list)
     duration_seconds: float = 0.0
     finished_at: datetime | None = None
     hub_date: datetime | None = None

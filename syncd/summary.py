@@ -23,6 +23,7 @@ def summary_event(report: RunReport) -> dict[str, Any]:
             "deferred_total": inst.deferred,
             "quarantined_total": inst.quarantined,
             "held_spaces": inst.held_spaces,
+            "rereads": inst.rereads,
             "hub_requests": inst.hub_requests,
         }
         for resource in Resource:
@@ -70,5 +71,10 @@ def render_table(report: RunReport) -> str:
             out.append(
                 f"{inst.name}: {len(inst.held_spaces)} space(s) deleted on the hub but kept because "
                 f"LaminDB records reference them: {', '.join(inst.held_spaces[:10])}"
+            )
+        if inst.rereads:
+            out.append(
+                f"{inst.name}: read again from the beginning: {', '.join(sorted(set(inst.rereads)))} "
+                "(rows the change stream could not show; see `sync.stream_restarted` in the log)"
             )
     return "\n".join(out)

@@ -216,6 +216,7 @@ def _fail(member: _Member, message: str, kind: str) -> None:
 
 def _count(member: _Member, result: ApplyResult, obs: Observer) -> None:
     member.report.counts.update(result.counts)
+    member.report.rereads.extend(f"{r.resource.value}: {r.reason}" for r in result.rescans)
     for (resource, action), n in result.counts.items():
         obs.rows_applied(member.sink.name, resource, action, n)
 

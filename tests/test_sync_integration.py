@@ -41,7 +41,9 @@ from syncenv import (
 
 from syncd.hubsim import HubStore, ManualClock, Spelling, populate
 from syncd.models import Resource
+from syncd.report import RunReport
 from syncd.settings import parse_settings
+from syncd.summary import render_table
 from syncd.timestamps import format_sqlite
 
 S, B = Resource.SPACE, Resource.SPACE_BLOCK
@@ -610,7 +612,11 @@ def test_a_space_restored_on_the_hub_comes_back_with_its_blocks(tmp_path: Path) 
         # spaces are read first: the restored space sends the block stream back, in the same run
         assert (report.count(S, "inserted"), report.count(B, "inserted")) == (1, 3)
         assert _restarts(logs) == [("a", "space_block", "space_restored", 1)]
-        assert sync(settings).instances[0].changed == 0
+        assert report.rereads == ["space_block: space_restored"]  # in the summary too
+        assert "read again from the beginning: space_block: space_restored" in render_table(
+            RunReport([report]))
+        quiet = sync(settings).instances[0]
+        assert (quiet.changed, quiet.rereads) == (0, [])
         assert home["lnid"] in local_spaces(url)
         assert_in_step(url, store)
 
