@@ -44,9 +44,13 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 @dataclass(frozen=True)
 class TokenSource:
-    """Where a hub token comes from: ``file`` (a path), ``env`` (a variable) or ``credential``."""
+    """Where a hub token comes from: ``file`` (a path), ``env`` (a variable) or ``credential``.
 
-    kind: Literal["file", "env", "credential"]
+    ``absent``: settings loaded without the token (``require_token=False``), for
+    readers of the instance databases that never talk to the hub.
+    """
+
+    kind: Literal["file", "env", "credential", "absent"]
     where: str
 
 
@@ -164,8 +168,13 @@ def config_path(cli_path: str | None, environ: Mapping[str, str]) -> Path:
     return DEFAULT_CONFIG_PATH
 
 
-def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
-    """Read and check the TOML file at ``path``; raise :class:`ConfigError` listing every problem."""
+def load_settings(path: Path, environ: Mapping[str, str], *, require_token: bool = True) -> Settings:
+    """Read and check the TOML file at ``path``; raise :class:`ConfigError` listing every problem.
+
+    With ``require_token=False`` a missing or unreadable hub token is not a
+    problem (the hub settings then carry an empty token): for programs that only
+    read the instance databases, such as :mod:`syncd.registry`.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -174,14 +183,15 @@ def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
-    return parse_settings(data, environ, source=str(path))
+    return parse_settings(data, environ, source=str(path), require_token=require_token)
 
 
 class _Reader:
     """Collects problems while pulling typed values out of nested TOML tables."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, *, require_token: bool = True) -> None:
         self.source = source
+        self.require_token = require_token
         self.problems: list[str] = []
 
     def problem(self, key: str, message: str) -> None:
@@ -270,9 +280,10 @@ def parse_settings(
     *,
     source: str = "<settings>",
     read_file: Callable[[Path], str] | None = None,
+    require_token: bool = True,
 ) -> Settings:
     """Check already-parsed TOML ``data``; raise :class:`ConfigError` listing every problem."""
-    r = _Reader(source)
+    r = _Reader(source, require_token=require_token)
     reader = read_file or (lambda p: p.read_text(encoding="utf-8"))
     allowed_top = {"hub", "sync", "schedule", "health", "log", "instances"}
     for extra in sorted(set(data) - allowed_top):
@@ -433,13 +444,18 @@ def _token(
 ) -> tuple[Secret, TokenSource] | None:
     token_file = r.string(t, prefix, "token_file")
     token_env = r.string(t, prefix, "token_env")
+    absent = (Secret(""), TokenSource("absent", ""))
     if token_file is not None:
         try:
             value = reader(Path(token_file)).strip()
         except OSError as exc:
+            if not r.require_token:
+                return absent
             r.problem(f"{prefix}.token_file", f"cannot read {token_file} ({exc.strerror})")
             return None
         if not value:
+            if not r.require_token:
+                return absent
             r.problem(f"{prefix}.token_file", f"{token_file} is empty")
             return None
         return Secret(value), TokenSource("file", token_file)
@@ -455,6 +471,8 @@ def _token(
             value = ""
         if value:
             return Secret(value), TokenSource("credential", str(path))
+    if not r.require_token:
+        return absent
     r.problem(
         f"{prefix}.token_file",
         f"no hub token: set token_file, or the environment variable {env_name}"

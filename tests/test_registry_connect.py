@@ -50,6 +50,28 @@ def test_connect_by_configured_name_and_using_another(tmp_path: Path) -> None:
         registry.disconnect()
 
 
+def test_a_reader_without_access_to_the_hub_token_still_connects_by_name(tmp_path: Path) -> None:
+    from syncd.errors import ConfigError
+    from syncd.settings import load_settings
+
+    a = sqlite_instance(tmp_path)
+    config = tmp_path / "syncd.toml"
+    config.write_text(
+        f'[hub]\nurl = "http://127.0.0.1:9"\ntoken_file = "{tmp_path}/unreadable-token"\n\n'
+        f'[[instances]]\nname = "lab-a"\nurl = "{a}"\n',
+        encoding="utf-8",
+    )
+    # the daemon needs the token and says so ...
+    with pytest.raises(ConfigError, match="hub.token_file: cannot read"):
+        load_settings(config, {})
+    # ... a reader of the instance databases does not
+    try:
+        assert registry.connect(config=config, instance="lab-a", environ={}).name == "lab-a"
+        assert Space.get(12).name == "Ops"
+    finally:
+        registry.disconnect()
+
+
 def test_bad_targets_say_what_to_fix(tmp_path: Path) -> None:
     with pytest.raises(InstanceError, match="no such file"):
         registry.connect(f"sqlite:///{tmp_path}/missing.db")

@@ -215,7 +215,7 @@ def connect(
 
 def _from_config(path: Path, environ: Mapping[str, str], name: str | None) -> Instance:
     try:
-        settings = load_settings(path, environ)
+        settings = load_settings(path, environ, require_token=False)  # reads never talk to the hub
         chosen = settings.instance(name) if name is not None else settings.instances[0]
     except ConfigError as exc:
         raise InstanceError("; ".join(exc.problems)) from None
