@@ -1,7 +1,10 @@
 """Space blocks from recorded hub pages into a real SQLite instance."""
 
+import json
+
 from applying import apply, counts, opened, query
 from builders import CREATOR, block_row, space_row
+from sqlalchemy import create_engine, text
 
 from syncd.models import Resource
 
@@ -47,6 +50,35 @@ def test_a_block_before_its_space_is_deferred_then_applied(sqlite_url: str) -> N
         assert counts(late, B) == {"inserted": 1}
     assert query(sqlite_url, "SELECT count(*) FROM syncd_deferred") == [(0,)]
     assert query(sqlite_url, "SELECT uid FROM lamindb_spaceblock") == [("bl000000000000010000",)]
+
+
+def test_a_deferred_row_that_fails_validation_on_retry_moves_to_quarantine(sqlite_url: str) -> None:
+    # deferred by an older syncd whose checks let it through (a lone surrogate in version_tag)
+    with opened(sqlite_url) as store:
+        assert counts(apply(store, B, [block_row(1, 5)]), B) == {"deferred": 1}
+    payload = json.dumps({**block_row(1, 5), "version_tag": "v\ud800"})
+    engine = create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE syncd_deferred SET payload = :p"), {"p": payload})
+    engine.dispose()
+    with opened(sqlite_url) as store:
+        apply(store, S, [space_row(5)])
+        result = store.retry_parked(B)
+        assert counts(result, B) == {}
+        assert store.retry_parked(B).counts == {}  # not tried again: it left the deferred rows
+    assert query(sqlite_url, "SELECT count(*) FROM syncd_deferred") == [(0,)]
+    reasons = query(sqlite_url, "SELECT reason FROM syncd_quarantine")
+    assert [r[0].split(":")[0] for r in reasons] == ["version_tag"]
+
+
+def test_a_row_with_a_lone_surrogate_is_quarantined_and_the_page_applies(sqlite_url: str) -> None:
+    bad = {**block_row(2, 1), "content": "caf\ud800"}  # JSON "\\ud800": no UTF-8 for it
+    with opened(sqlite_url) as store:
+        apply(store, S, [space_row(1)])
+        assert counts(apply(store, B, [block_row(1, 1), bad]), B) == {"inserted": 1, "rejected": 1}
+    [(payload, reason)] = query(sqlite_url, "SELECT payload, reason FROM syncd_quarantine")
+    assert reason.startswith("content: not valid Unicode")
+    assert json.loads(payload)["content"] == "caf\ud800"  # kept exactly, escaped in the stored text
 
 
 def test_versions_update_in_place_and_tombstones_delete(sqlite_url: str) -> None:

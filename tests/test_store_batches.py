@@ -226,6 +226,9 @@ def test_among_finds_keys_on_every_path(any_url: str) -> None:
         }
         assert set(conn.scalars(select(user.c.uid).where(among(conn, user.c.id, [1, 2])))) == {"00000000"}
         assert set(conn.scalars(select(user.c.uid).where(among(conn, user.c.uid, [])))) == set()
+        # more keys than PostgreSQL allows bound parameters (65,535): one parameter here
+        many = [f"{i:08d}" for i in range(70_000)]
+        assert set(conn.scalars(select(user.c.uid).where(among(conn, user.c.uid, many)))) == {"00000000"}
         if conn.dialect.name == "sqlite":
             conn.info["syncd.sqlite_json"] = False
             assert set(conn.scalars(select(user.c.uid).where(among(conn, user.c.uid, ["00000000"])))) == {

@@ -21,13 +21,14 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from syncd.errors import InstanceUnreachableError, RowRejected, StoreError
 from syncd.listing import KeyListing
 from syncd.models import HubBlock, HubSpace, Resource
-from syncd.rows import parse_block, parse_space
+from syncd.rows import parse_block, parse_space, row_key
 from syncd.settings import InstanceSettings, SyncSettings
 from syncd.store.blocks import apply_blocks
 from syncd.store.bootstrap import prepare_schema
 from syncd.store.context import ApplyContext, ApplyResult, FinishState
 from syncd.store.cursors import load_cursor, save_cursor, write_meta
 from syncd.store.engine import create_instance_engine
+from syncd.store.keysets import among
 from syncd.store.lock import instance_lock
 from syncd.store.parking import Rejection, count_parked, load_deferred, quarantine_rows
 from syncd.store.schema import block_map, deferred, space_map
@@ -258,10 +259,10 @@ class InstanceStore:
         result = self._apply(resource, rows, ctx)
         if rejected:
             quarantine_rows(self.conn, resource, rejected, ctx.now)
+            dropped = [row_key(r.payload) for r in rejected]  # quarantined now: no longer deferred
             self.conn.execute(
                 delete(deferred).where(
-                    deferred.c.resource == resource.value,
-                    deferred.c.hub_id.in_([str(p.get("id")) for p in rejected if isinstance(p, dict)]),
+                    deferred.c.resource == resource.value, among(self.conn, deferred.c.hub_id, dropped)
                 )
             )
         # a retried row that is deferred again is not news: count only what moved

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from syncd.models import Resource
 from syncd.rows import row_key
+from syncd.store.keysets import among
 from syncd.store.schema import deferred, quarantine
 from syncd.timestamps import format_canonical
 
@@ -48,7 +49,13 @@ class Rejection:
 
 
 def _dump(payload: object) -> str:
-    return json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
+    text = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # a lone surrogate (the reason such a row is quarantined) cannot be stored as text: escape it
+        text = json.dumps(payload, ensure_ascii=True, sort_keys=True, default=str)
+    return text
 
 
 def defer_rows(conn: Connection, resource: Resource, items: list[Deferral], now: datetime) -> None:
@@ -60,7 +67,8 @@ def defer_rows(conn: Connection, resource: Resource, items: list[Deferral], now:
         r.hub_id: (r.hub_updated_at, r.reason)
         for r in conn.execute(
             select(deferred.c.hub_id, deferred.c.hub_updated_at, deferred.c.reason).where(
-                deferred.c.resource == resource.value, deferred.c.hub_id.in_([i.hub_id for i in items])
+                deferred.c.resource == resource.value,
+                among(conn, deferred.c.hub_id, [i.hub_id for i in items]),
             )
         )
     }
@@ -105,7 +113,7 @@ def load_deferred(
         ids = list(hub_ids)
         if not ids:
             return []
-        query = query.where(deferred.c.hub_id.in_(ids))
+        query = query.where(among(conn, deferred.c.hub_id, ids))
     return [json.loads(p) for p in conn.execute(query.order_by(deferred.c.hub_id)).scalars()]
 
 
@@ -119,11 +127,13 @@ def release(conn: Connection, resource: Resource, versions: Mapping[str, str]) -
         if conn.execute(parked).first() is None:
             continue  # the common case: nothing parked, so no need to look up a thousand ids
         found = conn.execute(
-            select(key, table.c.hub_updated_at).where(table.c.resource == resource.value, key.in_(ids))
+            select(key, table.c.hub_updated_at).where(
+                table.c.resource == resource.value, among(conn, key, ids)
+            )
         ).all()
         stale = [k for k, stamp in found if stamp is None or stamp <= versions[k]]
         if stale:
-            conn.execute(delete(table).where(table.c.resource == resource.value, key.in_(stale)))
+            conn.execute(delete(table).where(table.c.resource == resource.value, among(conn, key, stale)))
 
 
 def quarantine_rows(conn: Connection, resource: Resource, items: list[Rejection], now: datetime) -> None:
@@ -136,7 +146,7 @@ def quarantine_rows(conn: Connection, resource: Resource, items: list[Rejection]
         r.row_key: (r.hub_updated_at, r.reason)
         for r in conn.execute(
             select(quarantine.c.row_key, quarantine.c.hub_updated_at, quarantine.c.reason).where(
-                quarantine.c.resource == resource.value, quarantine.c.row_key.in_(list(keyed))
+                quarantine.c.resource == resource.value, among(conn, quarantine.c.row_key, list(keyed))
             )
         )
     }

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, delete, select
 
 from syncd.models import Resource
 from syncd.store.context import ApplyContext, ApplyResult
+from syncd.store.keysets import among
 from syncd.store.schema import block_map, deferred, space_map, spaceblock
 from syncd.store.spaces import hold_or_remove
 from syncd.timestamps import format_canonical
@@ -31,13 +32,15 @@ def remove_vanished(
             hold_or_remove(conn, result, ctx, hub_id=hub_id, local_id=local_id, uid=uid, stamp=stamp)
     elif gone:
         local_ids = [local for _, local, _ in gone]
-        conn.execute(delete(spaceblock).where(spaceblock.c.id.in_(local_ids)))
-        conn.execute(delete(block_map).where(block_map.c.hub_id.in_([h for h, _, _ in gone])))
+        conn.execute(delete(spaceblock).where(among(conn, spaceblock.c.id, local_ids)))
+        conn.execute(delete(block_map).where(among(conn, block_map.c.hub_id, [h for h, _, _ in gone])))
         result.add(resource, "deleted", len(gone))
     parked = conn.execute(select(deferred.c.hub_id).where(deferred.c.resource == resource.value)).scalars()
     stale = [h for h in parked if h not in live_ids]
     if stale:
         conn.execute(
-            delete(deferred).where(deferred.c.resource == resource.value, deferred.c.hub_id.in_(stale))
+            delete(deferred).where(
+                deferred.c.resource == resource.value, among(conn, deferred.c.hub_id, stale)
+            )
         )
     return result

@@ -23,6 +23,7 @@ from syncd.models import HubSpace, Resource
 from syncd.rows import parse_space
 from syncd.store.context import ApplyContext, ApplyResult, Rescan, latest_per_id, name_key
 from syncd.store.cursors import restart_cursor
+from syncd.store.keysets import among
 from syncd.store.parking import Deferral, Rejection, defer_rows, load_deferred, quarantine_rows, release
 from syncd.store.schema import (
     BUILTIN_SPACE_ID,
@@ -70,7 +71,8 @@ class _Batch:
         self.deferred: list[Deferral] = []
         self.versions: dict[str, str] = {}
         ids = [str(r.id) for r in rows]
-        self.maps = {m.hub_id: m for m in conn.execute(select(space_map).where(space_map.c.hub_id.in_(ids)))}
+        mapped = conn.execute(select(space_map).where(among(conn, space_map.c.hub_id, ids)))
+        self.maps = {m.hub_id: m for m in mapped}
         self.synced_ids = set(conn.execute(select(space_map.c.local_id)).scalars())
         self.locals = {
             r.id: _Local(r.id, r.uid, r.name)
@@ -299,10 +301,11 @@ def _back_from_gone(batch: _Batch, hub_ids: list[str]) -> None:
     transaction; spaces are read before blocks, so they return in the same run.
     """
     conn = batch.conn
-    back = sorted(conn.execute(select(space_gone.c.hub_id).where(space_gone.c.hub_id.in_(hub_ids))).scalars())
+    gone = select(space_gone.c.hub_id).where(among(conn, space_gone.c.hub_id, hub_ids))
+    back = sorted(conn.scalars(gone))
     if not back:
         return
-    conn.execute(delete(space_gone).where(space_gone.c.hub_id.in_(back)))
+    conn.execute(delete(space_gone).where(among(conn, space_gone.c.hub_id, back)))
     restart_cursor(conn, Resource.SPACE_BLOCK, now=batch.ctx.now)
     batch.result.rescans.append(Rescan(Resource.SPACE_BLOCK, "space_restored", tuple(back)))
 
@@ -362,8 +365,8 @@ def _remove_space(conn: Connection, result: ApplyResult, hub_id: str, local_id: 
     ).all()
     blocks = [local for local, _ in mapped]
     if blocks:
-        conn.execute(delete(spaceblock).where(spaceblock.c.id.in_(blocks)))
-        conn.execute(delete(block_map).where(block_map.c.local_id.in_(blocks)))
+        conn.execute(delete(spaceblock).where(among(conn, spaceblock.c.id, blocks)))
+        conn.execute(delete(block_map).where(among(conn, block_map.c.local_id, blocks)))
         # they may stay live on the hub: a --full listing must not take them for rows the stream missed
         remember_unseen(conn, Resource.SPACE_BLOCK, [h for _, h in mapped])
         result.add(Resource.SPACE_BLOCK, "deleted", len(blocks))

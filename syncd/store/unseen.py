@@ -17,7 +17,7 @@ blocks through :mod:`syncd.store.spaces`, whatever is remembered here.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 
 from sqlalchemy import Connection, delete, insert, select
 
@@ -25,38 +25,33 @@ from syncd.listing import KeyListing
 from syncd.models import Resource
 from syncd.store.context import ApplyContext, ApplyResult, Rescan
 from syncd.store.cursors import load_cursor, restart_cursor
+from syncd.store.keysets import among
 from syncd.store.schema import block_map, deferred, quarantine, space_map, unseen
 
 __all__ = ["remember_unseen", "rescan_unseen"]
-
-
-_CHUNK = 500  # ids per IN list: far below SQLite's and PostgreSQL's bound-parameter limits
 
 
 def _known(conn: Connection, resource: Resource) -> set[str]:
     return set(conn.execute(select(unseen.c.hub_id).where(unseen.c.resource == resource.value)).scalars())
 
 
-def _chunks(hub_ids: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(hub_ids), _CHUNK):
-        yield hub_ids[start : start + _CHUNK]
-
-
 def remember_unseen(conn: Connection, resource: Resource, hub_ids: Collection[str]) -> None:
     """Record live hub rows this instance lacks on purpose, so that no listing re-reads for them."""
     wanted = sorted(set(hub_ids))
-    known: set[str] = set()
-    for chunk in _chunks(wanted):
-        query = select(unseen.c.hub_id).where(unseen.c.resource == resource.value, unseen.c.hub_id.in_(chunk))
-        known.update(conn.execute(query).scalars())
+    query = select(unseen.c.hub_id).where(
+        unseen.c.resource == resource.value, among(conn, unseen.c.hub_id, wanted)
+    )
+    known = set(conn.scalars(query))
     fresh = [h for h in wanted if h not in known]
     if fresh:
         conn.execute(insert(unseen), [{"resource": resource.value, "hub_id": h} for h in fresh])
 
 
 def _forget(conn: Connection, resource: Resource, hub_ids: list[str]) -> None:
-    for chunk in _chunks(hub_ids):
-        conn.execute(delete(unseen).where(unseen.c.resource == resource.value, unseen.c.hub_id.in_(chunk)))
+    if hub_ids:
+        conn.execute(
+            delete(unseen).where(unseen.c.resource == resource.value, among(conn, unseen.c.hub_id, hub_ids))
+        )
 
 
 def _accounted_for(conn: Connection, resource: Resource) -> set[str]:
