@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,6 +11,16 @@ from syncd.models import RawRow
 from syncd.timestamps import parse_rfc3339
 
 __all__ = ["KeyListing"]
+
+
+def _uuid_text(value: object) -> str | None:
+    """The canonical text of a uuid, or None for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -24,11 +35,19 @@ class KeyListing:
 
     ids: set[str] = field(default_factory=set)
     stamps: dict[str, datetime] = field(default_factory=dict)
+    skipped: int = 0
 
     def add_rows(self, rows: Iterable[RawRow]) -> None:
-        """Add one page of the key listing (``id``, ``lnid``, ``updated_at``)."""
+        """Add one page of the key listing (``id``, ``lnid``, ``updated_at``).
+
+        An id that is not a uuid is left out: no synced row can have it, so it
+        protects nothing from deletion and is no row the stream could serve.
+        """
         for raw in rows:
-            hub_id = str(raw.get("id"))
+            hub_id = _uuid_text(raw.get("id"))
+            if hub_id is None:
+                self.skipped += 1
+                continue
             self.ids.add(hub_id)
             try:
                 self.stamps[hub_id] = parse_rfc3339(raw.get("updated_at"))

@@ -65,10 +65,15 @@ class Sink(Protocol):
         rejected: list[Rejection],
         state: CursorState,
         hub_date: datetime | None,
-    ) -> ApplyResult: ...
+    ) -> ApplyResult:
+        """Apply a page with its cursor; returns the counts of what this call committed."""
 
-    def commit(self) -> None:
-        """Commit pages applied but not yet committed (``apply_page`` may group them)."""
+    def commit(self) -> ApplyResult:
+        """Commit pages applied but not yet committed (``apply_page`` may group them).
+
+        ``apply_page`` and ``commit`` return what they committed, so counts never
+        include rows that a failure rolled back.
+        """
 
     def retry_parked(self, resource: Resource) -> ApplyResult: ...
 
@@ -156,7 +161,7 @@ def sync_group(
         if options.full:
             _reconcile(source, members, options, obs)
     except HubError as exc:
-        _commit_everywhere(members)  # the pages applied so far are whole: keep them
+        _commit_everywhere(members, obs)  # the pages applied so far are whole: keep them
         _fail_all(members, str(exc), _hub_error_kind(exc))
     except Interrupted:
         _fail_all(
@@ -279,6 +284,10 @@ def _sync_resource(
     pending: Future[_Checked] = pool.submit(fetch, start.after, since)
     pages = 0
     while True:
+        if not pending.done():
+            # pages are grouped only while the next one is already here: an instance's write lock
+            # is never held while waiting on the hub (a slow page, retries with backoff)
+            _commit_everywhere(members, obs)
         page, valid, rejected, last = pending.result()
         pages += 1
         unplaceable = bool(page.rows) and last is None
@@ -290,7 +299,7 @@ def _sync_resource(
             finished = tracker.finish(page.hub_date if not unplaceable else None)
             done = functools.partial(tracker.state_for, finished_at=finished, done=True)
             _apply_everywhere(members, resource, page, (valid, rejected), states, done, obs, appliers)
-            _commit_everywhere(members)
+            _commit_everywhere(members, obs)
             _log().debug(
                 "sync.pass_done",
                 resource=resource.value,
@@ -311,19 +320,19 @@ def _sync_resource(
         )
         if options.stop.is_set():
             pending.cancel()
-            _commit_everywhere(members)
+            _commit_everywhere(members, obs)
             raise Interrupted
         if not any(m.alive for m in members):
             pending.cancel()
             return None
 
 
-def _commit_everywhere(members: list[_Member]) -> None:
+def _commit_everywhere(members: list[_Member], obs: Observer) -> None:
     for m in members:
         if not m.alive:
             continue
         try:
-            m.sink.commit()
+            _count(m, m.sink.commit(), obs)
         except StoreError as exc:
             _fail(m, str(exc), "store")
 
@@ -352,6 +361,8 @@ def _reconcile(source: Source, members: list[_Member], options: SyncOptions, obs
             live.add_rows(rows)
             if options.stop.is_set():
                 raise Interrupted
+        if live.skipped:
+            _log().warning("sync.listing_bad_ids", resource=resource.value, skipped=live.skipped)
         # the listing is complete (it ended on an empty page): now it may delete
         for m in members:
             if not m.alive:

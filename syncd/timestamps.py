@@ -28,9 +28,11 @@ def parse_rfc3339(value: object) -> datetime:
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text.replace("t", "T"))
+        return parsed.astimezone(UTC)
     except ValueError:
         raise ValueError(f"not a valid date or time: {value!r}") from None
-    return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first representable instant
+        raise ValueError(f"outside the representable range (years 1 to 9999 in UTC): {value!r}") from None
 
 
 def format_canonical(moment: datetime) -> str:

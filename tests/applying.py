@@ -42,7 +42,7 @@ def apply(store: InstanceStore, resource: Resource, raws: Sequence[dict[str, Any
         except RowRejected as exc:
             rejected.append(Rejection(raw, exc.reason))
     result = store.apply_page(resource, valid, rejected, store.cursor(resource), None)
-    store.commit()
+    result.merge(store.commit())
     return result
 
 

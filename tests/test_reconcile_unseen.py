@@ -84,3 +84,15 @@ def test_without_stamps_or_a_finished_pass_a_listing_only_removes(sqlite_url: st
         # no finished pass yet: the stream is reading everything anyway
         assert store.reconcile(S, listing(space_row(1), space_row(2))).rescans == []
         assert store.cursor(S) == CursorState()
+
+
+def test_a_listing_leaves_out_ids_that_are_not_uuids() -> None:
+    keys = KeyListing()
+    good = space_row(1)
+    keys.add_rows([
+        {"id": good["id"].upper(), "lnid": good["lnid"], "updated_at": good["updated_at"]},
+        {"id": "x" * 80, "updated_at": good["updated_at"]},
+        {"id": "caf\ud800", "updated_at": good["updated_at"]},
+        {"id": None},
+    ])
+    assert keys.ids == {good["id"]} and keys.skipped == 3

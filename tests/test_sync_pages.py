@@ -151,3 +151,74 @@ def test_a_page_with_no_usable_position_is_quarantined_and_reread_next_time(tmp_
     again = RecordedHub({})
     _run(again, _stores(tmp_path, "a"))
     assert again.requests[0] == ("space", None, space_row(1, at=1)["updated_at"])
+
+
+class SlowSecondBlockPage(RecordedHub):
+    """The hub takes its time over the second block page: meanwhile another writer tries the database."""
+
+    def __init__(self, url: str, pages: dict[Resource, list[list[dict[str, Any]]]]) -> None:
+        super().__init__(pages)
+        self.path = url.removeprefix("sqlite:///")
+        self.other_writer_got_in: bool | None = None
+        self.block_pages = 0
+
+    def fetch_page(
+        self, resource: Resource, *, limit: int, after: Position | None = None, since: str | None = None
+    ) -> Page:
+        if resource is Resource.SPACE_BLOCK:
+            self.block_pages += 1
+            if self.block_pages == 2:
+                self.other_writer_got_in = self._try_to_write()
+        return super().fetch_page(resource, limit=limit, after=after, since=since)
+
+    def _try_to_write(self) -> bool:
+        import sqlite3
+        import time
+
+        deadline = time.monotonic() + 10  # a bound for a broken engine, not a wait for a guess
+        while time.monotonic() < deadline:
+            other = sqlite3.connect(self.path, timeout=0.05, isolation_level=None)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+                return True
+            except sqlite3.OperationalError:
+                time.sleep(0.02)
+            finally:
+                other.close()
+        return False
+
+
+def test_the_write_lock_is_never_held_while_waiting_on_the_hub(tmp_path: Path) -> None:
+    # the default groups pages into one transaction (5,000 rows), but only while the next page is
+    # already here: a slow hub must not keep LaminDB's writers out
+    url = f"sqlite:///{tmp_path / 'a'}.db"
+    blocks = [block_row(n, 1, at=n) for n in range(1, 5)]
+    hub = SlowSecondBlockPage(url, {Resource.SPACE: [[space_row(1)]], Resource.SPACE_BLOCK: [blocks[:2], blocks[2:]]})
+    reports = _run(hub, _stores(tmp_path, "a"))
+    assert reports["a"].outcome == "ok"
+    assert hub.other_writer_got_in is True
+    assert query(url, "SELECT count(*) FROM lamindb_spaceblock") == [(4,)]
+
+
+def test_an_instance_failing_mid_batch_reports_only_what_it_committed(tmp_path: Path) -> None:
+    stores = _stores(tmp_path, "a", "b")
+    b_url = f"sqlite:///{tmp_path / 'b'}.db"
+    # b refuses its 5th block, inside the transaction that holds pages 1-3 of blocks
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(b_url)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "CREATE TRIGGER refuse BEFORE INSERT ON lamindb_spaceblock WHEN NEW.uid = :uid "
+            "BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END".replace(":uid", "'bl000000000000050000'")
+        ))
+    engine.dispose()
+    blocks = [block_row(n, 1, at=n) for n in range(1, 7)]
+    pages = {Resource.SPACE: [[space_row(1)]], Resource.SPACE_BLOCK: [blocks[0:2], blocks[2:4], blocks[4:6]]}
+    reports = _run(RecordedHub(pages), stores)
+    assert reports["a"].outcome == "ok" and reports["a"].count(Resource.SPACE_BLOCK, "inserted") == 6
+    assert reports["b"].outcome == "failed" and "refused by a trigger" in (reports["b"].error or "")
+    assert query(b_url, "SELECT count(*) FROM lamindb_spaceblock") == [(0,)]  # the batch rolled back
+    assert reports["b"].count(Resource.SPACE_BLOCK, "inserted") == 0  # and none of it is counted
+    assert reports["b"].count(Resource.SPACE, "inserted") == 1  # the space pass had committed

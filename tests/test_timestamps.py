@@ -39,6 +39,8 @@ def test_zero_to_six_fractional_digits_are_accepted(digits: int) -> None:
         "2026-03-01T12:00:00",  # no offset
         "2026-03-01T12:00:00.1234567Z",  # 7 digits
         "2026-02-30T12:00:00Z",  # no such day
+        "0001-01-01T00:00:00+01:00",  # before the first instant Python can hold in UTC
+        "9999-12-31T23:59:59-01:00",  # after the last
         "2026-03-01",  # a date only
         "yesterday",
         20260301,
@@ -46,7 +48,7 @@ def test_zero_to_six_fractional_digits_are_accepted(digits: int) -> None:
     ],
 )
 def test_malformed_timestamps_are_refused_with_the_value_named(bad: object) -> None:
-    with pytest.raises(ValueError, match="RFC 3339|valid date"):
+    with pytest.raises(ValueError, match="RFC 3339|valid date|representable range"):
         parse_rfc3339(bad)
 
 

@@ -72,6 +72,8 @@ class InstanceStore:
         self._batch: RootTransaction | None = None  # pages applied but not committed yet
         self._batch_rows = 0
         self._batch_started = 0.0
+        self._pending = ApplyResult()  # what the open batch did; reported once it commits
+        self._unreported = ApplyResult()  # committed by another call first; reported with the next result
         self._stack = contextlib.ExitStack()
         self._ctx: ApplyContext | None = None
         self.bootstrapped = False
@@ -115,6 +117,7 @@ class InstanceStore:
 
     def close(self) -> None:
         self._batch = None  # not committed: closing the connection rolls it back
+        self._pending = ApplyResult()
         with contextlib.suppress(SQLAlchemyError):
             self._stack.close()
         if self._engine is not None:
@@ -150,7 +153,7 @@ class InstanceStore:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[ApplyContext]:
         assert self._ctx is not None
-        self.commit()
+        self._settle_quietly()
         self._ctx.now = self._clock()
         try:
             with self.conn.begin():
@@ -164,19 +167,34 @@ class InstanceStore:
     # -- the synchroniser's calls ---------------------------------------------------
 
     def cursor(self, resource: Resource) -> CursorState:
-        self.commit()
+        self._settle_quietly()
         with self.conn.begin():
             return load_cursor(self.conn, resource)
 
-    def commit(self) -> None:
-        """Commit the pages applied since the last commit, if any."""
+    def commit(self) -> ApplyResult:
+        """Commit the pages applied since the last commit, if any; returns what they did."""
+        return self._reported(self._settle())
+
+    def _settle(self) -> ApplyResult:
+        """Commit the open batch; its counts, now that they hold (empty without a batch)."""
         batch, self._batch = self._batch, None
-        if batch is None:
-            return
-        try:
-            batch.commit()
-        except SQLAlchemyError as exc:
-            raise self._store_error(exc) from exc
+        done, self._pending = self._pending, ApplyResult()
+        if batch is not None:
+            try:
+                batch.commit()
+            except SQLAlchemyError as exc:
+                raise self._store_error(exc) from exc
+        self._announce(done)
+        return done
+
+    def _settle_quietly(self) -> None:
+        """Commit the open batch before another transaction; its counts go out with the next result."""
+        self._unreported.merge(self._settle())
+
+    def _reported(self, result: ApplyResult) -> ApplyResult:
+        result.merge(self._unreported)
+        self._unreported = ApplyResult()
+        return result
 
     def apply_page(
         self,
@@ -193,6 +211,8 @@ class InstanceStore:
         as writing a thousand rows into LaminDB's indexed tables); :meth:`commit`
         and every other call commit it. The cursor always moves together with the
         rows it covers: after a crash the next run re-reads what was not committed.
+        Returns the counts of what this call committed (nothing while the batch
+        stays open), so a failure never leaves rolled-back rows counted.
         """
         assert self._ctx is not None
         ctx = self._ctx
@@ -207,20 +227,21 @@ class InstanceStore:
             save_cursor(self.conn, resource, state, hub_date=hub_date, now=ctx.now)
         except BaseException as exc:
             batch, self._batch = self._batch, None
+            self._pending = ApplyResult()  # rolled back with the batch: never reported
             if batch is not None:
                 with contextlib.suppress(SQLAlchemyError):
                     batch.rollback()
             if isinstance(exc, SQLAlchemyError):
                 raise self._store_error(exc) from exc
             raise
+        self._pending.merge(result)
         self._batch_rows += len(rows) + len(rejected)
         if (
             self._batch_rows >= self._sync.transaction_rows
             or self._monotonic() - self._batch_started >= self._sync.transaction_seconds
         ):
-            self.commit()
-        self._announce(result)
-        return result
+            return self.commit()
+        return self._reported(ApplyResult())
 
     def _apply(
         self, resource: Resource, rows: Sequence[HubSpace | HubBlock], ctx: ApplyContext
@@ -245,7 +266,7 @@ class InstanceStore:
             if payloads:
                 result.merge(self._reapply(resource, payloads, ctx))
         self._announce(result)
-        return result
+        return self._reported(result)
 
     def _reapply(self, resource: Resource, payloads: list[Any], ctx: ApplyContext) -> ApplyResult:
         parse = parse_space if resource is Resource.SPACE else parse_block
@@ -283,7 +304,7 @@ class InstanceStore:
             result = remove_vanished(self.conn, resource, listing.ids, ctx)
             result.merge(rescan_unseen(self.conn, resource, listing, ctx))
         self._announce(result)
-        return result
+        return self._reported(result)
 
     def _announce(self, result: ApplyResult) -> None:
         """Log each stream sent back to the beginning, naming the instance and why."""
@@ -324,6 +345,6 @@ class InstanceStore:
 
     def synced_ids(self, resource: Resource) -> set[str]:
         table = space_map if resource is Resource.SPACE else block_map
-        self.commit()
+        self._settle_quietly()
         with self.conn.begin():
             return set(self.conn.execute(select(table.c.hub_id)).scalars())

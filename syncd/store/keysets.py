@@ -16,7 +16,18 @@ from collections.abc import Collection
 from typing import Any
 
 import orjson
-from sqlalchemy import ARRAY, ColumnElement, Connection, String, any_, bindparam, func, select
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    ColumnElement,
+    Connection,
+    String,
+    Text,
+    any_,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy.exc import DBAPIError
 
 __all__ = ["among", "sqlite_has_json"]
@@ -28,7 +39,10 @@ def among(
     """A condition true where ``column`` is one of ``keys`` (strings or integers, not mixed)."""
     values = list(keys)
     if conn.dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+        # text[] or bigint[], never the column's own varchar(n)[]: that cast would cut a longer key
+        # to the column's length and match a row by its prefix
+        element = BigInteger() if values and isinstance(values[0], int) else Text()
+        return column == any_(bindparam(None, values, type_=ARRAY(element)))
     if conn.dialect.name == "sqlite" and sqlite_has_json(conn):
         array = bindparam(None, orjson.dumps(values).decode(), type_=String)
         each = func.json_each(array).table_valued("value")

@@ -12,13 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import structlog
-from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy import Connection, MetaData, Table, insert, select, text
 
 from syncd.store.schema import block_map
 
 __all__ = ["MIGRATIONS"]
 
-_CHUNK = 10_000
 
 
 def _log() -> structlog.typing.FilteringBoundLogger:
@@ -26,13 +25,20 @@ def _log() -> structlog.typing.FilteringBoundLogger:
 
 
 def _rebuild(conn: Connection, target: Table) -> int:
-    """Recreate ``target`` in its current layout, keeping its rows (same column names); returns how many."""
-    rows = [dict(r._mapping) for r in conn.execute(select(*target.c))]
+    """Recreate ``target`` in its current layout, keeping its rows (same column names); returns how many.
+
+    The rows are copied inside the database (``INSERT ... SELECT`` into a new
+    table, which then takes the old one's name), never through Python: a map
+    of millions of rows costs no memory here.
+    """
+    staging = target.to_metadata(MetaData(), name=f"{target.name}_next")
+    staging.create(conn)
+    columns = [c.name for c in target.c]
+    moved = conn.execute(insert(staging).from_select(columns, select(*target.c))).rowcount
     target.drop(conn)
-    target.create(conn)
-    for start in range(0, len(rows), _CHUNK):
-        conn.execute(insert(target), rows[start : start + _CHUNK])
-    return len(rows)
+    quote = conn.dialect.identifier_preparer.quote
+    conn.execute(text(f"ALTER TABLE {quote(staging.name)} RENAME TO {quote(target.name)}"))
+    return int(moved)
 
 
 def _v1_to_v2(conn: Connection) -> None:
