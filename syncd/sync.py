@@ -117,6 +117,9 @@ def _position(raw: RawRow) -> Position | None:
         return None
 
 
+# how long an instance's open transaction may wait for the next page before it is committed
+_HOLD_FOR_NEXT_PAGE_SECONDS = 0.25
+
 _Checked = tuple[Page, list[HubSpace | HubBlock], list[Rejection], Position | None]
 
 
@@ -284,11 +287,13 @@ def _sync_resource(
     pending: Future[_Checked] = pool.submit(fetch, start.after, since)
     pages = 0
     while True:
-        if not pending.done():
-            # pages are grouped only while the next one is already here: an instance's write lock
-            # is never held while waiting on the hub (a slow page, retries with backoff)
+        try:
+            page, valid, rejected, last = pending.result(timeout=_HOLD_FOR_NEXT_PAGE_SECONDS)
+        except TimeoutError:
+            # the hub is slow (or retrying with backoff): commit what is applied before waiting on,
+            # so no instance's write lock is held while the hub takes its time
             _commit_everywhere(members, obs)
-        page, valid, rejected, last = pending.result()
+            page, valid, rejected, last = pending.result()
         pages += 1
         unplaceable = bool(page.rows) and last is None
         if unplaceable:

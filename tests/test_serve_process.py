@@ -130,7 +130,8 @@ class Daemon:
 
 
 def write_config(tmp: Path, hub: RunningHub, names: list[str], *, page_size: int = 1000,
-                 grace: float = 10.0, extra: str = "", file_name: str = "syncd.toml") -> Path:
+                 transaction_rows: int = 5000, grace: float = 10.0, extra: str = "",
+                 file_name: str = "syncd.toml") -> Path:
     instances = "".join(
         f'[[instances]]\nname = "{n}"\nurl = "sqlite:///{tmp / n}.db"\n\n' for n in names)
     text = f"""
@@ -143,6 +144,7 @@ timeout_seconds = 5
 
 [sync]
 page_size = {page_size}
+transaction_rows = {transaction_rows}
 
 [schedule]
 interval_seconds = 1
@@ -235,7 +237,8 @@ def test_sigterm_during_a_long_sync_exits_within_the_grace_and_resumes_cleanly(
     tmp_path: Path, hub: RunningHub, spawn: Callable[..., Daemon],
 ) -> None:
     hub.faults.update({"latency_ms": 100})  # 10-row pages at 100 ms each: a sync of seconds
-    config = write_config(tmp_path, hub, ["lab-a"], page_size=10, grace=8)
+    # a commit per page, so the rows-applied metric (it counts committed rows) shows the sync under way
+    config = write_config(tmp_path, hub, ["lab-a"], page_size=10, transaction_rows=10, grace=8)
     daemon = spawn(config)
     until(lambda: daemon.metric("syncd_rows_applied_total", instance="lab-a") >= 20, "the sync under way")
     assert daemon.metric("syncd_runs_total", instance="lab-a") == 0  # still in its first run
