@@ -15,31 +15,14 @@ from sqlalchemy import Connection, inspect, select
 from syncd.errors import IncompatibleSchemaError
 from syncd.store import ddl
 from syncd.store.migrations import MIGRATIONS
-from syncd.store.schema import SCHEMA_VERSION, bookkeeping, meta
+from syncd.store.schema import SCHEMA_VERSION, bookkeeping, meta, space, spaceblock, user
 
 __all__ = ["REQUIRED_COLUMNS", "prepare_schema"]
 
 REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
-    "lamindb_user": frozenset({"id", "uid", "handle", "name", "created_at", "updated_at"}),
+    # every column syncd's own view of these tables (syncd.store.schema) reads or writes
+    **{t.name: frozenset(c.name for c in t.c) for t in (user, space, spaceblock)},
     "lamindb_branch": frozenset({"id", "name", "uid"}),
-    "lamindb_space": frozenset({"id", "name", "uid", "description", "created_at", "created_by_id"}),
-    "lamindb_spaceblock": frozenset(
-        {
-            "id",
-            "uid",
-            "version_tag",
-            "is_latest",
-            "content",
-            "hash",
-            "kind",
-            "created_at",
-            "space_id",
-            "created_by_id",
-            "_status_code",
-            "branch_id",
-            "created_on_id",
-        }
-    ),
 }
 
 
