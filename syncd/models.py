@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from syncd.timestamps import format_canonical
-
 __all__ = [
     "Creator",
     "HubBlock",
@@ -70,41 +68,49 @@ class Creator:
     name: str | None
 
 
-@dataclass(frozen=True, slots=True)
+# HubSpace and HubBlock are built once per hub row on the hot path of a full sync and never
+# changed afterwards. They are plain (not frozen) slotted dataclasses because a frozen one pays
+# an ``object.__setattr__`` call per field, several microseconds per row. Hub ids are kept as
+# their canonical text (``key``), the form syncd's tables store and compare; ``id`` builds the
+# ``uuid.UUID`` only where one is asked for.
+
+
+@dataclass(slots=True)
 class HubSpace:
     """A validated ``space`` row."""
 
-    id: uuid.UUID
+    key: str
+    """The hub id as canonical uuid text (lower case, hyphenated)."""
     lnid: str
     name: str
     description: str | None
     created_at: datetime
     updated_at: datetime
     updated_at_raw: str
+    stamp: str
+    """``updated_at`` in syncd's canonical text form (see :func:`syncd.timestamps.format_canonical`)."""
     deleted_at: datetime | None
     created_by: Creator | None
     raw: RawRow = field(repr=False, compare=False)
-    key: str = field(init=False, repr=False, compare=False)
-    """``str(id)``: how the hub id is stored and compared in syncd's tables."""
-    stamp: str = field(init=False, repr=False, compare=False)
-    """``updated_at`` in syncd's canonical text form (see :func:`syncd.timestamps.format_canonical`)."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "key", str(self.id))
-        object.__setattr__(self, "stamp", format_canonical(self.updated_at))
+    @property
+    def id(self) -> uuid.UUID:
+        return uuid.UUID(self.key)
 
     @property
     def position(self) -> Position:
         return Position(self.updated_at, self.updated_at_raw, self.id)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HubBlock:
     """A validated ``space_block`` row."""
 
-    id: uuid.UUID
+    key: str
+    """The hub id as canonical uuid text (lower case, hyphenated)."""
     lnid: str
-    space_id: uuid.UUID
+    space_key: str
+    """The hub id of the block's space, as canonical uuid text."""
     content: str
     hash: str | None
     kind: str
@@ -113,23 +119,19 @@ class HubBlock:
     created_at: datetime
     updated_at: datetime
     updated_at_raw: str
+    stamp: str
+    """``updated_at`` in syncd's canonical text form (see :func:`syncd.timestamps.format_canonical`)."""
     deleted_at: datetime | None
     created_by: Creator
     raw: RawRow = field(repr=False, compare=False)
-    key: str = field(default="", repr=False, compare=False)
-    """``str(id)``: how the hub id is stored and compared in syncd's tables (derived when not given)."""
-    stamp: str = field(init=False, repr=False, compare=False)
-    """``updated_at`` in syncd's canonical text form (see :func:`syncd.timestamps.format_canonical`)."""
-    space_key: str = field(default="", repr=False, compare=False)
-    """``str(space_id)`` (derived when not given)."""
 
-    def __post_init__(self) -> None:
-        # computed once here, not once per instance and lookup on the apply path
-        if not self.key:
-            object.__setattr__(self, "key", str(self.id))
-        if not self.space_key:
-            object.__setattr__(self, "space_key", str(self.space_id))
-        object.__setattr__(self, "stamp", format_canonical(self.updated_at))
+    @property
+    def id(self) -> uuid.UUID:
+        return uuid.UUID(self.key)
+
+    @property
+    def space_id(self) -> uuid.UUID:
+        return uuid.UUID(self.space_key)
 
     @property
     def position(self) -> Position:

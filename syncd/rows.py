@@ -18,7 +18,7 @@ from typing import Any
 
 from syncd.errors import RowRejected
 from syncd.models import Creator, HubBlock, HubSpace, RawRow, Resource
-from syncd.timestamps import parse_rfc3339
+from syncd.timestamps import parse_rfc3339, parse_stamp
 
 __all__ = ["MAX_CONTENT_BYTES", "content_hash", "parse_block", "parse_row", "parse_space", "row_key"]
 
@@ -40,7 +40,7 @@ def _hash_of(data: bytes) -> str | None:
     if not data:
         return None
     digest = hashlib.md5(data, usedforsecurity=False).digest()
-    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")[:22]
+    return base64.urlsafe_b64encode(digest)[:22].decode("ascii")  # 16 bytes: 22 characters and "=="
 
 
 def _check_storable(key: str, value: str) -> bytes | None:
@@ -74,23 +74,17 @@ def _require(raw: RawRow, key: str) -> Any:
     return raw[key]
 
 
-def _uuid(raw: RawRow, key: str) -> uuid.UUID:
-    return _uuid_text(raw, key)[0]
-
-
-def _uuid_text(raw: RawRow, key: str) -> tuple[uuid.UUID, str]:
-    """A uuid field and its canonical text (lower case, hyphenated)."""
+def _uuid_key(raw: RawRow, key: str) -> str:
+    """A uuid field as canonical text (lower case, hyphenated), the form syncd stores."""
     value = _require(raw, key)
     if not isinstance(value, str):
         raise RowRejected(f"{key}: must be a uuid string, got {type(value).__name__}")
     if _CANONICAL_UUID.fullmatch(value):
-        # the form the hub sends: already canonical, so skip uuid.UUID's general parsing
-        return uuid.UUID(int=int(value.replace("-", ""), 16)), value
+        return value  # the form the hub sends: no need for uuid.UUID's general parsing
     try:
-        parsed = uuid.UUID(value)
+        return str(uuid.UUID(value))
     except ValueError:
         raise RowRejected(f"{key}: not a uuid: {value[:60]!r}") from None
-    return parsed, str(parsed)
 
 
 def _text(raw: RawRow, key: str, *, low: int, high: int, nullable: bool = False) -> str | None:
@@ -160,17 +154,23 @@ def _check_creator(lnid: object, handle: object, name: object) -> Creator:
     return Creator(lnid=lnid, handle=handle, name=name)
 
 
-def _updated_raw(raw: RawRow) -> tuple[datetime, str]:
-    stamp = _stamp(raw, "updated_at")
-    assert stamp is not None
-    return stamp, str(raw["updated_at"])
+def _updated(raw: RawRow) -> tuple[datetime, str, str]:
+    """``updated_at`` as an instant, as the hub spelled it, and in canonical text."""
+    value = _require(raw, "updated_at")
+    if value is None:
+        raise RowRejected("updated_at: must not be null")
+    try:
+        moment, canonical = parse_stamp(value)
+    except ValueError as exc:
+        raise RowRejected(f"updated_at: {exc}") from None
+    return moment, value, canonical
 
 
 def parse_space(raw: RawRow) -> HubSpace:
     """Validate one ``space`` row."""
     if not isinstance(raw, Mapping):
         raise RowRejected(f"row: must be an object, got {type(raw).__name__}")
-    hub_id = _uuid(raw, "id")
+    hub_id = _uuid_key(raw, "id")
     lnid = _lnid(raw, _SPACE_LNID, 12)
     name = _text(raw, "name", low=1, high=100)
     assert name is not None
@@ -181,17 +181,18 @@ def parse_space(raw: RawRow) -> HubSpace:
     )
     created_at = _stamp(raw, "created_at")
     assert created_at is not None
-    updated_at, updated_raw = _updated_raw(raw)
+    updated_at, updated_raw, stamp = _updated(raw)
     deleted_at = _stamp(raw, "deleted_at", nullable=True)
     created_by = _creator(raw, nullable=True) if "created_by" in raw else None
     return HubSpace(
-        id=hub_id,
+        key=hub_id,
         lnid=lnid,
         name=name,
         description=description,
         created_at=created_at,
         updated_at=updated_at,
         updated_at_raw=updated_raw,
+        stamp=stamp,
         deleted_at=deleted_at,
         created_by=created_by,
         raw=raw,
@@ -202,9 +203,9 @@ def parse_block(raw: RawRow) -> HubBlock:
     """Validate one ``space_block`` row, including its content hash."""
     if not isinstance(raw, Mapping):
         raise RowRejected(f"row: must be an object, got {type(raw).__name__}")
-    hub_id, key = _uuid_text(raw, "id")
+    key = _uuid_key(raw, "id")
     lnid = _lnid(raw, _BLOCK_LNID, 20)
-    space_id, space_key = _uuid_text(raw, "space_id")
+    space_key = _uuid_key(raw, "space_id")
     content = _require(raw, "content")
     if not isinstance(content, str):
         raise RowRejected(f"content: must be a string, got {type(content).__name__}")
@@ -228,14 +229,14 @@ def parse_block(raw: RawRow) -> HubBlock:
         raise RowRejected(f"is_latest: must be a boolean, got {is_latest!r}")
     created_at = _stamp(raw, "created_at")
     assert created_at is not None
-    updated_at, updated_raw = _updated_raw(raw)
+    updated_at, updated_raw, stamp = _updated(raw)
     deleted_at = _stamp(raw, "deleted_at", nullable=True)
     created_by = _creator(raw, nullable=False)
     assert created_by is not None
     return HubBlock(
-        id=hub_id,
+        key=key,
         lnid=lnid,
-        space_id=space_id,
+        space_key=space_key,
         content=content,
         hash=expected,
         kind=kind,
@@ -244,11 +245,10 @@ def parse_block(raw: RawRow) -> HubBlock:
         created_at=created_at,
         updated_at=updated_at,
         updated_at_raw=updated_raw,
+        stamp=stamp,
         deleted_at=deleted_at,
         created_by=created_by,
         raw=raw,
-        key=key,
-        space_key=space_key,
     )
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-__all__ = ["format_canonical", "format_sqlite", "parse_rfc3339", "parse_stored"]
+__all__ = ["format_canonical", "format_sqlite", "parse_rfc3339", "parse_stamp", "parse_stored"]
 
+_CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00")
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})")
 
 
@@ -21,18 +22,33 @@ def parse_rfc3339(value: object) -> datetime:
     Raises ``ValueError`` naming the value when it is not such a timestamp
     (no offset, more than 6 fractional digits, impossible date, not a string).
     """
-    if not isinstance(value, str) or _RFC3339.fullmatch(value) is None:
+    if not isinstance(value, str):
+        raise ValueError(f"not an RFC 3339 timestamp with offset: {value!r}")
+    canonical = _CANONICAL.fullmatch(value) is not None  # the hub's own spelling: UTC already
+    if not canonical and _RFC3339.fullmatch(value) is None:
         raise ValueError(f"not an RFC 3339 timestamp with offset: {value!r}")
     text = value
-    if text[-1] in "Zz":
-        text = text[:-1] + "+00:00"
+    if not canonical:
+        text = (value[:-1] + "+00:00" if value[-1] in "Zz" else value).replace("t", "T")
     try:
-        parsed = datetime.fromisoformat(text.replace("t", "T"))
-        return parsed.astimezone(UTC)
+        parsed = datetime.fromisoformat(text)
+        return parsed if canonical else parsed.astimezone(UTC)
     except ValueError:
         raise ValueError(f"not a valid date or time: {value!r}") from None
     except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first representable instant
         raise ValueError(f"outside the representable range (years 1 to 9999 in UTC): {value!r}") from None
+
+
+def parse_stamp(value: object) -> tuple[datetime, str]:
+    """:func:`parse_rfc3339`, and the instant in :func:`format_canonical`'s form.
+
+    A value already spelled canonically (what the hub sends) is its own
+    canonical form; only the date and time still need checking.
+    """
+    moment = parse_rfc3339(value)
+    if isinstance(value, str) and _CANONICAL.fullmatch(value) is not None:
+        return moment, value
+    return moment, format_canonical(moment)
 
 
 def format_canonical(moment: datetime) -> str:

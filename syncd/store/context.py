@@ -31,9 +31,9 @@ def latest_per_id(rows: list[RowT]) -> list[RowT]:
     """One row per hub id: the newest version (the last one seen on a tie)."""
     newest: dict[object, RowT] = {}
     for row in rows:
-        old = newest.get(row.id)
-        if old is None or row.updated_at >= old.updated_at:
-            newest[row.id] = row
+        old = newest.get(row.key)
+        if old is None or row.stamp >= old.stamp:
+            newest[row.key] = row
     return list(newest.values())
 
 

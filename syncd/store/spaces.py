@@ -36,7 +36,6 @@ from syncd.store.schema import (
 )
 from syncd.store.unseen import remember_unseen
 from syncd.store.users import resolve_users
-from syncd.timestamps import format_canonical
 
 __all__ = ["apply_spaces", "hold_or_remove", "retry_held_spaces"]
 
@@ -70,7 +69,7 @@ class _Batch:
         self.rejected: list[Rejection] = []
         self.deferred: list[Deferral] = []
         self.versions: dict[str, str] = {}
-        ids = [str(r.id) for r in rows]
+        ids = [r.key for r in rows]
         mapped = conn.execute(select(space_map).where(among(conn, space_map.c.hub_id, ids)))
         self.maps = {m.hub_id: m for m in mapped}
         self.synced_ids = set(conn.execute(select(space_map.c.local_id)).scalars())
@@ -85,9 +84,9 @@ class _Batch:
         self.result.add(R, "rejected")
 
     def defer(self, row: HubSpace, reason: str) -> None:
-        stamp = format_canonical(row.updated_at)
-        self.deferred.append(Deferral(str(row.id), stamp, reason, dict(row.raw)))
-        if (str(row.id), stamp) not in self.parked:  # still waiting is not news
+        stamp = row.stamp
+        self.deferred.append(Deferral(row.key, stamp, reason, dict(row.raw)))
+        if (row.key, stamp) not in self.parked:  # still waiting is not news
             self.result.add(R, "deferred")
 
     def describe(self, local_id: int) -> str:
@@ -105,7 +104,7 @@ def _with_parked(conn: Connection, rows: list[HubSpace]) -> tuple[list[HubSpace]
         except RowRejected:
             continue  # it was valid when deferred; the retry path quarantines it if not
     merged = latest_per_id([*parked, *rows])
-    return merged, {(str(p.id), format_canonical(p.updated_at)) for p in parked}
+    return merged, {(p.key, p.stamp) for p in parked}
 
 
 def apply_spaces(conn: Connection, rows: list[HubSpace], ctx: ApplyContext) -> ApplyResult:
@@ -129,10 +128,10 @@ def apply_spaces(conn: Connection, rows: list[HubSpace], ctx: ApplyContext) -> A
 
 
 def _classify(batch: _Batch, row: HubSpace, plans: list[_Plan], tombstones: list[HubSpace]) -> None:
-    stamp = format_canonical(row.updated_at)
-    mapped = batch.maps.get(str(row.id))
+    stamp = row.stamp
+    mapped = batch.maps.get(row.key)
     if mapped is not None and mapped.hub_updated_at >= stamp:
-        batch.versions[str(row.id)] = stamp
+        batch.versions[row.key] = stamp
         batch.result.add(R, "unchanged")
         return
     if mapped is not None and mapped.uid != row.lnid:
@@ -270,17 +269,17 @@ def _write_maps(batch: _Batch, plans: list[_Plan]) -> None:
     new_maps: list[dict[str, Any]] = []
     changed_maps: list[dict[str, Any]] = []
     for plan in plans:
-        stamp = format_canonical(plan.row.updated_at)
-        batch.versions[str(plan.row.id)] = stamp
+        stamp = plan.row.stamp
+        batch.versions[plan.row.key] = stamp
         values = {
-            "hub_id": str(plan.row.id),
+            "hub_id": plan.row.key,
             "local_id": plan.local_id,
             "uid": plan.row.lnid,
             "hub_updated_at": stamp,
             "tombstoned_at": None,
             "adopted": plan.kind == "adopt",
         }
-        (changed_maps if str(plan.row.id) in batch.maps else new_maps).append(values)
+        (changed_maps if plan.row.key in batch.maps else new_maps).append(values)
     if new_maps:
         conn.execute(insert(space_map), new_maps)
         _back_from_gone(batch, [m["hub_id"] for m in new_maps])
@@ -312,7 +311,7 @@ def _back_from_gone(batch: _Batch, hub_ids: list[str]) -> None:
 
 def _tombstone(batch: _Batch, row: HubSpace) -> None:
     conn = batch.conn
-    hub_id, stamp = str(row.id), format_canonical(row.updated_at)
+    hub_id, stamp = row.key, row.stamp
     batch.versions[hub_id] = stamp
     mapped = batch.maps.get(hub_id)
     if mapped is None:
