@@ -238,6 +238,26 @@ def test_among_finds_keys_on_every_path(any_url: str) -> None:
             }
 
 
+def test_fetch_rows_reads_the_same_rows_on_every_path(any_url: str) -> None:
+    from syncd.store.keysets import fetch_rows
+    from syncd.store.schema import user
+
+    handles = ["plain", "caf\u00e9 \"quoted\" \\ [1, 2]", "\u7d30\u80de"]
+    with store_for(any_url) as store, store.conn.begin():
+        conn = store.conn
+        conn.execute(
+            insert(user), [{"uid": f"fetch{i:03d}", "handle": h, "name": None} for i, h in enumerate(handles)]
+        )
+        query = select(user.c.uid, user.c.id, user.c.handle, user.c.name).where(user.c.uid.like("fetch%"))
+        expected = sorted(tuple(r) for r in conn.execute(query))
+        assert [r[2] for r in expected] == handles and all(isinstance(r[1], int) for r in expected)
+        assert sorted(fetch_rows(conn, query)) == expected  # text, integers and NULL survive the trip
+        assert fetch_rows(conn, query.where(user.c.uid == "none")) == []
+        if conn.dialect.name == "sqlite":
+            conn.info["syncd.sqlite_json"] = False  # as if SQLite had been built without JSON
+            assert sorted(fetch_rows(conn, query)) == expected
+
+
 def test_sqlite_bulk_insert_splits_what_is_too_big_for_one_statement(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

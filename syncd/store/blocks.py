@@ -10,14 +10,14 @@ Blocks live on branch 1 (main), as LaminDB's own defaults do.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, delete, select, update
 
 from syncd.models import HubBlock, Resource
 from syncd.store.bulk import allocate_ids, insert_rows
 from syncd.store.context import ApplyContext, ApplyResult, latest_per_id
-from syncd.store.keysets import among
+from syncd.store.keysets import among, fetch_rows
 from syncd.store.parking import Deferral, Rejection, defer_rows, quarantine_rows, release
 from syncd.store.schema import block_map, space_gone, space_map, spaceblock
 from syncd.store.users import resolve_users
@@ -26,6 +26,15 @@ from syncd.timestamps import format_sqlite
 __all__ = ["apply_blocks"]
 
 R = Resource.SPACE_BLOCK
+
+
+class _Mapped(NamedTuple):
+    """A block's row in ``syncd_block_map``."""
+
+    hub_id: str
+    local_id: int
+    uid: str
+    hub_updated_at: str
 
 
 def _values(row: HubBlock, space_id: int, user_id: int) -> dict[str, Any]:
@@ -49,18 +58,20 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
         return result
     ids = [r.key for r in rows]
     maps = {
-        m.hub_id: m
-        for m in conn.execute(
+        m[0]: _Mapped(*m)
+        for m in fetch_rows(
+            conn,
             select(
                 block_map.c.hub_id, block_map.c.local_id, block_map.c.uid, block_map.c.hub_updated_at
-            ).where(among(conn, block_map.c.hub_id, ids))
+            ).where(among(conn, block_map.c.hub_id, ids)),
         )
     }
     wanted = {r.space_key for r in rows}
     spaces: dict[str, int] = {
         h: int(i)
-        for h, i in conn.execute(
-            select(space_map.c.hub_id, space_map.c.local_id).where(among(conn, space_map.c.hub_id, wanted))
+        for h, i in fetch_rows(
+            conn,
+            select(space_map.c.hub_id, space_map.c.local_id).where(among(conn, space_map.c.hub_id, wanted)),
         )
     }
     unknown = wanted - set(spaces)
@@ -146,7 +157,7 @@ _MAP_COLUMNS = ("hub_id", "local_id", "uid", "hub_updated_at")
 def _write(
     conn: Connection,
     rows: list[HubBlock],
-    maps: dict[str, Any],
+    maps: dict[str, _Mapped],
     spaces: dict[str, int],
     ctx: ApplyContext,
     result: ApplyResult,
@@ -228,10 +239,11 @@ def _claimable(
     """The new blocks whose uid is free; the others are adopted or rejected."""
     taken: dict[str, int] = {
         u: int(i)
-        for u, i in conn.execute(
+        for u, i in fetch_rows(
+            conn,
             select(spaceblock.c.uid, spaceblock.c.id).where(
                 among(conn, spaceblock.c.uid, [r.lnid for r in fresh])
-            )
+            ),
         )
     }
     if not taken:

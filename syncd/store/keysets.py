@@ -8,6 +8,12 @@ PostgreSQL array (``= ANY(...)``) or a JSON array read with SQLite's
 ``json_each`` (plain ``IN`` where SQLite lacks the JSON functions). The
 statement's shape no longer depends on the number of keys, so it is compiled
 once.
+
+:func:`fetch_rows` reads a lookup's rows the same way round: on SQLite as one
+JSON array. Python's sqlite3 gives up the GIL around every step, one per row,
+and takes it back after; while the fetch thread validates the next page, each
+of those re-acquisitions can wait out a whole switch interval. One aggregated
+value costs one step.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
+    Select,
     String,
     Text,
     any_,
@@ -30,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["among", "sqlite_has_json"]
+__all__ = ["among", "fetch_rows", "sqlite_has_json"]
 
 
 def among(
@@ -48,6 +55,15 @@ def among(
         each = func.json_each(array).table_valued("value")
         return column.in_(select(each.c.value))
     return column.in_(values)
+
+
+def fetch_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
+    """Every row of ``query`` as a tuple; its columns must be text or integers (JSON round trip)."""
+    if conn.dialect.name == "sqlite" and sqlite_has_json(conn):
+        rows = query.subquery()
+        packed = conn.execute(select(func.json_group_array(func.json_array(*rows.c)))).scalar_one()
+        return [tuple(row) for row in orjson.loads(packed)]
+    return [tuple(row) for row in conn.execute(query)]
 
 
 def sqlite_has_json(conn: Connection) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, insert, select
 
 from syncd.models import Creator
-from syncd.store.keysets import among
+from syncd.store.keysets import among, fetch_rows
 from syncd.store.schema import user, user_alias
 
 __all__ = ["aliased_handle", "resolve_users"]
@@ -31,9 +31,11 @@ def resolve_users(conn: Connection, creators: Iterable[Creator]) -> dict[str, in
         wanted.setdefault(creator.lnid, creator)
     if not wanted:
         return {}
-    found = {
-        row.uid: row.id
-        for row in conn.execute(select(user.c.id, user.c.uid).where(among(conn, user.c.uid, list(wanted))))
+    found: dict[str, int] = {
+        uid: int(local)
+        for uid, local in fetch_rows(
+            conn, select(user.c.uid, user.c.id).where(among(conn, user.c.uid, list(wanted)))
+        )
     }
     missing = [c for lnid, c in wanted.items() if lnid not in found]
     if missing:
