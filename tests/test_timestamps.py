@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncd.timestamps import format_canonical, format_sqlite, parse_rfc3339, parse_stored
+from syncd.timestamps import format_canonical, format_sqlite, parse_rfc3339, parse_stamp, parse_stored
 
 INSTANT = datetime(2026, 3, 1, 12, 0, 0, 120000, tzinfo=UTC)
 
@@ -39,6 +39,8 @@ def test_zero_to_six_fractional_digits_are_accepted(digits: int) -> None:
         "2026-03-01T12:00:00",  # no offset
         "2026-03-01T12:00:00.1234567Z",  # 7 digits
         "2026-02-30T12:00:00Z",  # no such day
+        "2026-02-30T12:00:00.000000+00:00",  # no such day, in the spelling the hub sends
+        "2026-13-01T12:00:00.000000+00:00",  # no such month, likewise
         "0001-01-01T00:00:00+01:00",  # before the first instant Python can hold in UTC
         "9999-12-31T23:59:59-01:00",  # after the last
         "2026-03-01",  # a date only
@@ -50,6 +52,27 @@ def test_zero_to_six_fractional_digits_are_accepted(digits: int) -> None:
 def test_malformed_timestamps_are_refused_with_the_value_named(bad: object) -> None:
     with pytest.raises(ValueError, match="RFC 3339|valid date|representable range"):
         parse_rfc3339(bad)
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "2026-03-01T12:00:00.120000+00:00",  # canonical already: kept as spelled
+        "2026-03-01T12:00:00.12Z",
+        "2026-03-01T14:00:00.12+02:00",
+        "2026-03-01t12:00:00.1200+00:00",
+    ],
+)
+def test_parse_stamp_gives_the_instant_and_its_canonical_text(spelling: str) -> None:
+    moment, text = parse_stamp(spelling)
+    assert moment == INSTANT and moment.tzinfo is UTC
+    assert text == "2026-03-01T12:00:00.120000+00:00" == format_canonical(moment)
+
+
+@pytest.mark.parametrize("bad", ["2026-02-30T12:00:00.000000+00:00", "2026-03-01T12:00:00", None])
+def test_parse_stamp_refuses_what_parse_rfc3339_refuses(bad: object) -> None:
+    with pytest.raises(ValueError, match="RFC 3339|valid date"):
+        parse_stamp(bad)
 
 
 def test_stored_forms_round_trip_and_sort_like_instants() -> None:
