@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 
 __all__ = ["format_canonical", "format_sqlite", "parse_rfc3339", "parse_stamp", "parse_stored"]
 
-_CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00")
+# hours 00-23 only: a Python that reads "T24:00" as the next midnight must not keep that spelling
+_CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):\d{2}:\d{2}\.\d{6}\+00:00")
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})")
 
 

@@ -254,6 +254,7 @@ def test_fetch_rows_reads_the_same_rows_on_every_path(any_url: str) -> None:
         assert sorted(fetch_rows(conn, query)) == expected  # text, integers and NULL survive the trip
         assert fetch_rows(conn, query.where(user.c.uid == "none")) == []
         if conn.dialect.name == "sqlite":
+            assert conn.info["syncd.sqlite_json"] is True  # the rows above came through JSON
             conn.info["syncd.sqlite_json"] = False  # as if SQLite had been built without JSON
             assert sorted(fetch_rows(conn, query)) == expected
 

@@ -69,6 +69,16 @@ def test_parse_stamp_gives_the_instant_and_its_canonical_text(spelling: str) -> 
     assert text == "2026-03-01T12:00:00.120000+00:00" == format_canonical(moment)
 
 
+def test_parse_stamp_text_is_canonical_even_for_hour_24() -> None:
+    # RFC 3339 has no hour 24; Python 3.11 refuses it, later Pythons read it as the next midnight.
+    # Either way the text must never be kept as spelled: one instant, one canonical text.
+    try:
+        moment, text = parse_stamp("2026-03-01T24:00:00.000000+00:00")
+    except ValueError:
+        return
+    assert text == format_canonical(moment) == "2026-03-02T00:00:00.000000+00:00"
+
+
 @pytest.mark.parametrize("bad", ["2026-02-30T12:00:00.000000+00:00", "2026-03-01T12:00:00", None])
 def test_parse_stamp_refuses_what_parse_rfc3339_refuses(bad: object) -> None:
     with pytest.raises(ValueError, match="RFC 3339|valid date"):

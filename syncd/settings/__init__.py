@@ -98,11 +98,11 @@ def parse_settings(
     for extra in sorted(set(data) - allowed_top):
         r.problem(extra, f"unknown section (known: {', '.join(sorted(allowed_top))})")
 
+    hub_t = r.table(data, "hub", HUB_KEYS)
     sync = sync_section(r, data)
     schedule = schedule_section(r, data)
     health = health_section(r, data, environ)
     log = log_section(r, data)
-    hub_t = r.table(data, "hub", HUB_KEYS)
     base_hub = hub_section(r, hub_t, "hub", environ, reader) if hub_t else None
     instances = instances_section(r, data.get("instances", []), hub_t, base_hub, environ, reader)
     if r.problems:
