@@ -2,6 +2,7 @@
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from applying import opened, query
@@ -25,6 +26,7 @@ def _lamindb_tables(url: str) -> list[tuple[str, str]]:
 def test_an_empty_sqlite_file_gets_lamindbs_exact_tables_and_seed_rows(sqlite_url: str) -> None:
     with opened(sqlite_url) as store:
         assert store.bootstrapped
+        store.finish(None)  # the end of the first run builds the indexes the bootstrap deferred
     sql = {s for _, s in _lamindb_tables(sqlite_url)}
     assert sql == set(ddl.SQLITE_DDL)
     assert query(sqlite_url, "SELECT id, name, uid FROM lamindb_space") == [(1, "all", "aaaaaaaaaaaa")]
@@ -37,14 +39,64 @@ def test_an_empty_sqlite_file_gets_lamindbs_exact_tables_and_seed_rows(sqlite_ur
 
 
 def test_an_existing_instance_is_left_as_it_is_apart_from_syncd_tables(sqlite_url: str) -> None:
-    with opened(sqlite_url):
-        pass
+    with opened(sqlite_url) as store:
+        store.finish(None)
     before = _lamindb_tables(sqlite_url)
     with opened(sqlite_url) as store:
         assert not store.bootstrapped
     assert _lamindb_tables(sqlite_url) == before
     names = {n for (n,) in query(sqlite_url, "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"syncd_cursor", "syncd_space_map", "syncd_block_map", "syncd_quarantine"} <= names
+
+
+# LaminDB's plain (non-unique) indexes of lamindb_spaceblock, which a bootstrap builds after the first load
+_DEFERRED_SQLITE = {
+    s for s in ddl.SQLITE_DDL if s.startswith('CREATE INDEX "lamindb_spaceblock') and 'ON "lamindb_spaceblock"' in s
+}
+
+
+def _pending(url: str) -> list[tuple[Any, ...]]:
+    return query(url, "SELECT value FROM syncd_meta WHERE key = 'indexes_pending'")
+
+
+def test_a_bootstrap_builds_the_plain_block_indexes_when_its_first_run_ends(sqlite_url: str) -> None:
+    assert len(_DEFERRED_SQLITE) == 10
+    with opened(sqlite_url) as store:
+        # committed by open(): every table, constraint and unique index, without the ten plain indexes
+        assert {s for _, s in _lamindb_tables(sqlite_url)} == set(ddl.SQLITE_DDL) - _DEFERRED_SQLITE
+        assert _pending(sqlite_url) == [("lamindb_spaceblock",)]
+        unique = query(sqlite_url, "SELECT name FROM pragma_index_list('lamindb_spaceblock') WHERE \"unique\"")
+        assert len(unique) == 1  # the uid constraint is there from the start
+        store.finish(None)
+    assert {s for _, s in _lamindb_tables(sqlite_url)} == set(ddl.SQLITE_DDL)
+    assert _pending(sqlite_url) == []
+
+
+def test_indexes_a_failed_first_run_left_pending_are_built_when_the_instance_is_next_opened(
+    sqlite_url: str,
+) -> None:
+    with opened(sqlite_url):
+        pass  # the run failed before finish()
+    assert _pending(sqlite_url) == [("lamindb_spaceblock",)]
+    with opened(sqlite_url) as store:
+        assert not store.bootstrapped
+        assert {s for _, s in _lamindb_tables(sqlite_url)} == set(ddl.SQLITE_DDL)
+        assert _pending(sqlite_url) == []
+
+
+def test_an_instance_syncd_did_not_bootstrap_never_gets_indexes_built(sqlite_url: str) -> None:
+    """Only a bootstrap marks indexes pending: a LaminDB instance without some index stays so."""
+    with opened(sqlite_url) as store:
+        store.finish(None)
+    engine = create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(text('DROP INDEX "lamindb_spaceblock_kind_41415d4c"'))
+    engine.dispose()
+    with opened(sqlite_url) as store:
+        store.finish(None)
+    names = {n for (n,) in query(sqlite_url, "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "lamindb_spaceblock_kind_41415d4c" not in names
+    assert "lamindb_spaceblock_hash_aa45b81f" in names
 
 
 def test_a_database_of_another_application_is_refused_untouched(tmp_path: Path) -> None:
@@ -78,8 +130,19 @@ def test_a_lamindb_schema_without_the_needed_columns_is_refused(tmp_path: Path) 
 
 @pytest.mark.postgres
 def test_an_empty_postgres_database_is_bootstrapped_like_lamin_init(pg_url: str) -> None:
+    index_names = (
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'lamindb_spaceblock' ORDER BY indexname"
+    )
+    deferred = {
+        s.split()[2] for s in ddl.POSTGRESQL_DDL if s.startswith("CREATE INDEX lamindb_spaceblock")
+    }
+    assert len(deferred) == 14  # the ten of SQLite, and four varchar_pattern_ops ones
     with opened(pg_url) as store:
         assert store.bootstrapped
+        early = {n for (n,) in query(pg_url, index_names)}
+        assert early == {"lamindb_spaceblock_pkey", "lamindb_spaceblock_uid_key"}
+        store.finish(None)  # the first run's end builds LaminDB's plain indexes
+    assert {n for (n,) in query(pg_url, index_names)} == early | deferred
     engine = create_engine(pg_url)
     with engine.connect() as conn:
         types = dict(

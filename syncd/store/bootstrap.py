@@ -1,7 +1,9 @@
 """Make an instance database ready for syncd, or refuse it with a clear reason.
 
 * An empty database (a new SQLite file, an empty PostgreSQL database) gets
-  LaminDB's own DDL and seed rows for the four tables syncd needs.
+  LaminDB's own DDL and seed rows for the four tables syncd needs. With
+  ``defer_indexes``, the plain indexes of ``lamindb_spaceblock`` wait until the
+  first load is written (:mod:`syncd.store.indexes`; :func:`build_deferred_indexes`).
 * An existing LaminDB instance is checked, never altered: only syncd's own
   ``syncd_*`` tables are added.
 * Anything else (another application's tables, a LaminDB schema without the
@@ -14,10 +16,11 @@ from sqlalchemy import Connection, inspect, select
 
 from syncd.errors import IncompatibleSchemaError
 from syncd.store import ddl
+from syncd.store.indexes import build_pending, deferrable, mark_pending
 from syncd.store.migrations import MIGRATIONS
 from syncd.store.schema import SCHEMA_VERSION, bookkeeping, meta, space, spaceblock, user
 
-__all__ = ["REQUIRED_COLUMNS", "prepare_schema"]
+__all__ = ["REQUIRED_COLUMNS", "build_deferred_indexes", "prepare_schema"]
 
 REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
     # every column syncd's own view of these tables (syncd.store.schema) reads or writes
@@ -26,7 +29,7 @@ REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
 }
 
 
-def prepare_schema(conn: Connection) -> bool:
+def prepare_schema(conn: Connection, *, defer_indexes: bool = False) -> bool:
     """Check or bootstrap the schema inside the caller's transaction; True when bootstrapped."""
     tables = set(inspect(conn).get_table_names())
     lamindb_tables = {t for t in tables if t.startswith("lamindb_")}
@@ -39,18 +42,29 @@ def prepare_schema(conn: Connection) -> bool:
                 f"not a LaminDB instance and not empty: it has tables {shown}; "
                 "point syncd at a LaminDB instance database or at an empty database"
             )
-        _bootstrap(conn)
+        _bootstrap(conn, defer_indexes=defer_indexes)
         bootstrapped = True
     else:
         _check(conn, lamindb_tables)
     bookkeeping.create_all(conn, checkfirst=True)
     _check_version(conn)
+    if bootstrapped and defer_indexes:
+        mark_pending(conn)
     return bootstrapped
 
 
-def _bootstrap(conn: Connection) -> None:
-    statements = ddl.SQLITE_DDL if conn.dialect.name == "sqlite" else ddl.POSTGRESQL_DDL
-    for statement in statements:
+def build_deferred_indexes(conn: Connection) -> int:
+    """Build the indexes a bootstrap deferred, if any are pending; returns how many it built."""
+    return build_pending(conn, _lamindb_ddl(conn))
+
+
+def _lamindb_ddl(conn: Connection) -> tuple[str, ...]:
+    return ddl.SQLITE_DDL if conn.dialect.name == "sqlite" else ddl.POSTGRESQL_DDL
+
+
+def _bootstrap(conn: Connection, *, defer_indexes: bool) -> None:
+    statements = _lamindb_ddl(conn)
+    for statement in deferrable(statements)[0] if defer_indexes else statements:
         conn.exec_driver_sql(statement)
     for statement in ddl.SEED_STATEMENTS:
         conn.exec_driver_sql(statement)

@@ -24,7 +24,7 @@ from syncd.models import HubBlock, HubSpace, Resource
 from syncd.rows import parse_block, parse_space, row_key
 from syncd.settings import InstanceSettings, SyncSettings
 from syncd.store.blocks import apply_blocks
-from syncd.store.bootstrap import prepare_schema
+from syncd.store.bootstrap import build_deferred_indexes, prepare_schema
 from syncd.store.context import ApplyContext, ApplyResult, FinishState
 from syncd.store.cursors import load_cursor, save_cursor, write_meta
 from syncd.store.engine import create_instance_engine
@@ -102,7 +102,10 @@ class InstanceStore:
                 )
             )
             with self._conn.begin():
-                self.bootstrapped = prepare_schema(self._conn)
+                # a new database gets its plain block indexes after the first load (store.indexes)
+                self.bootstrapped = prepare_schema(self._conn, defer_indexes=True)
+                if not self.bootstrapped:  # an earlier first load did not finish: build them now
+                    self._build_deferred_indexes()
         except StoreError:
             self.close()
             raise
@@ -318,9 +321,25 @@ class InstanceStore:
                 sample=list(rescan.hub_ids[:5]),
             )
 
+    def _build_deferred_indexes(self) -> None:
+        started = self._monotonic()
+        built = build_deferred_indexes(self.conn)
+        if built:
+            _log().info(
+                "store.indexes_built",
+                instance=self.name,
+                indexes=built,
+                seconds=round(self._monotonic() - started, 3),
+            )
+
     def finish(self, hub_date: datetime | None) -> FinishState:
-        """Record a successful run; report parked rows, held spaces and the oldest watermark."""
+        """Record a successful run; report parked rows, held spaces and the oldest watermark.
+
+        The first successful run of a database syncd bootstrapped also builds the
+        indexes the bootstrap deferred (:mod:`syncd.store.indexes`).
+        """
         with self._transaction() as ctx:
+            self._build_deferred_indexes()
             write_meta(self.conn, "last_success", format_canonical(ctx.now))
             if hub_date is not None:
                 write_meta(self.conn, "last_success_hub_date", format_canonical(hub_date))

@@ -1,0 +1,74 @@
+"""LaminDB's plain indexes on ``lamindb_spaceblock``, built after the first load of a new database.
+
+When syncd bootstraps an empty database, its first run writes every block the
+hub has. Keeping LaminDB's non-unique indexes of ``lamindb_spaceblock`` (ten on
+SQLite, fourteen on PostgreSQL) up to date row by row costs far more than
+building them once afterwards: writing 100,000 blocks into SQLite took 5.3-6.4 s
+with them in place, 3.0-4.0 s without, and building them then took 0.5-0.9 s
+(``docs/benchmarks.md``). So the bootstrap leaves exactly those indexes out
+and records that in ``syncd_meta``, in the same transaction. :func:`build_pending`
+creates them and clears the record, again in one transaction, at the end of the
+first run that succeeds, or when the instance is next opened if that run failed.
+They are built from LaminDB's own statements, so from then on the schema is
+exactly LaminDB's.
+
+Only non-unique indexes are deferred. Every uniqueness constraint and foreign key
+is in place from the start, so nothing written meanwhile, by syncd or by a
+LaminDB client, can make the build fail. Until the build, readers see the same
+rows; their queries just run without those indexes.
+
+A database that syncd did not bootstrap is never touched here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import Connection, delete, inspect
+
+from syncd.store.cursors import read_meta, write_meta
+from syncd.store.schema import meta
+
+__all__ = ["PENDING_KEY", "build_pending", "deferrable", "mark_pending"]
+
+PENDING_KEY = "indexes_pending"
+
+_TABLE = "lamindb_spaceblock"
+# LaminDB writes CREATE INDEX "name" ON "table" (SQLite), CREATE INDEX name ON table USING (PostgreSQL)
+_PLAIN_INDEX = re.compile(r'CREATE INDEX "?(?P<name>\w+)"? ON "?(?P<table>\w+)"? ')
+
+
+def _deferred_name(statement: str) -> str | None:
+    """The index a statement creates, if it is one that may wait for the first load."""
+    found = _PLAIN_INDEX.match(statement)
+    return found["name"] if found is not None and found["table"] == _TABLE else None
+
+
+def deferrable(statements: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Split bootstrap DDL into what runs now and the plain ``lamindb_spaceblock`` indexes."""
+    now = [s for s in statements if _deferred_name(s) is None]
+    later = [s for s in statements if _deferred_name(s) is not None]
+    return now, later
+
+
+def mark_pending(conn: Connection) -> None:
+    """Record that the deferred indexes are still to be built (in the bootstrap's transaction)."""
+    write_meta(conn, PENDING_KEY, _TABLE)
+
+
+def build_pending(conn: Connection, statements: tuple[str, ...]) -> int:
+    """Build the deferred indexes that are missing and clear the record; returns how many were built.
+
+    Runs in the caller's transaction, so the indexes and the cleared record
+    commit together. A no-op (one lookup) when nothing is pending.
+    """
+    if read_meta(conn, PENDING_KEY) is None:
+        return 0
+    present = {str(i["name"]) for i in inspect(conn).get_indexes(_TABLE)}
+    built = 0
+    for statement in deferrable(statements)[1]:
+        if _deferred_name(statement) not in present:
+            conn.exec_driver_sql(statement)
+            built += 1
+    conn.execute(delete(meta).where(meta.c.key == PENDING_KEY))
+    return built
