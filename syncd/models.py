@@ -117,6 +117,8 @@ class HubBlock:
     version_tag: str | None
     is_latest: bool
     created_at: datetime
+    created_text: str
+    """``created_at`` in syncd's canonical text form (see :func:`syncd.timestamps.format_canonical`)."""
     updated_at: datetime
     updated_at_raw: str
     stamp: str

@@ -113,6 +113,17 @@ def _stamp(raw: RawRow, key: str, *, nullable: bool = False) -> datetime | None:
         raise RowRejected(f"{key}: {exc}") from None
 
 
+def _stamp_text(raw: RawRow, key: str) -> tuple[datetime, str]:
+    """A required timestamp and its canonical text (see :func:`syncd.timestamps.parse_stamp`)."""
+    value = _require(raw, key)
+    if value is None:
+        raise RowRejected(f"{key}: must not be null")
+    try:
+        return parse_stamp(value)
+    except ValueError as exc:
+        raise RowRejected(f"{key}: {exc}") from None
+
+
 def _lnid(raw: RawRow, pattern: re.Pattern[str], length: int) -> str:
     value = _require(raw, "lnid")
     if not isinstance(value, str) or pattern.fullmatch(value) is None:
@@ -227,8 +238,7 @@ def parse_block(raw: RawRow) -> HubBlock:
     is_latest = _require(raw, "is_latest")
     if not isinstance(is_latest, bool):
         raise RowRejected(f"is_latest: must be a boolean, got {is_latest!r}")
-    created_at = _stamp(raw, "created_at")
-    assert created_at is not None
+    created_at, created_text = _stamp_text(raw, "created_at")
     updated_at, updated_raw, stamp = _updated(raw)
     deleted_at = _stamp(raw, "deleted_at", nullable=True)
     created_by = _creator(raw, nullable=False)
@@ -243,6 +253,7 @@ def parse_block(raw: RawRow) -> HubBlock:
         version_tag=version_tag,
         is_latest=is_latest,
         created_at=created_at,
+        created_text=created_text,
         updated_at=updated_at,
         updated_at_raw=updated_raw,
         stamp=stamp,

@@ -10,7 +10,14 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-__all__ = ["format_canonical", "format_sqlite", "parse_rfc3339", "parse_stamp", "parse_stored"]
+__all__ = [
+    "format_canonical",
+    "format_sqlite",
+    "parse_rfc3339",
+    "parse_stamp",
+    "parse_stored",
+    "sqlite_from_canonical",
+]
 
 # hours 00-23 only: a Python that reads "T24:00" as the next midnight must not keep that spelling
 _CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):\d{2}:\d{2}\.\d{6}\+00:00")
@@ -61,6 +68,11 @@ def format_sqlite(moment: datetime) -> str:
     """The UTC text form LaminDB (Django) stores in SQLite: ``YYYY-MM-DD HH:MM:SS.ffffff``."""
     # isoformat is several times faster than strftime; the first 26 characters drop the "+00:00"
     return moment.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+
+
+def sqlite_from_canonical(text: str) -> str:
+    """:func:`format_sqlite` of an instant given in :func:`format_canonical`'s form (a slice, no parsing)."""
+    return f"{text[:10]} {text[11:26]}"
 
 
 def parse_stored(value: str) -> datetime:

@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncd.timestamps import format_canonical, format_sqlite, parse_rfc3339, parse_stamp, parse_stored
+from syncd.timestamps import (
+    format_canonical,
+    format_sqlite,
+    parse_rfc3339,
+    parse_stamp,
+    parse_stored,
+    sqlite_from_canonical,
+)
 
 INSTANT = datetime(2026, 3, 1, 12, 0, 0, 120000, tzinfo=UTC)
 
@@ -83,6 +90,11 @@ def test_parse_stamp_text_is_canonical_even_for_hour_24() -> None:
 def test_parse_stamp_refuses_what_parse_rfc3339_refuses(bad: object) -> None:
     with pytest.raises(ValueError, match="RFC 3339|valid date"):
         parse_stamp(bad)
+
+
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_the_sqlite_form_sliced_from_the_canonical_text_is_format_sqlites(moment: datetime) -> None:
+    assert sqlite_from_canonical(format_canonical(moment)) == format_sqlite(moment)
 
 
 def test_stored_forms_round_trip_and_sort_like_instants() -> None:

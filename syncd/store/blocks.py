@@ -21,7 +21,7 @@ from syncd.store.keysets import among, fetch_rows
 from syncd.store.parking import Deferral, Rejection, defer_rows, quarantine_rows, release
 from syncd.store.schema import block_map, space_gone, space_map, spaceblock
 from syncd.store.users import resolve_users
-from syncd.timestamps import format_sqlite
+from syncd.timestamps import sqlite_from_canonical
 
 __all__ = ["apply_blocks"]
 
@@ -212,7 +212,7 @@ def _write(
                     r.content,
                     r.hash,
                     r.kind,
-                    format_sqlite(r.created_at) if sqlite else r.created_at,
+                    sqlite_from_canonical(r.created_text) if sqlite else r.created_at,
                     spaces[r.space_key],
                     users[r.created_by.lnid],
                     0,
