@@ -8,6 +8,7 @@ what was not is invisible to other connections and rolled back on failure.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -196,15 +197,13 @@ def test_bulk_insert_errors_are_sqlalchemy_errors(any_url: str) -> None:
             assert conn.execute(text("SELECT count(*) FROM lamindb_spaceblock")).scalar_one() == 0
 
 
-@pytest.mark.parametrize("json_functions", [True, False])
-def test_sqlite_bulk_insert_with_and_without_json_functions(sqlite_url: str, json_functions: bool) -> None:
+def test_sqlite_bulk_insert_stores_values_as_django_does(sqlite_url: str) -> None:
     columns = ("uid", "id", "content", "kind", "is_latest", "created_at", "space_id", "created_by_id")
     rows = [
-        (f"u{i:019d}", 100 + i, f"caf\u00e9 {i}\n\"quoted\"", "readme", i % 2 == 0, f"2026-03-02 00:00:0{i}.000000", 1, 1)
+        (f"u{i:019d}", 100 + i, f"caf\u00e9 {i}\n\"quoted\" ?", "readme", i % 2 == 0, f"2026-03-02 00:00:0{i}.000000", 1, 1)
         for i in range(3)
     ]
     with store_for(sqlite_url) as store, store.conn.begin():
-        store.conn.info["syncd.sqlite_json"] = json_functions  # as if SQLite had been built without them
         insert_rows(store.conn, spaceblock, columns, rows)
     stored = query(
         sqlite_url,
@@ -259,25 +258,28 @@ def test_fetch_rows_reads_the_same_rows_on_every_path(any_url: str) -> None:
             assert sorted(fetch_rows(conn, query)) == expected
 
 
-def test_sqlite_bulk_insert_splits_what_is_too_big_for_one_statement(
+def test_sqlite_bulk_insert_splits_rows_to_fit_the_bound_parameter_limit(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import syncd.store.bulk as bulk
 
-    monkeypatch.setattr(bulk, "_CHUNK_BYTES", 200)  # a few rows per statement
-    sent: list[int] = []
-    real_chunks = bulk._chunks
-
-    def counting(rows: list[tuple[Any, ...]]) -> Any:
-        for chunk in real_chunks(rows):
-            assert len(chunk) <= 200
-            sent.append(chunk.count("["))
-            yield chunk
-
-    monkeypatch.setattr(bulk, "_chunks", counting)
     columns = ("id", "uid", "content", "kind", "is_latest", "created_at", "space_id", "created_by_id")
     rows = [(10 + i, f"u{i:019d}", "x" * 20, "readme", True, "2026-03-02 00:00:00.000000", 1, 1) for i in range(9)]
+    sent: list[int] = []
+    real = bulk._values_statement
+
+    def counting(head: str, width: int, count: int) -> str:
+        sent.append(count)
+        return real(head, width, count)
+
+    monkeypatch.setattr(bulk, "_values_statement", counting)
     with store_for(sqlite_url) as store, store.conn.begin():
-        insert_rows(store.conn, spaceblock, columns, rows)
-    assert len(sent) > 1
+        driver = store.conn.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        old = driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 3 * len(columns))  # 3 rows a statement
+        try:
+            insert_rows(store.conn, spaceblock, columns, rows)
+        finally:
+            driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, old)
+    assert sent == [3, 3, 3]
     assert query(sqlite_url, "SELECT id FROM lamindb_spaceblock ORDER BY id") == [(10 + i,) for i in range(9)]
