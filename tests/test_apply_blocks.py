@@ -1,6 +1,7 @@
 """Space blocks from recorded hub pages into a real SQLite instance."""
 
 import json
+import uuid
 
 from applying import apply, counts, opened, query
 from builders import CREATOR, block_row, space_row
@@ -103,6 +104,22 @@ def test_versions_update_in_place_and_tombstones_delete(sqlite_url: str) -> None
         "bl000000000000010000": 0,
         "bl000000000000010001": 1,
     }
+
+
+def test_a_uid_freed_by_a_tombstone_goes_to_a_new_block_on_the_same_page(sqlite_url: str) -> None:
+    """The page's lookups run before its deletes: a uid a tombstone frees must count as free."""
+    old = block_row(1, 1)
+    successor = {**block_row(1, 1, content="successor", at=6), "id": str(uuid.UUID(int=99))}
+    with opened(sqlite_url) as store:
+        apply(store, S, [space_row(1)])
+        apply(store, B, [old])
+        result = apply(store, B, [block_row(1, 1, at=5, deleted=True), successor])
+        assert counts(result, B) == {"deleted": 1, "inserted": 1}
+    assert query(sqlite_url, "SELECT uid, content FROM lamindb_spaceblock") == [
+        ("bl000000000000010000", "successor")
+    ]
+    assert query(sqlite_url, "SELECT hub_id FROM syncd_block_map") == [(successor["id"],)]
+    assert query(sqlite_url, "SELECT count(*) FROM syncd_quarantine") == [(0,)]
 
 
 def test_existing_users_are_never_rewritten_and_taken_handles_get_a_documented_alias(sqlite_url: str) -> None:

@@ -10,6 +10,7 @@ Blocks live on branch 1 (main), as LaminDB's own defaults do.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, delete, select, update
@@ -17,15 +18,25 @@ from sqlalchemy import Connection, bindparam, delete, select, update
 from syncd.models import HubBlock, Resource
 from syncd.store.bulk import allocate_ids, insert_rows
 from syncd.store.context import ApplyContext, ApplyResult, latest_per_id
-from syncd.store.keysets import among, fetch_rows
+from syncd.store.keysets import among, fetch_many
 from syncd.store.parking import Deferral, Rejection, defer_rows, quarantine_rows, release
 from syncd.store.schema import block_map, space_gone, space_map, spaceblock
-from syncd.store.users import resolve_users
+from syncd.store.users import resolve_users, users_among
 from syncd.timestamps import sqlite_from_canonical
 
 __all__ = ["apply_blocks"]
 
 R = Resource.SPACE_BLOCK
+
+
+@dataclass
+class _Lookups:
+    """What the page's lookup found besides maps and spaces."""
+
+    taken: dict[str, int]
+    """Local id by uid, for the page's uids that exist in ``lamindb_spaceblock``."""
+    users: list[tuple[str, int]]
+    """(uid, local id) of the page's creators that exist in ``lamindb_user``."""
 
 
 class _Mapped(NamedTuple):
@@ -56,30 +67,24 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
     result = ApplyResult()
     if not rows:
         return result
-    ids = [r.key for r in rows]
-    maps = {
-        m[0]: _Mapped(*m)
-        for m in fetch_rows(
-            conn,
-            select(
-                block_map.c.hub_id, block_map.c.local_id, block_map.c.uid, block_map.c.hub_updated_at
-            ).where(among(conn, block_map.c.hub_id, ids)),
-        )
-    }
     wanted = {r.space_key for r in rows}
-    spaces: dict[str, int] = {
-        h: int(i)
-        for h, i in fetch_rows(
-            conn,
-            select(space_map.c.hub_id, space_map.c.local_id).where(among(conn, space_map.c.hub_id, wanted)),
-        )
-    }
-    unknown = wanted - set(spaces)
-    gone = (
-        set(conn.scalars(select(space_gone.c.hub_id).where(among(conn, space_gone.c.hub_id, unknown))))
-        if unknown
-        else set()
+    # every lookup of the page in one statement (one SQLite step): see keysets.fetch_many
+    map_rows, known_spaces, gone_spaces, uids, creators = fetch_many(
+        conn,
+        select(
+            block_map.c.hub_id, block_map.c.local_id, block_map.c.uid, block_map.c.hub_updated_at
+        ).where(among(conn, block_map.c.hub_id, [r.key for r in rows])),
+        select(space_map.c.hub_id, space_map.c.local_id).where(among(conn, space_map.c.hub_id, wanted)),
+        select(space_gone.c.hub_id).where(among(conn, space_gone.c.hub_id, wanted)),
+        select(spaceblock.c.uid, spaceblock.c.id).where(
+            among(conn, spaceblock.c.uid, [r.lnid for r in rows])
+        ),
+        users_among(conn, (r.created_by.lnid for r in rows)),
     )
+    maps = {m[0]: _Mapped(*m) for m in map_rows}
+    spaces: dict[str, int] = {h: int(i) for h, i in known_spaces}
+    gone = {h for (h,) in gone_spaces} - set(spaces)
+    lookups = _Lookups(taken={u: int(i) for u, i in uids}, users=creators)
     versions: dict[str, str] = {}
     rejected: list[Rejection] = []
     to_defer: list[Deferral] = []
@@ -126,8 +131,10 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
         conn.execute(delete(spaceblock).where(among(conn, spaceblock.c.id, local_ids)))
         conn.execute(delete(block_map).where(among(conn, block_map.c.hub_id, deletes)))
         result.add(R, "deleted", len(deletes))
+        freed = set(local_ids)  # their uids are free again for this page's new blocks
+        lookups.taken = {u: i for u, i in lookups.taken.items() if i not in freed}
     if writes:
-        _write(conn, writes, maps, spaces, ctx, result, rejected, versions)
+        _write(conn, writes, maps, spaces, lookups, ctx, result, rejected, versions)
     quarantine_rows(conn, R, rejected, ctx.now)
     result.add(R, "rejected", len(rejected))
     defer_rows(conn, R, to_defer, ctx.now)
@@ -159,17 +166,18 @@ def _write(
     rows: list[HubBlock],
     maps: dict[str, _Mapped],
     spaces: dict[str, int],
+    lookups: _Lookups,
     ctx: ApplyContext,
     result: ApplyResult,
     rejected: list[Rejection],
     versions: dict[str, str],
 ) -> None:
-    users = resolve_users(conn, [r.created_by for r in rows])
+    users = resolve_users(conn, [r.created_by for r in rows], lookups.users)
     fresh = [r for r in rows if r.key not in maps]
     known = [r for r in rows if r.key in maps]
     adopt: list[tuple[HubBlock, int]] = []
     if fresh:
-        fresh = _claimable(conn, fresh, ctx, adopt, rejected)
+        fresh = _claimable(conn, fresh, lookups.taken, ctx, adopt, rejected)
     if known or adopt:
         params = [
             {"_id": maps[r.key].local_id, **_values(r, spaces[r.space_key], users[r.created_by.lnid])}
@@ -232,20 +240,17 @@ def _write(
 def _claimable(
     conn: Connection,
     fresh: list[HubBlock],
+    uids: dict[str, int],
     ctx: ApplyContext,
     adopt: list[tuple[HubBlock, int]],
     rejected: list[Rejection],
 ) -> list[HubBlock]:
-    """The new blocks whose uid is free; the others are adopted or rejected."""
-    taken: dict[str, int] = {
-        u: int(i)
-        for u, i in fetch_rows(
-            conn,
-            select(spaceblock.c.uid, spaceblock.c.id).where(
-                among(conn, spaceblock.c.uid, [r.lnid for r in fresh])
-            ),
-        )
-    }
+    """The new blocks whose uid is free; the others are adopted or rejected.
+
+    ``uids`` maps the uids of the page's blocks that exist locally to their local ids.
+    """
+    wanted = {r.lnid for r in fresh}
+    taken = {u: i for u, i in uids.items() if u in wanted}
     if not taken:
         return fresh
     mapped_locals = set(

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Table
 from sqlalchemy.exc import DBAPIError
 
 __all__ = ["allocate_ids", "insert_rows"]
@@ -35,20 +35,28 @@ def allocate_ids(conn: Connection, table: Table, n: int) -> list[int]:
     if n <= 0:
         return []
     if conn.dialect.name == "sqlite":
-        top = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
-        has_sequence = conn.exec_driver_sql(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
-        ).first()
-        if has_sequence is not None:
-            seq = conn.exec_driver_sql(
-                "SELECT seq FROM sqlite_sequence WHERE name = ?", (table.name,)
-            ).scalar_one_or_none()
-            top = max(int(top), int(seq or 0))
-        return list(range(int(top) + 1, int(top) + 1 + n))
+        top = _sqlite_top_id(conn, table)
+        return list(range(top + 1, top + 1 + n))
     ids = conn.exec_driver_sql(
         "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", (table.name, n)
     ).scalars()
     return sorted(int(i) for i in ids)
+
+
+def _sqlite_top_id(conn: Connection, table: Table) -> int:
+    """The largest id ``table`` has used: its largest row, or its ``AUTOINCREMENT`` mark if higher."""
+    quote = conn.dialect.identifier_preparer.quote
+    top = f"SELECT coalesce(max({quote(table.c.id.name)}), 0) FROM {quote(table.name)}"  # noqa: S608
+    # sqlite_sequence exists once any AUTOINCREMENT table does, and never goes away: remember it
+    if not conn.info.get("syncd.sqlite_sequence"):
+        found = conn.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
+        ).first()
+        if found is None:
+            return int(conn.exec_driver_sql(top).scalar_one())
+        conn.info["syncd.sqlite_sequence"] = True
+    both = f"SELECT max(({top}), coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?), 0))"  # noqa: S608
+    return int(conn.exec_driver_sql(both, (table.name,)).scalar_one())
 
 
 def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:

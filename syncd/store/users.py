@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Select, insert, select
 
 from syncd.models import Creator
 from syncd.store.keysets import among, fetch_rows
 from syncd.store.schema import user, user_alias
 
-__all__ = ["aliased_handle", "resolve_users"]
+__all__ = ["aliased_handle", "resolve_users", "users_among"]
 
 
 def aliased_handle(handle: str, uid: str) -> str:
@@ -24,19 +24,27 @@ def aliased_handle(handle: str, uid: str) -> str:
     return f"{handle[:21]}~{uid}"
 
 
-def resolve_users(conn: Connection, creators: Iterable[Creator]) -> dict[str, int]:
-    """Local user ids by hub account lnid, creating the users that are missing."""
+def users_among(conn: Connection, lnids: Iterable[str]) -> Select[tuple[str, int]]:
+    """The lookup of (uid, local id) of the users with these hub lnids."""
+    return select(user.c.uid, user.c.id).where(among(conn, user.c.uid, list(set(lnids))))
+
+
+def resolve_users(
+    conn: Connection, creators: Iterable[Creator], looked_up: Iterable[tuple[str, int]] | None = None
+) -> dict[str, int]:
+    """Local user ids by hub account lnid, creating the users that are missing.
+
+    ``looked_up`` is the result of :func:`users_among` for these creators, when
+    the caller has already run it (in the same transaction).
+    """
     wanted: dict[str, Creator] = {}
     for creator in creators:
         wanted.setdefault(creator.lnid, creator)
     if not wanted:
         return {}
-    found: dict[str, int] = {
-        uid: int(local)
-        for uid, local in fetch_rows(
-            conn, select(user.c.uid, user.c.id).where(among(conn, user.c.uid, list(wanted)))
-        )
-    }
+    if looked_up is None:
+        looked_up = fetch_rows(conn, users_among(conn, wanted))
+    found: dict[str, int] = {uid: int(local) for uid, local in looked_up}
     missing = [c for lnid, c in wanted.items() if lnid not in found]
     if missing:
         taken = set(
