@@ -172,10 +172,19 @@ def sync_group(
             "interrupted by shutdown; the next run resumes from the last committed page",
             "interrupted",
         )
-    for m in members:
+
+    def close_out(m: _Member) -> None:
         _finish(m, last_date)
         m.report.duration_seconds = monotonic() - m.started
         m.report.hub_requests = source.requests_sent
+
+    if len(members) < 2:
+        for m in members:
+            close_out(m)
+        return
+    # in parallel: the first run of a new database builds its deferred indexes here (store.indexes)
+    with ThreadPoolExecutor(max_workers=len(members), thread_name_prefix="syncd-finish") as finishers:
+        list(finishers.map(close_out, members))
 
 
 def _finish(member: _Member, last_date: datetime | None) -> None:
