@@ -14,6 +14,7 @@ fails the whole group; pages already applied stay applied (they are whole).
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import threading
 import time
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import ParamSpec, Protocol, TypeVar
 
 import structlog
 
@@ -40,6 +41,9 @@ from syncd.watermark import CursorState, PassTracker, earliest_start
 __all__ = ["RESOURCES", "Sink", "Source", "SyncOptions", "sync_group"]
 
 RESOURCES = (Resource.SPACE, Resource.SPACE_BLOCK)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 class Source(Protocol):
@@ -184,7 +188,22 @@ def sync_group(
         return
     # in parallel: the first run of a new database builds its deferred indexes here (store.indexes)
     with ThreadPoolExecutor(max_workers=len(members), thread_name_prefix="syncd-finish") as finishers:
-        list(finishers.map(close_out, members))
+        for done in [finishers.submit(_in_context(close_out), m) for m in members]:
+            done.result()
+
+
+def _in_context(work: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``work`` to run in another thread with a copy of this thread's context variables.
+
+    Worker threads do not inherit them, and the log context (run id, group)
+    that the caller bound lives there.
+    """
+    context = contextvars.copy_context()
+
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        return context.run(work, *args, **kwargs)
+
+    return run
 
 
 def _finish(member: _Member, last_date: datetime | None) -> None:
@@ -263,7 +282,7 @@ def _apply_everywhere(
         for m in alive:
             apply(m)
     else:
-        for done in [appliers.submit(apply, m) for m in alive]:
+        for done in [appliers.submit(_in_context(apply), m) for m in alive]:
             done.result()
 
 
@@ -293,7 +312,7 @@ def _sync_resource(
         page = source.fetch_page(resource, limit=options.page_size, after=after, since=since)
         return page, *validate_page(page)
 
-    pending: Future[_Checked] = pool.submit(fetch, start.after, since)
+    pending: Future[_Checked] = pool.submit(_in_context(fetch), start.after, since)
     pages = 0
     while True:
         try:
@@ -327,7 +346,7 @@ def _sync_resource(
             tracker.position.id,
         ):
             raise HubIncompatibleError(f"{resource.value}: pagination made no progress at {last.id}")
-        pending = pool.submit(fetch, last, None)
+        pending = pool.submit(_in_context(fetch), last, None)
         tracker.page(last, page.hub_date)
         _apply_everywhere(
             members, resource, page, (valid, rejected), states, lambda s: tracker.state_for(s), obs, appliers

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from applying import opened, query
 from sqlalchemy import create_engine, text
+from structlog.testing import capture_logs
 
 from syncd.errors import IncompatibleSchemaError
 from syncd.store import ddl
@@ -84,19 +85,47 @@ def test_indexes_a_failed_first_run_left_pending_are_built_when_the_instance_is_
         assert _pending(sqlite_url) == []
 
 
-def test_an_instance_syncd_did_not_bootstrap_never_gets_indexes_built(sqlite_url: str) -> None:
-    """Only a bootstrap marks indexes pending: a LaminDB instance without some index stays so."""
+def test_a_lamindb_instance_missing_a_plain_index_is_never_given_one(tmp_path: Path) -> None:
+    """Only a bootstrap marks indexes pending: an instance syncd did not create stays as it is."""
+    path = tmp_path / "lamin.db"
+    missing = 'CREATE INDEX "lamindb_spaceblock_kind_41415d4c" ON "lamindb_spaceblock" ("kind")'
+    with sqlite3.connect(path) as conn:  # made outside syncd, without one of the plain indexes
+        for statement in (*ddl.SQLITE_DDL, *ddl.SEED_STATEMENTS):
+            if statement != missing:
+                conn.execute(statement)
+    url = f"sqlite:///{path}"
+    for _ in range(2):
+        with opened(url) as store:
+            assert not store.bootstrapped
+            store.finish(None)
+    assert {s for _, s in _lamindb_tables(url)} == set(ddl.SQLITE_DDL) - {missing}
+    assert _pending(url) == []
+
+
+def test_an_index_build_that_fails_fails_nothing_and_is_tried_again(sqlite_url: str) -> None:
+    """The deferred indexes only speed up reads: a build that cannot run is logged and retried."""
+    blocker = 'CREATE TABLE "lamindb_spaceblock_kind_41415d4c" (x)'  # takes one index's name
     with opened(sqlite_url) as store:
-        store.finish(None)
+        engine = create_engine(sqlite_url)
+        with engine.begin() as conn:
+            conn.execute(text(blocker))
+        engine.dispose()
+        with capture_logs() as logs:
+            state = store.finish(None)  # does not raise: the run stays a success
+        assert state.deferred == 0
+    warnings = [e for e in logs if e["event"] == "store.indexes_not_built"]
+    assert len(warnings) == 1 and "lamindb_spaceblock_kind_41415d4c" in warnings[0]["error"]
+    assert _pending(sqlite_url) == [("lamindb_spaceblock",)]  # rolled back together: all or nothing
+    assert query(sqlite_url, "SELECT value FROM syncd_meta WHERE key = 'last_success'") != []
+    assert {s for _, s in _lamindb_tables(sqlite_url)} == set(ddl.SQLITE_DDL) - _DEFERRED_SQLITE | {blocker}
     engine = create_engine(sqlite_url)
     with engine.begin() as conn:
-        conn.execute(text('DROP INDEX "lamindb_spaceblock_kind_41415d4c"'))
+        conn.execute(text('DROP TABLE "lamindb_spaceblock_kind_41415d4c"'))
     engine.dispose()
-    with opened(sqlite_url) as store:
-        store.finish(None)
-    names = {n for (n,) in query(sqlite_url, "SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert "lamindb_spaceblock_kind_41415d4c" not in names
-    assert "lamindb_spaceblock_hash_aa45b81f" in names
+    with opened(sqlite_url) as store:  # the next run builds them when it opens the instance
+        assert not store.bootstrapped
+    assert {s for _, s in _lamindb_tables(sqlite_url)} == set(ddl.SQLITE_DDL)
+    assert _pending(sqlite_url) == []
 
 
 def test_a_database_of_another_application_is_refused_untouched(tmp_path: Path) -> None:
@@ -143,6 +172,29 @@ def test_an_empty_postgres_database_is_bootstrapped_like_lamin_init(pg_url: str)
         assert early == {"lamindb_spaceblock_pkey", "lamindb_spaceblock_uid_key"}
         store.finish(None)  # the first run's end builds LaminDB's plain indexes
     assert {n for (n,) in query(pg_url, index_names)} == early | deferred
+
+
+@pytest.mark.postgres
+def test_on_postgres_a_build_waits_at_most_a_few_seconds_for_lamindb_writers(pg_url: str) -> None:
+    """A LaminDB transaction that wrote to the table blocks CREATE INDEX: give up, build next run."""
+    index_names = "SELECT count(*) FROM pg_indexes WHERE tablename = 'lamindb_spaceblock'"
+    with opened(pg_url):
+        pass  # the first run failed before finish(): the indexes are still pending
+    writer = create_engine(pg_url)
+    with writer.connect() as lamin:
+        lamin.execute(text("UPDATE lamindb_space SET description = 'x' WHERE id = 1"))
+        lamin.execute(text("DELETE FROM lamindb_spaceblock WHERE id = -1"))  # takes its table lock
+        with capture_logs() as logs, opened(pg_url) as store:
+            assert not store.bootstrapped
+        assert [e["event"] for e in logs if e["event"].startswith("store.indexes")] == [
+            "store.indexes_not_built"
+        ]
+        assert query(pg_url, index_names) == [(2,)]
+        lamin.rollback()
+    writer.dispose()
+    with opened(pg_url):
+        pass
+    assert query(pg_url, index_names) == [(16,)]
     engine = create_engine(pg_url)
     with engine.connect() as conn:
         types = dict(

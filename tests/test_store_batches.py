@@ -258,6 +258,26 @@ def test_fetch_rows_reads_the_same_rows_on_every_path(any_url: str) -> None:
             assert sorted(fetch_rows(conn, query)) == expected
 
 
+def test_fetch_many_reads_each_lookup_as_fetch_rows_does(any_url: str) -> None:
+    from syncd.store.keysets import fetch_many, fetch_rows
+    from syncd.store.schema import branch, user
+
+    with store_for(any_url) as store, store.conn.begin():
+        conn = store.conn
+        queries = (
+            select(user.c.uid, user.c.id, user.c.name),
+            select(branch.c.id, branch.c.name).where(branch.c.id <= 0),
+            select(user.c.uid).where(user.c.uid == "none"),
+        )
+        expected = [sorted(fetch_rows(conn, q)) for q in queries]
+        assert expected[0] == [("00000000", 1, None)] and len(expected[1]) == 2 and expected[2] == []
+        assert [sorted(rows) for rows in fetch_many(conn, *queries)] == expected
+        if conn.dialect.name == "sqlite":
+            conn.info["syncd.sqlite_json"] = False  # as if SQLite had been built without JSON
+            assert [sorted(rows) for rows in fetch_many(conn, *queries)] == expected
+        assert fetch_many(conn) == []
+
+
 def test_sqlite_bulk_insert_splits_rows_to_fit_the_bound_parameter_limit(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import structlog
 from applying import query
 from builders import T0, block_row, instance_settings, space_row
 
@@ -81,7 +82,54 @@ def test_each_page_is_fetched_once_and_applied_to_every_instance(tmp_path: Path)
         ("space_block", blocks[1]["updated_at"], None),
     ]
     for name in ("a", "b"):
-        assert query(f"sqlite:///{tmp_path / name}.db", "SELECT count(*) FROM lamindb_spaceblock") == [(2,)]
+        url = f"sqlite:///{tmp_path / name}.db"
+        assert query(url, "SELECT count(*) FROM lamindb_spaceblock") == [(2,)]
+        # both new databases got their deferred indexes when the instances finished (in parallel)
+        assert query(url, "SELECT count(*) FROM syncd_meta WHERE key = 'indexes_pending'") == [(0,)]
+        assert query(url, "SELECT count(*) FROM pragma_index_list('lamindb_spaceblock')") == [(11,)]
+
+
+class _ContextRecordingStore(InstanceStore):
+    """An instance store that notes the log context each call of the synchroniser sees."""
+
+    seen: list[dict[str, Any]]
+
+    def apply_page(self, *args: Any, **kwargs: Any) -> Any:
+        self.seen.append(structlog.contextvars.get_contextvars())
+        return super().apply_page(*args, **kwargs)
+
+    def finish(self, *args: Any, **kwargs: Any) -> Any:
+        self.seen.append(structlog.contextvars.get_contextvars())
+        return super().finish(*args, **kwargs)
+
+
+class _ContextRecordingHub(RecordedHub):
+    seen: list[dict[str, Any]]
+
+    def fetch_page(self, resource: Resource, **kwargs: Any) -> Page:
+        self.seen.append(structlog.contextvars.get_contextvars())
+        return super().fetch_page(resource, **kwargs)
+
+
+def test_worker_threads_log_with_the_callers_context(tmp_path: Path) -> None:
+    """Fetching, applying and finishing run in worker threads; their log events keep run id and group."""
+    hub = _ContextRecordingHub({Resource.SPACE: [[space_row(1)]], Resource.SPACE_BLOCK: [[block_row(1, 1)]]})
+    hub.seen = []
+    stores = []
+    for name in ("a", "b"):  # two instances: pages are applied and finished in worker threads
+        store = _ContextRecordingStore(instance_settings(f"sqlite:///{tmp_path / name}.db", name), SyncSettings())
+        store.seen = []
+        store.open()
+        stores.append(store)
+    structlog.contextvars.bind_contextvars(run_id="run-1", group="hub-a")
+    try:
+        reports = _run(hub, list(stores))
+    finally:
+        structlog.contextvars.clear_contextvars()
+    assert [r.outcome for r in reports.values()] == ["ok", "ok"]
+    seen = hub.seen + stores[0].seen + stores[1].seen
+    assert len(hub.seen) == 4 and len(stores[0].seen) == len(stores[1].seen) == 5  # 4 pages, then finish
+    assert all(s == {"run_id": "run-1", "group": "hub-a"} for s in seen)
 
 
 def test_a_second_run_starts_at_the_proven_watermark_and_sends_one_request_per_resource(

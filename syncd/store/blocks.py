@@ -1,8 +1,9 @@
 """Apply validated ``space_block`` rows to ``lamindb_spaceblock`` in one transaction.
 
 Rows are written in bulk: new blocks and their map rows through
-:mod:`syncd.store.bulk` (``executemany`` on SQLite, ``COPY`` on PostgreSQL,
-ids allocated up front), changed blocks with one ``executemany`` UPDATE. A
+:mod:`syncd.store.bulk` (a multi-row ``INSERT`` on SQLite, ``COPY`` on PostgreSQL,
+ids allocated up front), changed blocks with one ``executemany`` UPDATE. A page's
+lookups run as one statement on SQLite (:func:`syncd.store.keysets.fetch_many`). A
 block whose space is not known locally yet is deferred, kept with its payload,
 and applied as soon as the space arrives. A tombstone deletes the local block.
 Blocks live on branch 1 (main), as LaminDB's own defaults do.

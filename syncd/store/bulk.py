@@ -47,7 +47,8 @@ def _sqlite_top_id(conn: Connection, table: Table) -> int:
     """The largest id ``table`` has used: its largest row, or its ``AUTOINCREMENT`` mark if higher."""
     quote = conn.dialect.identifier_preparer.quote
     top = f"SELECT coalesce(max({quote(table.c.id.name)}), 0) FROM {quote(table.name)}"  # noqa: S608
-    # sqlite_sequence exists once any AUTOINCREMENT table does, and never goes away: remember it
+    # once committed, sqlite_sequence stays (SQLite never drops it; here the bootstrap, committed
+    # before any id is allocated, creates it): remember it per connection
     if not conn.info.get("syncd.sqlite_sequence"):
         found = conn.exec_driver_sql(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"

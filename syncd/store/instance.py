@@ -28,6 +28,7 @@ from syncd.store.bootstrap import build_deferred_indexes, prepare_schema
 from syncd.store.context import ApplyContext, ApplyResult, FinishState
 from syncd.store.cursors import load_cursor, save_cursor, write_meta
 from syncd.store.engine import create_instance_engine
+from syncd.store.indexes import indexes_pending
 from syncd.store.keysets import among
 from syncd.store.lock import instance_lock
 from syncd.store.parking import Rejection, count_parked, load_deferred, quarantine_rows
@@ -77,6 +78,7 @@ class InstanceStore:
         self._stack = contextlib.ExitStack()
         self._ctx: ApplyContext | None = None
         self.bootstrapped = False
+        self._indexes_pending = False  # a bootstrap deferred indexes that are not built yet
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -104,8 +106,7 @@ class InstanceStore:
             with self._conn.begin():
                 # a new database gets its plain block indexes after the first load (store.indexes)
                 self.bootstrapped = prepare_schema(self._conn, defer_indexes=True)
-                if not self.bootstrapped:  # an earlier first load did not finish: build them now
-                    self._build_deferred_indexes()
+                self._indexes_pending = indexes_pending(self._conn)
         except StoreError:
             self.close()
             raise
@@ -117,6 +118,8 @@ class InstanceStore:
         self._ctx = ApplyContext(
             dialect=self._conn.dialect.name, now=self._clock(), on_name_conflict=self._sync.on_name_conflict
         )
+        if self._indexes_pending and not self.bootstrapped:  # an earlier first load did not finish
+            self._build_deferred_indexes()
 
     def close(self) -> None:
         self._batch = None  # not committed: closing the connection rolls it back
@@ -322,24 +325,39 @@ class InstanceStore:
             )
 
     def _build_deferred_indexes(self) -> None:
+        """Build the indexes a bootstrap deferred, in a transaction of their own.
+
+        They only make reads faster: a build that fails (a lock not granted in
+        time, a full disk) is logged and left to the next run, and never fails
+        this one.
+        """
         started = self._monotonic()
-        built = build_deferred_indexes(self.conn)
-        if built:
-            _log().info(
-                "store.indexes_built",
+        try:
+            with self.conn.begin():
+                built = build_deferred_indexes(self.conn)
+        except SQLAlchemyError as exc:
+            _log().warning(
+                "store.indexes_not_built",
                 instance=self.name,
-                indexes=built,
-                seconds=round(self._monotonic() - started, 3),
+                error=self._describe(exc),
+                retry="at the next run",
             )
+            return
+        self._indexes_pending = False
+        _log().info(
+            "store.indexes_built",
+            instance=self.name,
+            indexes=built,
+            seconds=round(self._monotonic() - started, 3),
+        )
 
     def finish(self, hub_date: datetime | None) -> FinishState:
         """Record a successful run; report parked rows, held spaces and the oldest watermark.
 
-        The first successful run of a database syncd bootstrapped also builds the
+        The first successful run of a database syncd bootstrapped then builds the
         indexes the bootstrap deferred (:mod:`syncd.store.indexes`).
         """
         with self._transaction() as ctx:
-            self._build_deferred_indexes()
             write_meta(self.conn, "last_success", format_canonical(ctx.now))
             if hub_date is not None:
                 write_meta(self.conn, "last_success_hub_date", format_canonical(hub_date))
@@ -352,6 +370,8 @@ class InstanceStore:
                 ).scalars()
             )
             marks = [load_cursor(self.conn, r).complete_before for r in Resource]
+        if self._indexes_pending:
+            self._build_deferred_indexes()
         oldest = None if any(m is None for m in marks) else min(m for m in marks if m is not None)
         return FinishState(n_deferred, n_quarantined, held, oldest)
 
