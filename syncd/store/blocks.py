@@ -3,7 +3,7 @@
 Rows are written in bulk: new blocks and their map rows through
 :mod:`syncd.store.bulk` (a multi-row ``INSERT`` on SQLite, ``COPY`` on PostgreSQL,
 ids allocated up front), changed blocks with one ``executemany`` UPDATE. A page's
-lookups run as one statement on SQLite (:func:`syncd.store.keysets.fetch_many`). A
+lookups run as one statement (:func:`syncd.store.keysets.fetch_many`). A
 block whose space is not known locally yet is deferred, kept with its payload,
 and applied as soon as the space arrives. A tombstone deletes the local block.
 Blocks live on branch 1 (main), as LaminDB's own defaults do.
@@ -69,7 +69,7 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
     if not rows:
         return result
     wanted = {r.space_key for r in rows}
-    # every lookup of the page in one statement (one SQLite step): see keysets.fetch_many
+    # every lookup of the page in one statement: see keysets.fetch_many
     map_rows, known_spaces, gone_spaces, uids, creators = fetch_many(
         conn,
         select(

@@ -14,7 +14,8 @@ JSON array. Python's sqlite3 gives up the GIL around every step, one per row,
 and takes it back after; while the fetch thread validates the next page, each
 of those re-acquisitions can wait out a whole switch interval. One aggregated
 value costs one step. :func:`fetch_many` goes one further: several lookups
-in one statement, so a page's lookups cost one step in all.
+in one statement, so a page's lookups cost one SQLite step, or one PostgreSQL
+round trip (``json_agg``), in all.
 """
 
 from __future__ import annotations
@@ -68,14 +69,24 @@ def fetch_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
 
 
 def fetch_many(conn: Connection, *queries: Select[Any]) -> list[list[tuple[Any, ...]]]:
-    """:func:`fetch_rows` of each query; on SQLite all of them in one statement."""
-    if conn.dialect.name == "sqlite" and sqlite_has_json(conn) and queries:
+    """:func:`fetch_rows` of each query, all of them in one statement (one round trip)."""
+    if not queries:
+        return []
+    if conn.dialect.name == "sqlite" and sqlite_has_json(conn):
         packed = [
             select(func.json_group_array(func.json_array(*sub.c))).scalar_subquery()
             for sub in (q.subquery() for q in queries)
         ]
         values = conn.execute(select(*packed)).one()
         return [[tuple(row) for row in orjson.loads(value)] for value in values]
+    if conn.dialect.name == "postgresql":
+        # json_agg is NULL over no rows; the driver reads each json value into lists
+        aggregated = [
+            select(func.json_agg(func.json_build_array(*sub.c))).scalar_subquery()
+            for sub in (q.subquery() for q in queries)
+        ]
+        lists = conn.execute(select(*aggregated)).one()
+        return [[tuple(row) for row in (found or [])] for found in lists]
     return [fetch_rows(conn, q) for q in queries]
 
 
