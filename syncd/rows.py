@@ -167,14 +167,8 @@ def _check_creator(lnid: object, handle: object, name: object) -> Creator:
 
 def _updated(raw: RawRow) -> tuple[datetime, str, str]:
     """``updated_at`` as an instant, as the hub spelled it, and in canonical text."""
-    value = _require(raw, "updated_at")
-    if value is None:
-        raise RowRejected("updated_at: must not be null")
-    try:
-        moment, canonical = parse_stamp(value)
-    except ValueError as exc:
-        raise RowRejected(f"updated_at: {exc}") from None
-    return moment, value, canonical
+    moment, canonical = _stamp_text(raw, "updated_at")
+    return moment, raw["updated_at"], canonical
 
 
 def parse_space(raw: RawRow) -> HubSpace:
