@@ -7,13 +7,17 @@ where the least advanced instance stands, validates each page once, and
 applies it to every instance in a transaction together with that instance's
 cursor (an instance may group consecutive pages in one transaction; the pass
 commits them at its end). The next page is fetched and validated while the
-current one is applied.
+current one is applied, and each instance applies its pages in order on a
+thread of its own (:class:`_Lanes`): a slow instance does not hold the
+others back page by page.
 An instance that fails drops out of the run; the others go on. A hub failure
 fails the whole group; pages already applied stay applied (they are whole).
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import contextvars
 import functools
 import threading
@@ -123,6 +127,8 @@ def _position(raw: RawRow) -> Position | None:
 
 # how long an instance's open transaction may wait for the next page before it is committed
 _HOLD_FOR_NEXT_PAGE_SECONDS = 0.25
+# how many pages an instance may trail the fetch by (see _Lanes)
+_AHEAD_PAGES = 3
 
 _Checked = tuple[Page, list[HubSpace | HubBlock], list[Rejection], Position | None]
 
@@ -156,13 +162,12 @@ def sync_group(
     try:
         with (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-fetch") as pool,
-            ThreadPoolExecutor(
-                max_workers=max(1, len(members)), thread_name_prefix="syncd-apply"
-            ) as appliers,
+            # one instance applies in this thread: it has nobody to run ahead of
+            _Lanes(members) if len(members) > 1 else contextlib.nullcontext() as lanes,
         ):
             for resource in RESOURCES:
                 last_date = (
-                    _sync_resource(source, members, resource, options, obs, pool, appliers) or last_date
+                    _sync_resource(source, members, resource, options, obs, pool, lanes) or last_date
                 )
                 _retry_parked(members, resource, obs)
         if options.full:
@@ -257,6 +262,46 @@ def _count(member: _Member, result: ApplyResult, obs: Observer) -> None:
         obs.rows_applied(member.sink.name, resource, action, n)
 
 
+class _Lanes:
+    """Each instance applies its pages in order, on a thread of its own.
+
+    An instance may trail the fetch by up to ``ahead`` pages, so a fast
+    instance no longer waits for the slowest one on every page (a page stays
+    in memory until the slowest instance has applied it). :meth:`drain` waits
+    until every lane is empty; it comes before anything else that uses an
+    instance's connection (commit, cursor, parked rows, listing).
+    """
+
+    def __init__(self, members: list[_Member], ahead: int = _AHEAD_PAGES) -> None:
+        self._ahead = ahead
+        self._pools = {
+            id(m): ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"syncd-apply-{n}")
+            for n, m in enumerate(members)
+        }
+        self._queued: dict[int, collections.deque[Future[None]]] = {
+            id(m): collections.deque() for m in members
+        }
+
+    def submit(self, member: _Member, work: Callable[[], None]) -> None:
+        queued = self._queued[id(member)]
+        while len(queued) >= self._ahead:
+            queued.popleft().result()
+        queued.append(self._pools[id(member)].submit(_in_context(work)))
+
+    def drain(self) -> None:
+        for queued in self._queued.values():
+            while queued:
+                queued.popleft().result()
+
+    def __enter__(self) -> _Lanes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # on the way out of an error too: pages already handed over are applied, then committed
+        for pool in self._pools.values():
+            pool.shutdown(wait=True)
+
+
 def _apply_everywhere(
     members: list[_Member],
     resource: Resource,
@@ -265,25 +310,32 @@ def _apply_everywhere(
     states: dict[str, CursorState],
     new_state: Callable[[CursorState], CursorState],
     obs: Observer,
-    appliers: ThreadPoolExecutor | None,
+    lanes: _Lanes | None,
 ) -> None:
-    """Apply one page to every live instance; instances in parallel (each has its own connection)."""
+    """Hand one page to every live instance: to its lane, or applied here without lanes."""
     valid, rejected = checked
 
-    def apply(m: _Member) -> None:
-        state = new_state(states[m.sink.name])
+    def apply(m: _Member, state: CursorState) -> None:
+        if not m.alive:  # failed on an earlier page: nothing after that page is applied
+            return
         try:
             _count(m, m.sink.apply_page(resource, valid, rejected, state, page.hub_date), obs)
         except StoreError as exc:
             _fail(m, str(exc), "store")
+        except Exception as exc:
+            # a bug: it still ends the group, but pages already queued in this lane must not
+            # be applied after the one that failed (their cursor would pass its rows)
+            _fail(m, f"internal error ({type(exc).__name__}); see the log for the traceback", "internal")
+            raise
 
-    alive = [m for m in members if m.alive]
-    if appliers is None or len(alive) < 2:
-        for m in alive:
-            apply(m)
-    else:
-        for done in [appliers.submit(_in_context(apply), m) for m in alive]:
-            done.result()
+    for m in members:
+        if not m.alive:
+            continue
+        state = new_state(states[m.sink.name])  # now: the tracker moves on with the next page
+        if lanes is None:
+            apply(m, state)
+        else:
+            lanes.submit(m, functools.partial(apply, m, state))
 
 
 def _sync_resource(
@@ -293,7 +345,7 @@ def _sync_resource(
     options: SyncOptions,
     obs: Observer,
     pool: ThreadPoolExecutor,
-    appliers: ThreadPoolExecutor | None = None,
+    lanes: _Lanes | None = None,
 ) -> datetime | None:
     states: dict[str, CursorState] = {}
     for m in [m for m in members if m.alive]:
@@ -320,7 +372,7 @@ def _sync_resource(
         except TimeoutError:
             # the hub is slow (or retrying with backoff): commit what is applied before waiting on,
             # so no instance's write lock is held while the hub takes its time
-            _commit_everywhere(members, obs)
+            _commit_everywhere(members, obs, lanes)
             page, valid, rejected, last = pending.result()
         pages += 1
         unplaceable = bool(page.rows) and last is None
@@ -331,8 +383,8 @@ def _sync_resource(
         if not page.rows or unplaceable:
             finished = tracker.finish(page.hub_date if not unplaceable else None)
             done = functools.partial(tracker.state_for, finished_at=finished, done=True)
-            _apply_everywhere(members, resource, page, (valid, rejected), states, done, obs, appliers)
-            _commit_everywhere(members, obs)
+            _apply_everywhere(members, resource, page, (valid, rejected), states, done, obs, lanes)
+            _commit_everywhere(members, obs, lanes)
             _log().debug(
                 "sync.pass_done",
                 resource=resource.value,
@@ -349,18 +401,20 @@ def _sync_resource(
         pending = pool.submit(_in_context(fetch), last, None)
         tracker.page(last, page.hub_date)
         _apply_everywhere(
-            members, resource, page, (valid, rejected), states, lambda s: tracker.state_for(s), obs, appliers
+            members, resource, page, (valid, rejected), states, lambda s: tracker.state_for(s), obs, lanes
         )
         if options.stop.is_set():
             pending.cancel()
-            _commit_everywhere(members, obs)
+            _commit_everywhere(members, obs, lanes)
             raise Interrupted
         if not any(m.alive for m in members):
             pending.cancel()
             return None
 
 
-def _commit_everywhere(members: list[_Member], obs: Observer) -> None:
+def _commit_everywhere(members: list[_Member], obs: Observer, lanes: _Lanes | None = None) -> None:
+    if lanes is not None:
+        lanes.drain()
     for m in members:
         if not m.alive:
             continue

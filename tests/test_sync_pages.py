@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import structlog
 from applying import query
 from builders import T0, block_row, instance_settings, space_row
@@ -270,3 +271,96 @@ def test_an_instance_failing_mid_batch_reports_only_what_it_committed(tmp_path: 
     assert query(b_url, "SELECT count(*) FROM lamindb_spaceblock") == [(0,)]  # the batch rolled back
     assert reports["b"].count(Resource.SPACE_BLOCK, "inserted") == 0  # and none of it is counted
     assert reports["b"].count(Resource.SPACE, "inserted") == 1  # the space pass had committed
+
+
+class _GatedStore(InstanceStore):
+    """Holds its first block page until ``release`` is set; notes whether ``watch`` was set meanwhile."""
+
+    release: threading.Event
+    watch: threading.Event
+    saw_watch = False
+
+    def apply_page(self, resource: Resource, *args: Any, **kwargs: Any) -> Any:
+        if resource is Resource.SPACE_BLOCK and not self.release.is_set():
+            self.saw_watch = self.watch.wait(timeout=10)
+            self.release.set()
+        return super().apply_page(resource, *args, **kwargs)
+
+
+class _CountingStore(InstanceStore):
+    """Sets ``ahead`` once it has applied ``ahead_after`` block pages; may fail one page."""
+
+    ahead: threading.Event
+    ahead_after = 3
+    fail_on: int | None = None
+
+    def apply_page(self, resource: Resource, *args: Any, **kwargs: Any) -> Any:
+        if resource is Resource.SPACE_BLOCK:
+            self.block_pages = getattr(self, "block_pages", 0) + 1
+            if self.block_pages == self.fail_on:
+                from syncd.errors import StoreError
+
+                raise StoreError(f"{self.name} cannot take block page {self.block_pages}")
+        result = super().apply_page(resource, *args, **kwargs)
+        if resource is Resource.SPACE_BLOCK and self.block_pages == self.ahead_after:
+            self.ahead.set()
+        return result
+
+
+def _block_pages(n: int) -> dict[Resource, list[list[dict[str, Any]]]]:
+    blocks = [block_row(k, 1, at=k) for k in range(1, n + 1)]
+    return {Resource.SPACE: [[space_row(1)]], Resource.SPACE_BLOCK: [[b] for b in blocks]}
+
+
+def test_a_slow_instance_does_not_hold_the_others_back_page_by_page(tmp_path: Path) -> None:
+    """Each instance has its own lane: a fast one runs up to three pages ahead of a stuck one."""
+    fast = _CountingStore(instance_settings(f"sqlite:///{tmp_path / 'fast'}.db", "fast"), SyncSettings())
+    slow = _GatedStore(instance_settings(f"sqlite:///{tmp_path / 'slow'}.db", "slow"), SyncSettings())
+    fast.ahead, slow.release, slow.watch = threading.Event(), threading.Event(), threading.Event()
+    slow.watch = fast.ahead
+    for store in (fast, slow):
+        store.open()
+    reports = _run(RecordedHub(_block_pages(6)), [fast, slow])
+    # the slow instance's first block page waited until the fast one had applied three block pages
+    assert slow.saw_watch
+    assert [r.outcome for r in reports.values()] == ["ok", "ok"]
+    for name in ("fast", "slow"):
+        assert query(f"sqlite:///{tmp_path / name}.db", "SELECT count(*) FROM lamindb_spaceblock") == [(6,)]
+
+
+def test_an_instance_that_failed_is_handed_no_page_after_the_failing_one(tmp_path: Path) -> None:
+    good = _CountingStore(instance_settings(f"sqlite:///{tmp_path / 'good'}.db", "good"), SyncSettings())
+    bad = _CountingStore(instance_settings(f"sqlite:///{tmp_path / 'bad'}.db", "bad"), SyncSettings())
+    good.ahead, bad.ahead = threading.Event(), threading.Event()
+    bad.fail_on = 2
+    for store in (good, bad):
+        store.open()
+    reports = _run(RecordedHub(_block_pages(6)), [good, bad])
+    assert reports["good"].outcome == "ok" and reports["good"].count(Resource.SPACE_BLOCK, "inserted") == 6
+    assert reports["bad"].outcome == "failed" and "cannot take block page 2" in (reports["bad"].error or "")
+    assert bad.block_pages == 2  # pages 3-6 may have been queued for it, but none was applied
+
+
+class _BuggyStore(_CountingStore):
+    def apply_page(self, resource: Resource, *args: Any, **kwargs: Any) -> Any:
+        if resource is Resource.SPACE_BLOCK and getattr(self, "block_pages", 0) == 1:
+            self.block_pages = 2
+            raise RuntimeError("a bug in applying")
+        return super().apply_page(resource, *args, **kwargs)
+
+
+def test_a_bug_in_one_lane_ends_the_group_and_that_instance_takes_no_later_page(tmp_path: Path) -> None:
+    good = _CountingStore(instance_settings(f"sqlite:///{tmp_path / 'good'}.db", "good"), SyncSettings())
+    buggy = _BuggyStore(instance_settings(f"sqlite:///{tmp_path / 'buggy'}.db", "buggy"), SyncSettings())
+    good.ahead, buggy.ahead = threading.Event(), threading.Event()
+    for store in (good, buggy):
+        store.open()
+    reports = {s.name: InstanceReport(s.name) for s in (good, buggy)}
+    try:
+        with pytest.raises(RuntimeError, match="a bug in applying"):
+            sync_group(RecordedHub(_block_pages(6)), [good, buggy], reports, SyncOptions())
+    finally:
+        for store in (good, buggy):
+            store.close()
+    assert buggy.block_pages == 2  # the failing page was the last one it was handed
+    assert (reports["buggy"].outcome, reports["buggy"].error_kind) == ("failed", "internal")
