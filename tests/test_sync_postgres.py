@@ -146,3 +146,31 @@ def test_new_ids_on_postgresql_continue_after_the_seed_rows(pg_url: str) -> None
     execute(pg_url, "INSERT INTO lamindb_space (name, uid) VALUES ('made by lamindb', 'lamindbmade1')")
     ids = dict(fetch(pg_url, "SELECT uid, id FROM lamindb_space"))
     assert len(set(ids.values())) == 3 and ids["aaaaaaaaaaaa"] == 1
+
+
+def test_lookups_price_index_probes_as_cached_in_syncds_session_only(pg_url: str) -> None:
+    """syncd's connections lower random_page_cost to 1.1 (lookups probe unique indexes on hot pages);
+    a lower value set for the database is kept, and the database itself is never altered."""
+    from sqlalchemy import create_engine, text
+
+    from syncd.store.engine import create_instance_engine
+
+    def cost(engine: Any) -> float:
+        try:
+            with engine.connect() as conn:
+                return float(conn.execute(text("SHOW random_page_cost")).scalar_one())
+        finally:
+            engine.dispose()
+
+    server_default = cost(create_engine(pg_url))
+    assert cost(create_instance_engine(pg_url)) == min(server_default, 1.1)
+    assert cost(create_engine(pg_url)) == server_default  # other sessions: untouched
+    database = pg_url.rsplit("/", 1)[1]
+    admin = create_engine(pg_url)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{database}" SET random_page_cost = 0.5'))
+            conn.commit()
+    finally:
+        admin.dispose()
+    assert cost(create_instance_engine(pg_url)) == 0.5
