@@ -303,3 +303,25 @@ def test_sqlite_bulk_insert_splits_rows_to_fit_the_bound_parameter_limit(
             driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, old)
     assert sent == [3, 3, 3]
     assert query(sqlite_url, "SELECT id FROM lamindb_spaceblock ORDER BY id") == [(10 + i,) for i in range(9)]
+
+
+def test_sqlite_ids_follow_the_largest_row_when_no_table_has_autoincrement(tmp_path: Any) -> None:
+    """Without any AUTOINCREMENT table SQLite has no sqlite_sequence; the largest id is the mark.
+
+    (LaminDB's tables always create it; a hand-made database may not.)
+    """
+    from sqlalchemy import Column, Integer, MetaData, Table, create_engine
+
+    plain = Table("plain", MetaData(), Column("id", Integer, primary_key=True))
+    engine = create_engine(f"sqlite:///{tmp_path / 'plain.db'}")
+    try:
+        with engine.begin() as conn:
+            plain.create(conn)
+            assert allocate_ids(conn, plain, 2) == [1, 2]
+            conn.execute(insert(plain), [{"id": 7}])
+            assert allocate_ids(conn, plain, 2) == [8, 9]
+            assert conn.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'"
+            ).scalar_one() == 0
+    finally:
+        engine.dispose()
