@@ -135,6 +135,7 @@ def _run_once(settings: Settings, names: list[str] | None, full: bool, out: Text
     from syncd.logs import configure_logging
     from syncd.progress import TerminalProgress
     from syncd.runner import run_sync
+    from syncd.switching import switch_interval_for
 
     terminal = out.isatty()
     settings.groups(names)  # unknown instance names are configuration errors (exit 2)
@@ -145,7 +146,9 @@ def _run_once(settings: Settings, names: list[str] | None, full: bool, out: Text
     else:
         configure_logging(level=settings.log.level, fmt=settings.log.format, stream=out)
     observer = TerminalProgress(err) if terminal else None
-    report = run_sync(settings, instance_names=names, full=full, observer=observer)
+    # groups run one after the other: the largest group is the most instances written at once
+    with switch_interval_for(max((len(g.instances) for g in settings.groups(names)), default=0)):
+        report = run_sync(settings, instance_names=names, full=full, observer=observer)
     _report(report, out, err, terminal)
     return 0 if report.ok else 1
 
