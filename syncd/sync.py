@@ -163,7 +163,11 @@ def sync_group(
         with (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-fetch") as pool,
             # one instance applies in this thread: it has nobody to run ahead of
-            _Lanes(members) if len(members) > 1 else contextlib.nullcontext() as lanes,
+            (
+                _Lanes(members, functools.partial(_commit, obs=obs))
+                if len(members) > 1
+                else contextlib.nullcontext()
+            ) as lanes,
         ):
             for resource in RESOURCES:
                 last_date = (
@@ -270,10 +274,25 @@ class _Lanes:
     in memory until the slowest instance has applied it). :meth:`drain` waits
     until every lane is empty; it comes before anything else that uses an
     instance's connection (commit, cursor, parked rows, listing).
+
+    While the fetch waits on a lane that is full for more than
+    ``hold_seconds``, every other lane commits what it has applied (``commit``
+    runs as a task of that lane): no instance holds its write lock while it
+    waits for another instance, just as none does while waiting for the hub.
     """
 
-    def __init__(self, members: list[_Member], ahead: int = _AHEAD_PAGES) -> None:
+    def __init__(
+        self,
+        members: list[_Member],
+        commit: Callable[[_Member], None],
+        *,
+        ahead: int = _AHEAD_PAGES,
+        hold_seconds: float = _HOLD_FOR_NEXT_PAGE_SECONDS,
+    ) -> None:
+        self._members = list(members)
+        self._commit = commit
         self._ahead = ahead
+        self._hold = hold_seconds
         self._pools = {
             id(m): ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"syncd-apply-{n}")
             for n, m in enumerate(members)
@@ -282,11 +301,29 @@ class _Lanes:
             id(m): collections.deque() for m in members
         }
 
+    def _enqueue(self, member: _Member, work: Callable[[], None]) -> None:
+        self._queued[id(member)].append(self._pools[id(member)].submit(_in_context(work)))
+
     def submit(self, member: _Member, work: Callable[[], None]) -> None:
         queued = self._queued[id(member)]
+        stalled = False
         while len(queued) >= self._ahead:
-            queued.popleft().result()
-        queued.append(self._pools[id(member)].submit(_in_context(work)))
+            try:
+                queued[0].result(timeout=None if stalled else self._hold)
+            except TimeoutError:
+                stalled = True
+                self._commit_others(member)
+                continue
+            queued.popleft()
+        self._enqueue(member, work)
+
+    def _commit_others(self, waiting_for: _Member) -> None:
+        for m in self._members:
+            queued = self._queued[id(m)]
+            while queued and queued[0].done():
+                queued.popleft().result()  # a lane's bug surfaces here, not later
+            if m is not waiting_for and m.alive and len(queued) < self._ahead:
+                self._enqueue(m, functools.partial(self._commit, m))
 
     def drain(self) -> None:
         for queued in self._queued.values():
@@ -296,10 +333,13 @@ class _Lanes:
     def __enter__(self) -> _Lanes:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         # on the way out of an error too: pages already handed over are applied, then committed
         for pool in self._pools.values():
             pool.shutdown(wait=True)
+        failures = [e for q in self._queued.values() for f in q if (e := f.exception()) is not None]
+        if failures and exc_type is None:
+            raise failures[0]  # a lane's bug that nothing collected yet still ends the group
 
 
 def _apply_everywhere(
@@ -325,6 +365,7 @@ def _apply_everywhere(
         except Exception as exc:
             # a bug: it still ends the group, but pages already queued in this lane must not
             # be applied after the one that failed (their cursor would pass its rows)
+            _log().exception("sync.apply_crashed", instance=m.sink.name, error_type=type(exc).__name__)
             _fail(m, f"internal error ({type(exc).__name__}); see the log for the traceback", "internal")
             raise
 
@@ -409,19 +450,28 @@ def _sync_resource(
             raise Interrupted
         if not any(m.alive for m in members):
             pending.cancel()
+            _drain(lanes)  # a lane's bug is raised here rather than lost
             return None
 
 
-def _commit_everywhere(members: list[_Member], obs: Observer, lanes: _Lanes | None = None) -> None:
+def _drain(lanes: _Lanes | None) -> None:
     if lanes is not None:
         lanes.drain()
+
+
+def _commit_everywhere(members: list[_Member], obs: Observer, lanes: _Lanes | None = None) -> None:
+    _drain(lanes)
     for m in members:
-        if not m.alive:
-            continue
-        try:
-            _count(m, m.sink.commit(), obs)
-        except StoreError as exc:
-            _fail(m, str(exc), "store")
+        _commit(m, obs)
+
+
+def _commit(member: _Member, obs: Observer) -> None:
+    if not member.alive:
+        return
+    try:
+        _count(member, member.sink.commit(), obs)
+    except StoreError as exc:
+        _fail(member, str(exc), "store")
 
 
 def _retry_parked(members: list[_Member], resource: Resource, obs: Observer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -364,3 +365,64 @@ def test_a_bug_in_one_lane_ends_the_group_and_that_instance_takes_no_later_page(
             store.close()
     assert buggy.block_pages == 2  # the failing page was the last one it was handed
     assert (reports["buggy"].outcome, reports["buggy"].error_kind) == ("failed", "internal")
+
+
+def test_a_bug_in_a_lane_is_raised_and_logged_even_when_every_instance_has_failed(tmp_path: Path) -> None:
+    buggy = _BuggyStore(instance_settings(f"sqlite:///{tmp_path / 'buggy'}.db", "buggy"), SyncSettings())
+    failing = _CountingStore(instance_settings(f"sqlite:///{tmp_path / 'failing'}.db", "failing"), SyncSettings())
+    buggy.ahead, failing.ahead = threading.Event(), threading.Event()
+    failing.fail_on = 2
+    for store in (buggy, failing):
+        store.open()
+    reports = {s.name: InstanceReport(s.name) for s in (buggy, failing)}
+    try:
+        with structlog.testing.capture_logs() as events, pytest.raises(RuntimeError, match="a bug in applying"):
+            sync_group(RecordedHub(_block_pages(6)), [buggy, failing], reports, SyncOptions())
+    finally:
+        for store in (buggy, failing):
+            store.close()
+    crashed = [e for e in events if e["event"] == "sync.apply_crashed"]
+    assert len(crashed) == 1 and crashed[0]["instance"] == "buggy" and crashed[0].get("exc_info")
+    assert reports["failing"].outcome == "failed" and reports["buggy"].error_kind == "internal"
+
+
+class _StuckStore(InstanceStore):
+    """Holds its second block page until ``release`` is set (or 10 s pass)."""
+
+    release: threading.Event
+
+    def apply_page(self, resource: Resource, *args: Any, **kwargs: Any) -> Any:
+        if resource is Resource.SPACE_BLOCK:
+            self.block_pages = getattr(self, "block_pages", 0) + 1
+            if self.block_pages == 2:
+                self.release.wait(timeout=10)
+        return super().apply_page(resource, *args, **kwargs)
+
+
+def test_instances_waiting_for_a_stuck_one_commit_what_they_applied(tmp_path: Path) -> None:
+    """No instance keeps its write lock while the run waits on another instance (or on the hub)."""
+    fast = InstanceStore(instance_settings(f"sqlite:///{tmp_path / 'fast'}.db", "fast"), SyncSettings())
+    stuck = _StuckStore(instance_settings(f"sqlite:///{tmp_path / 'stuck'}.db", "stuck"), SyncSettings())
+    stuck.release = threading.Event()
+    for store in (fast, stuck):
+        store.open()
+    seen: list[int] = []
+
+    def watch() -> None:  # another process's view of the fast instance: only what is committed
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not stuck.release.is_set():
+            seen.append(query(f"sqlite:///{tmp_path / 'fast'}.db", "SELECT count(*) FROM lamindb_spaceblock")[0][0])
+            if seen[-1] >= 4:
+                stuck.release.set()
+            time.sleep(0.05)
+        stuck.release.set()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        reports = _run(RecordedHub(_block_pages(8)), [fast, stuck])
+    finally:
+        watcher.join()
+    # while stuck held page 2, fast ran ahead and its pages were committed, not left in an open batch
+    assert max(seen) >= 4
+    assert [r.outcome for r in reports.values()] == ["ok", "ok"]
