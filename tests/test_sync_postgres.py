@@ -174,3 +174,37 @@ def test_lookups_price_index_probes_as_cached_in_syncds_session_only(pg_url: str
     finally:
         admin.dispose()
     assert cost(create_instance_engine(pg_url)) == 0.5
+
+
+def test_a_server_that_refuses_the_planner_setting_is_used_as_it_is() -> None:
+    from syncd.store.engine import price_random_reads_as_cached
+
+    class Refused(Exception):
+        pass
+
+    class Cursor:
+        def __enter__(self) -> Cursor:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def execute(self, sql: str) -> None:
+            raise Refused("unrecognized configuration parameter")
+
+    class Connection:
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def cursor(self) -> Cursor:
+            return Cursor()
+
+        def commit(self) -> None:
+            self.calls.append("commit")
+
+        def rollback(self) -> None:
+            self.calls.append("rollback")
+
+    conn = Connection()
+    price_random_reads_as_cached(conn, Refused)  # no error: the connection is still usable
+    assert conn.calls == ["rollback"]

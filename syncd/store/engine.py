@@ -19,7 +19,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-__all__ = ["create_instance_engine"]
+__all__ = ["create_instance_engine", "price_random_reads_as_cached"]
 
 
 def create_instance_engine(url: str, *, busy_timeout_seconds: float = 30.0) -> Engine:
@@ -53,16 +53,29 @@ def create_instance_engine(url: str, *, busy_timeout_seconds: float = 30.0) -> E
 
     @event.listens_for(engine, "connect")
     def _on_pg_connect(dbapi_connection: Any, _record: Any) -> None:
-        # A page's lookups probe at most a thousand keys through unique indexes, on pages that
-        # the page before has just read or written. PostgreSQL's default random_page_cost (4)
-        # prices those probes as disk seeks and picks a sequential scan of the whole table,
-        # which grows with the instance (13 ms against 5 ms per page at 90,000 blocks). This
-        # session (never the database) prices them as cached, unless a lower cost is set.
+        price_random_reads_as_cached(dbapi_connection, engine.dialect.loaded_dbapi.Error)
+
+    return engine
+
+
+def price_random_reads_as_cached(dbapi_connection: Any, driver_error: type[Exception]) -> None:
+    """Lower ``random_page_cost`` to at most 1.1 for this PostgreSQL session.
+
+    A page's lookups probe at most a thousand keys through unique indexes, on
+    pages that the page before has just read or written. PostgreSQL's default
+    random_page_cost (4) prices those probes as disk seeks and picks a
+    sequential scan of the whole table, which grows with the instance (13 ms
+    against 5 ms per page at 90,000 blocks). Only this session is changed,
+    never the database, and a lower cost set by the operator is kept. It is an
+    optimisation: a server that refuses it (a PostgreSQL-compatible one
+    without the setting) is used as it is.
+    """
+    try:
         with dbapi_connection.cursor() as cur:
             cur.execute(
                 "SELECT set_config('random_page_cost',"
                 " least(current_setting('random_page_cost')::float8, 1.1)::text, false)"
             )
         dbapi_connection.commit()
-
-    return engine
+    except driver_error:
+        dbapi_connection.rollback()
