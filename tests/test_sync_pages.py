@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import structlog
@@ -277,9 +277,10 @@ def test_an_instance_failing_mid_batch_reports_only_what_it_committed(tmp_path: 
 class _GatedStore(InstanceStore):
     """Holds its first block page until ``release`` is set; notes whether ``watch`` was set meanwhile."""
 
-    release: threading.Event
-    watch: threading.Event
-    saw_watch = False
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.release, self.watch = threading.Event(), threading.Event()
+        self.saw_watch = False
 
     def apply_page(self, resource: Resource, *args: Any, **kwargs: Any) -> Any:
         if resource is Resource.SPACE_BLOCK and not self.release.is_set():
@@ -289,23 +290,60 @@ class _GatedStore(InstanceStore):
 
 
 class _CountingStore(InstanceStore):
-    """Sets ``ahead`` once it has applied ``ahead_after`` block pages; may fail one page."""
+    """Counts block pages and sets ``ahead`` once it has applied three; may fail page ``fail_on``."""
 
-    ahead: threading.Event
-    ahead_after = 3
-    fail_on: int | None = None
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ahead = threading.Event()
+        self.block_pages = 0
+        self.fail_on: int | None = None
 
     def apply_page(self, resource: Resource, *args: Any, **kwargs: Any) -> Any:
         if resource is Resource.SPACE_BLOCK:
-            self.block_pages = getattr(self, "block_pages", 0) + 1
+            self.block_pages += 1
             if self.block_pages == self.fail_on:
                 from syncd.errors import StoreError
 
                 raise StoreError(f"{self.name} cannot take block page {self.block_pages}")
         result = super().apply_page(resource, *args, **kwargs)
-        if resource is Resource.SPACE_BLOCK and self.block_pages == self.ahead_after:
+        if resource is Resource.SPACE_BLOCK and self.block_pages == 3:
             self.ahead.set()
         return result
+
+
+class _BuggyStore(_CountingStore):
+    """Raises a plain exception (a bug, not a StoreError) on its second block page."""
+
+    def apply_page(self, resource: Resource, *args: Any, **kwargs: Any) -> Any:
+        if resource is Resource.SPACE_BLOCK and self.block_pages == 1:
+            self.block_pages = 2
+            raise RuntimeError("a bug in applying")
+        return super().apply_page(resource, *args, **kwargs)
+
+
+class _StuckStore(InstanceStore):
+    """Holds its second block page until ``release`` is set (or 10 s pass)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.release = threading.Event()
+        self.block_pages = 0
+
+    def apply_page(self, resource: Resource, *args: Any, **kwargs: Any) -> Any:
+        if resource is Resource.SPACE_BLOCK:
+            self.block_pages += 1
+            if self.block_pages == 2:
+                self.release.wait(timeout=10)
+        return super().apply_page(resource, *args, **kwargs)
+
+
+_S = TypeVar("_S", bound=InstanceStore)
+
+
+def _opened(kind: type[_S], tmp_path: Path, name: str) -> _S:
+    store = kind(instance_settings(f"sqlite:///{tmp_path / name}.db", name), SyncSettings())
+    store.open()
+    return store
 
 
 def _block_pages(n: int) -> dict[Resource, list[list[dict[str, Any]]]]:
@@ -313,14 +351,22 @@ def _block_pages(n: int) -> dict[Resource, list[list[dict[str, Any]]]]:
     return {Resource.SPACE: [[space_row(1)]], Resource.SPACE_BLOCK: [[b] for b in blocks]}
 
 
+def _run_expecting_a_bug(stores: list[InstanceStore], pages: int = 6) -> dict[str, InstanceReport]:
+    reports = {s.name: InstanceReport(s.name) for s in stores}
+    try:
+        with pytest.raises(RuntimeError, match="a bug in applying"):
+            sync_group(RecordedHub(_block_pages(pages)), list(stores), reports, SyncOptions())
+    finally:
+        for store in stores:
+            store.close()
+    return reports
+
+
 def test_a_slow_instance_does_not_hold_the_others_back_page_by_page(tmp_path: Path) -> None:
     """Each instance has its own lane: a fast one runs up to three pages ahead of a stuck one."""
-    fast = _CountingStore(instance_settings(f"sqlite:///{tmp_path / 'fast'}.db", "fast"), SyncSettings())
-    slow = _GatedStore(instance_settings(f"sqlite:///{tmp_path / 'slow'}.db", "slow"), SyncSettings())
-    fast.ahead, slow.release, slow.watch = threading.Event(), threading.Event(), threading.Event()
+    fast = _opened(_CountingStore, tmp_path, "fast")
+    slow = _opened(_GatedStore, tmp_path, "slow")
     slow.watch = fast.ahead
-    for store in (fast, slow):
-        store.open()
     reports = _run(RecordedHub(_block_pages(6)), [fast, slow])
     # the slow instance's first block page waited until the fast one had applied three block pages
     assert slow.saw_watch
@@ -330,82 +376,34 @@ def test_a_slow_instance_does_not_hold_the_others_back_page_by_page(tmp_path: Pa
 
 
 def test_an_instance_that_failed_is_handed_no_page_after_the_failing_one(tmp_path: Path) -> None:
-    good = _CountingStore(instance_settings(f"sqlite:///{tmp_path / 'good'}.db", "good"), SyncSettings())
-    bad = _CountingStore(instance_settings(f"sqlite:///{tmp_path / 'bad'}.db", "bad"), SyncSettings())
-    good.ahead, bad.ahead = threading.Event(), threading.Event()
+    good, bad = _opened(_CountingStore, tmp_path, "good"), _opened(_CountingStore, tmp_path, "bad")
     bad.fail_on = 2
-    for store in (good, bad):
-        store.open()
     reports = _run(RecordedHub(_block_pages(6)), [good, bad])
     assert reports["good"].outcome == "ok" and reports["good"].count(Resource.SPACE_BLOCK, "inserted") == 6
     assert reports["bad"].outcome == "failed" and "cannot take block page 2" in (reports["bad"].error or "")
     assert bad.block_pages == 2  # pages 3-6 may have been queued for it, but none was applied
 
 
-class _BuggyStore(_CountingStore):
-    def apply_page(self, resource: Resource, *args: Any, **kwargs: Any) -> Any:
-        if resource is Resource.SPACE_BLOCK and getattr(self, "block_pages", 0) == 1:
-            self.block_pages = 2
-            raise RuntimeError("a bug in applying")
-        return super().apply_page(resource, *args, **kwargs)
-
-
 def test_a_bug_in_one_lane_ends_the_group_and_that_instance_takes_no_later_page(tmp_path: Path) -> None:
-    good = _CountingStore(instance_settings(f"sqlite:///{tmp_path / 'good'}.db", "good"), SyncSettings())
-    buggy = _BuggyStore(instance_settings(f"sqlite:///{tmp_path / 'buggy'}.db", "buggy"), SyncSettings())
-    good.ahead, buggy.ahead = threading.Event(), threading.Event()
-    for store in (good, buggy):
-        store.open()
-    reports = {s.name: InstanceReport(s.name) for s in (good, buggy)}
-    try:
-        with pytest.raises(RuntimeError, match="a bug in applying"):
-            sync_group(RecordedHub(_block_pages(6)), [good, buggy], reports, SyncOptions())
-    finally:
-        for store in (good, buggy):
-            store.close()
+    good, buggy = _opened(_CountingStore, tmp_path, "good"), _opened(_BuggyStore, tmp_path, "buggy")
+    reports = _run_expecting_a_bug([good, buggy])
     assert buggy.block_pages == 2  # the failing page was the last one it was handed
     assert (reports["buggy"].outcome, reports["buggy"].error_kind) == ("failed", "internal")
 
 
 def test_a_bug_in_a_lane_is_raised_and_logged_even_when_every_instance_has_failed(tmp_path: Path) -> None:
-    buggy = _BuggyStore(instance_settings(f"sqlite:///{tmp_path / 'buggy'}.db", "buggy"), SyncSettings())
-    failing = _CountingStore(instance_settings(f"sqlite:///{tmp_path / 'failing'}.db", "failing"), SyncSettings())
-    buggy.ahead, failing.ahead = threading.Event(), threading.Event()
+    buggy, failing = _opened(_BuggyStore, tmp_path, "buggy"), _opened(_CountingStore, tmp_path, "failing")
     failing.fail_on = 2
-    for store in (buggy, failing):
-        store.open()
-    reports = {s.name: InstanceReport(s.name) for s in (buggy, failing)}
-    try:
-        with structlog.testing.capture_logs() as events, pytest.raises(RuntimeError, match="a bug in applying"):
-            sync_group(RecordedHub(_block_pages(6)), [buggy, failing], reports, SyncOptions())
-    finally:
-        for store in (buggy, failing):
-            store.close()
+    with structlog.testing.capture_logs() as events:
+        reports = _run_expecting_a_bug([buggy, failing])
     crashed = [e for e in events if e["event"] == "sync.apply_crashed"]
     assert len(crashed) == 1 and crashed[0]["instance"] == "buggy" and crashed[0].get("exc_info")
     assert reports["failing"].outcome == "failed" and reports["buggy"].error_kind == "internal"
 
 
-class _StuckStore(InstanceStore):
-    """Holds its second block page until ``release`` is set (or 10 s pass)."""
-
-    release: threading.Event
-
-    def apply_page(self, resource: Resource, *args: Any, **kwargs: Any) -> Any:
-        if resource is Resource.SPACE_BLOCK:
-            self.block_pages = getattr(self, "block_pages", 0) + 1
-            if self.block_pages == 2:
-                self.release.wait(timeout=10)
-        return super().apply_page(resource, *args, **kwargs)
-
-
 def test_instances_waiting_for_a_stuck_one_commit_what_they_applied(tmp_path: Path) -> None:
     """No instance keeps its write lock while the run waits on another instance (or on the hub)."""
-    fast = InstanceStore(instance_settings(f"sqlite:///{tmp_path / 'fast'}.db", "fast"), SyncSettings())
-    stuck = _StuckStore(instance_settings(f"sqlite:///{tmp_path / 'stuck'}.db", "stuck"), SyncSettings())
-    stuck.release = threading.Event()
-    for store in (fast, stuck):
-        store.open()
+    fast, stuck = _opened(InstanceStore, tmp_path, "fast"), _opened(_StuckStore, tmp_path, "stuck")
     seen: list[int] = []
 
     def watch() -> None:  # another process's view of the fast instance: only what is committed
