@@ -166,12 +166,55 @@ def test_an_empty_postgres_database_is_bootstrapped_like_lamin_init(pg_url: str)
         s.split()[2] for s in ddl.POSTGRESQL_DDL if s.startswith("CREATE INDEX lamindb_spaceblock")
     }
     assert len(deferred) == 14  # the ten of SQLite, and four varchar_pattern_ops ones
+    foreign_keys = (
+        "SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid = 'lamindb_spaceblock'::regclass"
+    )
+    lamindb_keys = {
+        s.split()[6]
+        for s in ddl.POSTGRESQL_DDL
+        if s.startswith("ALTER TABLE ONLY lamindb_spaceblock") and "FOREIGN KEY" in s
+    }
+    assert len(lamindb_keys) == 4  # space, creator, branch, created_on
     with opened(pg_url) as store:
         assert store.bootstrapped
         early = {n for (n,) in query(pg_url, index_names)}
         assert early == {"lamindb_spaceblock_pkey", "lamindb_spaceblock_uid_key"}
-        store.finish(None)  # the first run's end builds LaminDB's plain indexes
+        assert query(pg_url, foreign_keys) == []  # checked once, in one join, after the first load
+        store.finish(None)  # the first run's end builds LaminDB's plain indexes and foreign keys
     assert {n for (n,) in query(pg_url, index_names)} == early | deferred
+    assert {n for (n,) in query(pg_url, foreign_keys)} == lamindb_keys
+
+
+@pytest.mark.postgres
+def test_on_postgres_a_block_left_pointing_at_no_space_holds_the_build_and_says_why(pg_url: str) -> None:
+    """Another writer's bad block in the window before the foreign keys exist: logged, retried, kept."""
+    with opened(pg_url):
+        pass  # the first run failed before finish(): indexes and foreign keys are still pending
+    engine = create_engine(pg_url)
+    with engine.begin() as lamin:
+        lamin.execute(
+            text(
+                "INSERT INTO lamindb_spaceblock (id, uid, content, kind, is_latest, space_id, created_by_id, "
+                "_status_code, branch_id, created_on_id) VALUES (7, 'orphan00000000000000', 'x', 'readme', "
+                "true, 99, 1, 0, 1, 1)"
+            )
+        )
+    with capture_logs() as logs, opened(pg_url):
+        pass
+    [warning] = [e for e in logs if e["event"].startswith("store.indexes")]
+    assert warning["event"] == "store.indexes_not_built"
+    assert "lamindb_spaceblock_space_id_78889e95_fk_lamindb_space_id" in warning["error"]
+    assert query(pg_url, "SELECT value FROM syncd_meta WHERE key = 'indexes_pending'") == [
+        ("lamindb_spaceblock",)
+    ]
+    assert query(pg_url, "SELECT uid FROM lamindb_spaceblock") == [("orphan00000000000000",)]
+    with engine.begin() as lamin:  # the operator points the block at a space that exists
+        lamin.execute(text("UPDATE lamindb_spaceblock SET space_id = 1 WHERE id = 7"))
+    engine.dispose()
+    with capture_logs() as logs, opened(pg_url):
+        pass
+    assert [e["event"] for e in logs if e["event"].startswith("store.indexes")] == ["store.indexes_built"]
+    assert query(pg_url, "SELECT count(*) FROM syncd_meta WHERE key = 'indexes_pending'") == [(0,)]
 
 
 @pytest.mark.postgres

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from applying import opened
 from builders import settings_for
+from sqlalchemy import create_engine
 from syncenv import (
     LAMINDB_TABLES,
     START,
@@ -30,6 +32,7 @@ from syncenv import (
 
 from syncd.hubsim import HubStore, ManualClock, Spelling, populate
 from syncd.models import Resource
+from syncd.store.references import SpaceReferences
 
 pytestmark = pytest.mark.postgres
 S, B = Resource.SPACE, Resource.SPACE_BLOCK
@@ -208,3 +211,30 @@ def test_a_server_that_refuses_the_planner_setting_is_used_as_it_is() -> None:
     conn = Connection()
     price_random_reads_as_cached(conn, Refused)  # no error: the connection is still usable
     assert conn.calls == ["rollback"]
+
+
+def test_a_local_block_holds_its_space_while_the_block_foreign_keys_wait(pg_url: str) -> None:
+    """A new database gets lamindb_spaceblock's foreign keys after its first load: until then the
+    catalog does not name the table, and a local block must still keep its space from deletion."""
+    with opened(pg_url):
+        pass  # bootstrapped; the first run never finished, so the foreign keys are still pending
+    execute(
+        pg_url,
+        "INSERT INTO lamindb_space (id, name, uid, created_by_id) VALUES (5, 'lab', 'labspace0000', 1)",
+    )
+    execute(
+        pg_url,
+        "INSERT INTO lamindb_spaceblock (id, uid, content, kind, is_latest, space_id, created_by_id, "
+        "_status_code, branch_id, created_on_id) "
+        "VALUES (3, 'localblock0000000000', 'x', 'readme', true, 5, 1, 0, 1, 1)",
+    )
+    block_keys = (
+        "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid = 'lamindb_spaceblock'::regclass"
+    )
+    engine = create_engine(pg_url)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql(block_keys).scalar_one() == 0
+        references = SpaceReferences()
+        assert references.referencing(conn, 5) == ["lamindb_spaceblock"]
+        assert references.referencing(conn, 6) == []  # a space nothing points at
+    engine.dispose()

@@ -4,7 +4,7 @@ A page looks up a thousand hub ids at a time. ``column.in_(keys)`` renders one
 bound parameter per key on every execution (SQLAlchemy expands the list, and
 psycopg then re-parses a statement too long for its cache); on a full sync that
 cost more than the lookups themselves. Here the keys travel as one value: a
-PostgreSQL array (``= ANY(...)``) or a JSON array read with SQLite's
+JSON array, read with PostgreSQL's ``json_array_elements_text`` or SQLite's
 ``json_each`` (plain ``IN`` where SQLite lacks the JSON functions). The
 statement's shape no longer depends on the number of keys, so it is compiled
 once.
@@ -25,15 +25,15 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
-    ARRAY,
+    JSON,
     BigInteger,
     ColumnElement,
     Connection,
     Select,
     String,
     Text,
-    any_,
     bindparam,
+    cast,
     func,
     select,
 )
@@ -48,10 +48,15 @@ def among(
     """A condition true where ``column`` is one of ``keys`` (strings or integers, not mixed)."""
     values = list(keys)
     if conn.dialect.name == "postgresql":
-        # text[] or bigint[], never the column's own varchar(n)[]: that cast would cut a longer key
-        # to the column's length and match a row by its prefix
-        element = BigInteger() if values and isinstance(values[0], int) else Text()
-        return column == any_(bindparam(None, values, type_=ARRAY(element)))
+        # one JSON text that the server unpacks: psycopg dumps a list parameter element by element
+        # in Python (1.2 ms of client CPU per thousand keys, against 0.1 ms for orjson's text).
+        # Elements are compared as text or bigint, never cast to the column's own varchar(n): that
+        # cast would cut a longer key to the column's length and match a row by its prefix.
+        packed = cast(bindparam(None, orjson.dumps(values).decode(), type_=Text), JSON)
+        element: ColumnElement[Any] = func.json_array_elements_text(packed)
+        if values and isinstance(values[0], int):
+            element = cast(element, BigInteger)
+        return column.in_(select(element))
     if conn.dialect.name == "sqlite" and sqlite_has_json(conn):
         array = bindparam(None, orjson.dumps(values).decode(), type_=String)
         each = func.json_each(array).table_valued("value")

@@ -2,8 +2,10 @@
 
 The set of tables with a ``space_id`` foreign key differs between instances
 (modules such as bionty add their own), so it is read from the catalog once
-per connection. Blocks that syncd itself synced from the hub do not count:
-they are removed together with their space.
+per connection. ``lamindb_spaceblock.space_id`` is always among them, even
+while a new PostgreSQL database still waits for that foreign key
+(:mod:`syncd.store.indexes`). Blocks that syncd itself synced from the hub do
+not count: they are removed together with their space.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ class SpaceReferences:
     def _discover(self, conn: Connection) -> list[tuple[str, str]]:
         if self._columns is None:
             query = _SQLITE_FKS if conn.dialect.name == "sqlite" else _PG_FKS
-            self._columns = sorted({(str(t), str(c)) for t, c in conn.execute(query)})
+            found = {(str(t), str(c)) for t, c in conn.execute(query)}
+            self._columns = sorted(found | {(spaceblock.name, spaceblock.c.space_id.name)})
         return self._columns
 
     def referencing(self, conn: Connection, space_local_id: int) -> list[str]:
