@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from applying import NOW, query
 from builders import block_row, instance_settings, space_row
-from sqlalchemy import insert, select, text
+from sqlalchemy import Connection, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from syncd.errors import StoreError
@@ -276,6 +276,37 @@ def test_fetch_many_reads_each_lookup_as_fetch_rows_does(any_url: str) -> None:
             conn.info["syncd.sqlite_json"] = False  # as if SQLite had been built without JSON
             assert [sorted(rows) for rows in fetch_many(conn, *queries)] == expected
         assert fetch_many(conn) == []
+
+
+def test_prepared_lookups_take_their_key_sets_at_each_run(any_url: str) -> None:
+    """One statement for every page: keys bound by name (one name may serve two lookups), on every path."""
+    from syncd.store.keysets import Lookups, key_set, keyed, prepared
+    from syncd.store.schema import branch, user
+
+    def build(conn: Connection) -> Lookups:
+        return Lookups(
+            conn,
+            select(user.c.uid, user.c.id).where(keyed(conn, user.c.uid, "uids")),
+            select(branch.c.id, branch.c.name).where(keyed(conn, branch.c.id, "ids", integers=True)),
+            select(user.c.handle).where(keyed(conn, user.c.uid, "uids")),
+        )
+
+    def run(conn: Connection, name: str, uids: list[str], ids: list[int]) -> list[list[tuple[Any, ...]]]:
+        lookups = prepared(conn, name, build)
+        assert prepared(conn, name, build) is lookups  # built once per connection
+        found = lookups.run(conn, {"uids": key_set(conn, uids), "ids": key_set(conn, ids)})
+        return [sorted(rows) for rows in found]
+
+    with store_for(any_url) as store, store.conn.begin():
+        conn = store.conn
+        assert run(conn, "t", ["00000000", "nope0000"], [0, 1, 5]) == [
+            [("00000000", 1)], [(0, "archive"), (1, "main")], [("anonymous",)]
+        ]
+        assert run(conn, "t", [], [-1]) == [[], [(-1, "trash")], []]  # the same statement, other keys
+        assert run(conn, "t", ["00000000extra"], []) == [[], [], []]  # never a prefix match
+        if conn.dialect.name == "sqlite":
+            conn.info["syncd.sqlite_json"] = False  # as if SQLite had been built without JSON
+            assert run(conn, "plain", ["00000000"], [1]) == [[("00000000", 1)], [(1, "main")], [("anonymous",)]]
 
 
 def test_sqlite_bulk_insert_splits_rows_to_fit_the_bound_parameter_limit(

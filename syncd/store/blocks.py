@@ -3,7 +3,8 @@
 Rows are written in bulk: new blocks and their map rows through
 :mod:`syncd.store.bulk` (a multi-row ``INSERT`` on SQLite, ``COPY`` on PostgreSQL,
 ids allocated up front), changed blocks with one ``executemany`` UPDATE. A page's
-lookups run as one statement (:func:`syncd.store.keysets.fetch_many`). A
+lookups run as one statement, built once per connection
+(:class:`syncd.store.keysets.Lookups`). A
 block whose space is not known locally yet is deferred, kept with its payload,
 and applied as soon as the space arrives. A tombstone deletes the local block.
 Blocks live on branch 1 (main), as LaminDB's own defaults do.
@@ -19,10 +20,10 @@ from sqlalchemy import Connection, bindparam, delete, select, update
 from syncd.models import HubBlock, Resource
 from syncd.store.bulk import allocate_ids, insert_rows
 from syncd.store.context import ApplyContext, ApplyResult, latest_per_id
-from syncd.store.keysets import among, fetch_many
+from syncd.store.keysets import Lookups, among, key_set, keyed, prepared
 from syncd.store.parking import Deferral, Rejection, defer_rows, quarantine_rows, release
-from syncd.store.schema import block_map, space_gone, space_map, spaceblock
-from syncd.store.users import resolve_users, users_among
+from syncd.store.schema import block_map, space_gone, space_map, spaceblock, user
+from syncd.store.users import resolve_users
 from syncd.timestamps import sqlite_from_canonical
 
 __all__ = ["apply_blocks"]
@@ -68,19 +69,15 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
     result = ApplyResult()
     if not rows:
         return result
-    wanted = {r.space_key for r in rows}
-    # every lookup of the page in one statement: see keysets.fetch_many
-    map_rows, known_spaces, gone_spaces, uids, creators = fetch_many(
+    # every lookup of the page in one statement, built once per connection: see keysets.Lookups
+    map_rows, known_spaces, gone_spaces, uids, creators = prepared(conn, "block_page", _page_lookups).run(
         conn,
-        select(
-            block_map.c.hub_id, block_map.c.local_id, block_map.c.uid, block_map.c.hub_updated_at
-        ).where(among(conn, block_map.c.hub_id, [r.key for r in rows])),
-        select(space_map.c.hub_id, space_map.c.local_id).where(among(conn, space_map.c.hub_id, wanted)),
-        select(space_gone.c.hub_id).where(among(conn, space_gone.c.hub_id, wanted)),
-        select(spaceblock.c.uid, spaceblock.c.id).where(
-            among(conn, spaceblock.c.uid, [r.lnid for r in rows])
-        ),
-        users_among(conn, (r.created_by.lnid for r in rows)),
+        {
+            "blocks": key_set(conn, [r.key for r in rows]),
+            "spaces": key_set(conn, {r.space_key for r in rows}),
+            "uids": key_set(conn, [r.lnid for r in rows]),
+            "creators": key_set(conn, {r.created_by.lnid for r in rows}),
+        },
     )
     maps = {m[0]: _Mapped(*m) for m in map_rows}
     spaces: dict[str, int] = {h: int(i) for h, i in known_spaces}
@@ -142,6 +139,20 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
     result.add(R, "deferred", len(to_defer))
     release(conn, R, versions)
     return result
+
+
+def _page_lookups(conn: Connection) -> Lookups:
+    """A page's lookups: its map rows, spaces (known, deleted), uids taken, and creators."""
+    return Lookups(
+        conn,
+        select(
+            block_map.c.hub_id, block_map.c.local_id, block_map.c.uid, block_map.c.hub_updated_at
+        ).where(keyed(conn, block_map.c.hub_id, "blocks")),
+        select(space_map.c.hub_id, space_map.c.local_id).where(keyed(conn, space_map.c.hub_id, "spaces")),
+        select(space_gone.c.hub_id).where(keyed(conn, space_gone.c.hub_id, "spaces")),
+        select(spaceblock.c.uid, spaceblock.c.id).where(keyed(conn, spaceblock.c.uid, "uids")),
+        select(user.c.uid, user.c.id).where(keyed(conn, user.c.uid, "creators")),
+    )
 
 
 _BLOCK_COLUMNS = (
