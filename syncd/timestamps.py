@@ -30,6 +30,23 @@ def parse_rfc3339(value: object) -> datetime:
     Raises ``ValueError`` naming the value when it is not such a timestamp
     (no offset, more than 6 fractional digits, impossible date, not a string).
     """
+    return _parse(value)[0]
+
+
+def parse_stamp(value: object) -> tuple[datetime, str]:
+    """:func:`parse_rfc3339`, and the instant in :func:`format_canonical`'s form.
+
+    A value already spelled canonically (what the hub sends) is its own
+    canonical form; only the date and time still need checking.
+    """
+    moment, canonical = _parse(value)
+    if canonical and isinstance(value, str):
+        return moment, value
+    return moment, format_canonical(moment)
+
+
+def _parse(value: object) -> tuple[datetime, bool]:
+    """The instant, and whether ``value`` is spelled canonically (then it is a ``str``)."""
     if not isinstance(value, str):
         raise ValueError(f"not an RFC 3339 timestamp with offset: {value!r}")
     canonical = _CANONICAL.fullmatch(value) is not None  # the hub's own spelling: UTC already
@@ -40,23 +57,11 @@ def parse_rfc3339(value: object) -> datetime:
         text = (value[:-1] + "+00:00" if value[-1] in "Zz" else value).replace("t", "T")
     try:
         parsed = datetime.fromisoformat(text)
-        return parsed if canonical else parsed.astimezone(UTC)
+        return (parsed, True) if canonical else (parsed.astimezone(UTC), False)
     except ValueError:
         raise ValueError(f"not a valid date or time: {value!r}") from None
     except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first representable instant
         raise ValueError(f"outside the representable range (years 1 to 9999 in UTC): {value!r}") from None
-
-
-def parse_stamp(value: object) -> tuple[datetime, str]:
-    """:func:`parse_rfc3339`, and the instant in :func:`format_canonical`'s form.
-
-    A value already spelled canonically (what the hub sends) is its own
-    canonical form; only the date and time still need checking.
-    """
-    moment = parse_rfc3339(value)
-    if isinstance(value, str) and _CANONICAL.fullmatch(value) is not None:
-        return moment, value
-    return moment, format_canonical(moment)
 
 
 def format_canonical(moment: datetime) -> str:

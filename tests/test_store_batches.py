@@ -197,6 +197,24 @@ def test_bulk_insert_errors_are_sqlalchemy_errors(any_url: str) -> None:
             assert conn.execute(text("SELECT count(*) FROM lamindb_spaceblock")).scalar_one() == 0
 
 
+def test_bulk_insert_writes_fixed_columns_into_every_row(any_url: str) -> None:
+    """Columns given as ``fixed`` are the same integer in every row, on SQLite in the statement itself."""
+    with store_for(any_url) as store:
+        conn = store.conn
+        columns = ("is_latest", "id", "uid", "content", "kind", "created_at", "space_id", "created_by_id")
+        stamp: Any = "2026-03-02 00:00:00.000000" if conn.dialect.name == "sqlite" else NOW
+        rows = [(True, 20 + i, f"fixed{i:015d}", "x", "readme", stamp, 1, 1) for i in range(3)]
+        with conn.begin():
+            insert_rows(conn, spaceblock, columns, rows, {"_status_code": -2, "branch_id": 0})
+        with conn.begin():
+            stored = conn.execute(
+                text("SELECT id, _status_code, branch_id, created_on_id FROM lamindb_spaceblock ORDER BY id")
+            ).all()
+        assert [tuple(r) for r in stored] == [(20, -2, 0, 1), (21, -2, 0, 1), (22, -2, 0, 1)]
+        with pytest.raises(TypeError, match="integers"):
+            insert_rows(conn, spaceblock, columns, rows, {"branch_id": "1; DROP TABLE x"})  # type: ignore[dict-item]
+
+
 def test_sqlite_bulk_insert_stores_values_as_django_does(sqlite_url: str) -> None:
     columns = ("uid", "id", "content", "kind", "is_latest", "created_at", "space_id", "created_by_id")
     rows = [
@@ -319,9 +337,9 @@ def test_sqlite_bulk_insert_splits_rows_to_fit_the_bound_parameter_limit(
     sent: list[int] = []
     real = bulk._values_statement
 
-    def counting(head: str, width: int, count: int) -> str:
+    def counting(head: str, width: int, literals: str, count: int) -> str:
         sent.append(count)
-        return real(head, width, count)
+        return real(head, width, literals, count)
 
     monkeypatch.setattr(bulk, "_values_statement", counting)
     with store_for(sqlite_url) as store, store.conn.begin():
@@ -329,7 +347,7 @@ def test_sqlite_bulk_insert_splits_rows_to_fit_the_bound_parameter_limit(
         assert isinstance(driver, sqlite3.Connection)
         old = driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 3 * len(columns))  # 3 rows a statement
         try:
-            insert_rows(store.conn, spaceblock, columns, rows)
+            insert_rows(store.conn, spaceblock, columns, rows, {"branch_id": 1})  # not a bound parameter
         finally:
             driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, old)
     assert sent == [3, 3, 3]

@@ -166,10 +166,9 @@ _BLOCK_COLUMNS = (
     "created_at",
     "space_id",
     "created_by_id",
-    "_status_code",
-    "branch_id",
-    "created_on_id",
 )
+# the same in every block syncd writes: written into the statement, not bound per row
+_BLOCK_FIXED = {"_status_code": 0, "branch_id": 1, "created_on_id": 1}
 _MAP_COLUMNS = ("hub_id", "local_id", "uid", "hub_updated_at")
 
 
@@ -235,12 +234,10 @@ def _write(
                     sqlite_from_canonical(r.created_text) if sqlite else r.created_at,
                     spaces[r.space_key],
                     users[r.created_by.lnid],
-                    0,
-                    1,
-                    1,
                 )
                 for r, local in zip(fresh, new_ids, strict=True)
             ],
+            _BLOCK_FIXED,
         )
         new_maps += [(r.key, local, r.lnid, r.stamp) for r, local in zip(fresh, new_ids, strict=True)]
         result.add(R, "inserted", len(fresh))
