@@ -132,6 +132,7 @@ def _report(report: object, out: TextIO, err: TextIO, terminal: bool) -> None:
 
 
 def _run_once(settings: Settings, names: list[str] | None, full: bool, out: TextIO, err: TextIO) -> int:
+    from syncd.collector import imports_frozen
     from syncd.logs import configure_logging
     from syncd.progress import TerminalProgress
     from syncd.runner import run_sync
@@ -147,7 +148,10 @@ def _run_once(settings: Settings, names: list[str] | None, full: bool, out: Text
         configure_logging(level=settings.log.level, fmt=settings.log.format, stream=out)
     observer = TerminalProgress(err) if terminal else None
     # groups run one after the other: the largest group is the most instances written at once
-    with switch_interval_for(max((len(g.instances) for g in settings.groups(names)), default=0)):
+    with (
+        imports_frozen(),
+        switch_interval_for(max((len(g.instances) for g in settings.groups(names)), default=0)),
+    ):
         report = run_sync(settings, instance_names=names, full=full, observer=observer)
     _report(report, out, err, terminal)
     return 0 if report.ok else 1

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from syncd.switching import ONE_WRITER_SECONDS, switch_interval_for
+from syncd.switching import MANY_WRITERS_SECONDS, ONE_WRITER_SECONDS, switch_interval_for
 
 
 class _Interval:
@@ -29,11 +29,11 @@ def test_one_instance_at_a_time_gets_the_short_interval_and_the_old_one_comes_ba
     assert interval.value == 0.005 and interval.history == [ONE_WRITER_SECONDS, 0.005]
 
 
-def test_several_instances_at_once_keep_the_interval_as_it_was() -> None:
+def test_several_instances_at_once_get_the_long_interval_and_the_old_one_comes_back() -> None:
     interval = _Interval(0.005)
     with switch_interval_for(3, get_interval=interval.get, set_interval=interval.set) as inside:
-        assert inside == 0.005
-    assert interval.history == []
+        assert inside == MANY_WRITERS_SECONDS == interval.value
+    assert interval.value == 0.005 and interval.history == [MANY_WRITERS_SECONDS, 0.005]
 
 
 def test_the_interval_is_restored_when_the_run_raises() -> None:

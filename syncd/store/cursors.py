@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from syncd.models import Position, Resource
 from syncd.store.schema import cursor, meta
@@ -29,6 +29,17 @@ def load_cursor(conn: Connection, resource: Resource) -> CursorState:
     return CursorState(complete_before=_dt(row.complete_before), pass_pos=pos, pass_floor=_dt(row.pass_floor))
 
 
+_CURSOR_COLUMNS = (
+    "complete_before", "pass_ts_raw", "pass_ts", "pass_id", "pass_floor", "last_hub_date", "updated_at"
+)
+# saved with every page, so built once
+_SAVE = (
+    update(cursor)
+    .where(cursor.c.resource == bindparam("key"))
+    .values({c: bindparam(f"new_{c}") for c in _CURSOR_COLUMNS})
+)
+
+
 def save_cursor(
     conn: Connection, resource: Resource, state: CursorState, *, hub_date: datetime | None, now: datetime
 ) -> None:
@@ -42,7 +53,7 @@ def save_cursor(
         "last_hub_date": format_canonical(hub_date) if hub_date else None,
         "updated_at": format_canonical(now),
     }
-    done = conn.execute(update(cursor).where(cursor.c.resource == resource.value).values(**values))
+    done = conn.execute(_SAVE, {"key": resource.value, **{f"new_{c}": v for c, v in values.items()}})
     if done.rowcount == 0:
         conn.execute(insert(cursor).values(resource=resource.value, **values))
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -49,6 +50,8 @@ def create_instance_engine(url: str, *, busy_timeout_seconds: float = 30.0) -> E
         parsed,
         poolclass=NullPool,
         connect_args={"connect_timeout": 10, "application_name": "syncd"},
+        # a page's lookups come back as json values (keysets.Lookups): read them with orjson
+        json_deserializer=orjson.loads,
     )
 
     @event.listens_for(engine, "connect")

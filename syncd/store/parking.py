@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from syncd.models import Resource
 from syncd.rows import row_key
@@ -117,14 +117,20 @@ def load_deferred(
     return [json.loads(p) for p in conn.execute(query.order_by(deferred.c.hub_id)).scalars()]
 
 
+# whether anything of a resource is parked: asked for every page, so built once
+_PARKED = tuple(
+    (table, key, select(key).where(table.c.resource == bindparam("resource")).limit(1))
+    for table, key in ((deferred, deferred.c.hub_id), (quarantine, quarantine.c.row_key))
+)
+
+
 def release(conn: Connection, resource: Resource, versions: Mapping[str, str]) -> None:
     """Forget deferred and quarantined entries superseded by these ``{hub_id: updated_at}``."""
     if not versions:
         return
     ids = list(versions)
-    for table, key in ((deferred, deferred.c.hub_id), (quarantine, quarantine.c.row_key)):
-        parked = select(key).where(table.c.resource == resource.value).limit(1)
-        if conn.execute(parked).first() is None:
+    for table, key, parked in _PARKED:
+        if conn.execute(parked, {"resource": resource.value}).first() is None:
             continue  # the common case: nothing parked, so no need to look up a thousand ids
         found = conn.execute(
             select(key, table.c.hub_updated_at).where(
