@@ -195,3 +195,23 @@ def _local_space(name: str, uid: str):  # type: ignore[no-untyped-def]
     from syncd.store.schema import space
 
     return insert(space).values(name=name, uid=uid)
+
+
+def test_deleted_spaces_never_synced_here_are_remembered_together(sqlite_url: str) -> None:
+    """A first sync meets every space the hub deleted: one page marks them all, and the blocks that
+    waited for them are let go (remembered as unseen, not deferred for ever)."""
+    from builders import block_row
+
+    B = Resource.SPACE_BLOCK
+    waiting = [block_row(1, 7), block_row(2, 8), block_row(3, 8)]
+    with opened(sqlite_url) as store:
+        assert counts(apply(store, B, waiting), B) == {"deferred": 3}
+        apply(store, S, [space_row(9, at=1, deleted=True)])  # already known as gone
+        gone = apply(store, S, [space_row(n, at=5, deleted=True) for n in (6, 7, 8, 9)])
+        assert counts(gone, S) == {"unchanged": 4}
+        assert counts(apply(store, S, [space_row(1)]), S) == {"inserted": 1}
+    assert sorted(query(sqlite_url, "SELECT hub_id, hub_updated_at FROM syncd_space_gone")) == sorted(
+        [(str(uuid.UUID(int=n)), space_row(n, at=1 if n == 9 else 5)["updated_at"]) for n in (6, 7, 8, 9)]
+    )
+    assert query(sqlite_url, "SELECT count(*) FROM syncd_deferred") == [(0,)]
+    assert sorted(query(sqlite_url, "SELECT hub_id FROM syncd_unseen")) == sorted((b["id"],) for b in waiting)

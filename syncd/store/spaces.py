@@ -13,6 +13,7 @@ back to the beginning: the hub does not re-stamp its blocks.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,7 @@ class _Batch:
         self.rejected: list[Rejection] = []
         self.deferred: list[Deferral] = []
         self.versions: dict[str, str] = {}
+        self.gone: dict[str, str] = {}  # tombstones of spaces never synced here: {hub_id: stamp}
         ids = [r.key for r in rows]
         mapped = conn.execute(select(space_map).where(among(conn, space_map.c.hub_id, ids)))
         self.maps = {m.hub_id: m for m in mapped}
@@ -121,6 +123,7 @@ def apply_spaces(conn: Connection, rows: list[HubSpace], ctx: ApplyContext) -> A
     _write(batch, plans)
     for row in tombstones:
         _tombstone(batch, row)
+    _mark_gone(conn, batch.gone)
     quarantine_rows(conn, R, batch.rejected, ctx.now)
     defer_rows(conn, R, batch.deferred, ctx.now)
     release(conn, R, batch.versions)
@@ -315,8 +318,9 @@ def _tombstone(batch: _Batch, row: HubSpace) -> None:
     batch.versions[hub_id] = stamp
     mapped = batch.maps.get(hub_id)
     if mapped is None:
-        # never synced here: remember it is gone and forget whatever waited for it
-        _mark_gone(conn, hub_id, stamp)
+        # never synced here: remember it is gone and forget whatever waited for it (for the whole
+        # batch at once, after the loop: a first sync meets every deleted space of the hub)
+        batch.gone[hub_id] = stamp
         batch.result.add(R, "unchanged")
         return
     hold_or_remove(
@@ -346,14 +350,20 @@ def hold_or_remove(
     _remove_space(conn, result, hub_id, local_id, stamp)
 
 
-def _mark_gone(conn: Connection, hub_id: str, stamp: str) -> None:
-    waiting = list(conn.execute(select(deferred.c.hub_id).where(deferred.c.waiting_for == hub_id)).scalars())
+def _mark_gone(conn: Connection, gone: Mapping[str, str]) -> None:
+    """Remember hub spaces as deleted (``{hub_id: stamp}``) and forget the blocks that waited for them."""
+    if not gone:
+        return
+    ids = list(gone)
+    waiting = list(conn.scalars(select(deferred.c.hub_id).where(among(conn, deferred.c.waiting_for, ids))))
     if waiting:
-        conn.execute(delete(deferred).where(deferred.c.waiting_for == hub_id))
-        # blocks that waited for it may stay live on the hub: not rows the stream missed
+        conn.execute(delete(deferred).where(among(conn, deferred.c.waiting_for, ids)))
+        # blocks that waited for them may stay live on the hub: not rows the stream missed
         remember_unseen(conn, Resource.SPACE_BLOCK, waiting)
-    if conn.execute(select(space_gone.c.hub_id).where(space_gone.c.hub_id == hub_id)).first() is None:
-        conn.execute(insert(space_gone).values(hub_id=hub_id, hub_updated_at=stamp))
+    known = set(conn.scalars(select(space_gone.c.hub_id).where(among(conn, space_gone.c.hub_id, ids))))
+    fresh = [{"hub_id": h, "hub_updated_at": stamp} for h, stamp in gone.items() if h not in known]
+    if fresh:
+        conn.execute(insert(space_gone), fresh)
 
 
 def _remove_space(conn: Connection, result: ApplyResult, hub_id: str, local_id: int, stamp: str) -> None:
@@ -371,7 +381,7 @@ def _remove_space(conn: Connection, result: ApplyResult, hub_id: str, local_id: 
         result.add(Resource.SPACE_BLOCK, "deleted", len(blocks))
     conn.execute(delete(space).where(space.c.id == local_id))
     conn.execute(delete(space_map).where(space_map.c.hub_id == hub_id))
-    _mark_gone(conn, hub_id, stamp)
+    _mark_gone(conn, {hub_id: stamp})
     result.add(R, "deleted")
 
 
