@@ -3,7 +3,14 @@
 SQLite: every transaction is ``BEGIN IMMEDIATE`` (the write lock is taken up
 front, so two writers queue instead of failing mid-transaction), foreign keys
 are enforced as Django enforces them, and a busy timeout makes a second writer
-wait. The journal mode is left as LaminDB set it.
+wait. The journal mode is left as LaminDB set it. Temporary storage is kept
+in memory (``temp_store``, a setting of the connection): SQLite gives each
+multi-row statement a statement journal, the old image of every page the
+statement changes, so that the statement alone can be undone. On disk, a
+1,000-block page wrote about 4 MB there next to the database's own 5 MB;
+in memory, the CPU for writing the page fell from 22.5-23.0 to 19.1-19.8 ms
+(micro-benchmark on a 90,000-block instance). Crash safety does not depend on
+it: the rollback journal or WAL that recovers a transaction stays on disk.
 
 PostgreSQL: each session prices random page reads as cached
 (``random_page_cost`` at most 1.1, for that session only), so a page's
@@ -39,6 +46,10 @@ def create_instance_engine(url: str, *, busy_timeout_seconds: float = 30.0) -> E
             cur.execute(f"PRAGMA busy_timeout = {timeout_ms}")
             cur.execute("PRAGMA foreign_keys = ON")
             cur.execute("PRAGMA cache_size = -8000")
+            # statement journals in memory: a multi-row INSERT keeps the old image of every page it
+            # changes until it ends, in a temporary file by default; a page of 1,000 blocks wrote
+            # about 4 MB there (see the module docstring)
+            cur.execute("PRAGMA temp_store = MEMORY")
             cur.close()
 
         @event.listens_for(engine, "begin")
