@@ -374,3 +374,17 @@ def test_sqlite_ids_follow_the_largest_row_when_no_table_has_autoincrement(tmp_p
             ).scalar_one() == 0
     finally:
         engine.dispose()
+
+
+def test_syncd_sqlite_connections_keep_statement_journals_in_memory(tmp_path: Any) -> None:
+    """temp_store = MEMORY on syncd's own connections only: the database file itself is unchanged."""
+    from syncd.store.engine import create_instance_engine
+
+    path = tmp_path / "lab.db"
+    engine = create_instance_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA temp_store").scalar_one() == 2  # MEMORY
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+    engine.dispose()
+    with sqlite3.connect(path) as other:  # another program's connection keeps SQLite's default
+        assert other.execute("PRAGMA temp_store").fetchone() == (0,)
