@@ -17,7 +17,7 @@ def test_the_annotated_example_loads() -> None:
     assert [i.name for i in settings.instances] == ["lab-a", "lab-b"]
     assert settings.sync.page_size == 1000
     assert settings.sync.lookback_seconds == 120
-    assert (settings.sync.transaction_rows, settings.sync.transaction_seconds) == (5000, 2.0)
+    assert (settings.sync.transaction_rows, settings.sync.transaction_seconds) == (20_000, 2.0)
     assert len(settings.groups()) == 1
 
 

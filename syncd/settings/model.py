@@ -50,7 +50,7 @@ class SyncSettings:
     lookback_seconds: float = 120.0
     on_name_conflict: Literal["reject", "adopt"] = "reject"
     lock_timeout_seconds: float = 10.0
-    transaction_rows: int = 5000
+    transaction_rows: int = 20_000
     transaction_seconds: float = 2.0
 
 

@@ -49,7 +49,7 @@ def sync_section(r: TableReader, data: Mapping[str, Any]) -> SyncSettings:
         )
         or "reject",
         lock_timeout_seconds=r.number(t, "sync", "lock_timeout_seconds", 10.0, 0.0, 3600.0),
-        transaction_rows=r.integer(t, "sync", "transaction_rows", 5000, 1, 100_000),
+        transaction_rows=r.integer(t, "sync", "transaction_rows", 20_000, 1, 100_000),
         transaction_seconds=r.number(t, "sync", "transaction_seconds", 2.0, 0.0, 600.0),
     )
 
