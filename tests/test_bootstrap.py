@@ -50,9 +50,14 @@ def test_an_existing_instance_is_left_as_it_is_apart_from_syncd_tables(sqlite_ur
     assert {"syncd_cursor", "syncd_space_map", "syncd_block_map", "syncd_quarantine"} <= names
 
 
-# LaminDB's plain (non-unique) indexes of lamindb_spaceblock, which a bootstrap builds after the first load
+# LaminDB's plain (non-unique) indexes of lamindb_spaceblock on spread-out columns, which a bootstrap builds
+# after the first load; those on the steady columns (_status_code, branch_id, created_on_id, is_latest,
+# kind) are there from the start
+_SPREAD = ("created_at", "created_by_id", "hash", "space_id", "version_tag")
 _DEFERRED_SQLITE = {
-    s for s in ddl.SQLITE_DDL if s.startswith('CREATE INDEX "lamindb_spaceblock') and 'ON "lamindb_spaceblock"' in s
+    s
+    for s in ddl.SQLITE_DDL
+    if s.startswith('CREATE INDEX "lamindb_spaceblock') and s.endswith(tuple(f'("{c}")' for c in _SPREAD))
 }
 
 
@@ -61,10 +66,12 @@ def _pending(url: str) -> list[tuple[Any, ...]]:
 
 
 def test_a_bootstrap_builds_the_plain_block_indexes_when_its_first_run_ends(sqlite_url: str) -> None:
-    assert len(_DEFERRED_SQLITE) == 10
+    assert len(_DEFERRED_SQLITE) == 5
     with opened(sqlite_url) as store:
-        # committed by open(): every table, constraint and unique index, without the ten plain indexes
+        # committed by open(): every table, constraint and index, without the five on spread-out columns
         assert {s for _, s in _lamindb_tables(sqlite_url)} == set(ddl.SQLITE_DDL) - _DEFERRED_SQLITE
+        plain = "SELECT count(*) FROM pragma_index_list('lamindb_spaceblock') WHERE NOT \"unique\""
+        assert query(sqlite_url, plain) == [(5,)]  # the five on steady columns
         assert _pending(sqlite_url) == [("lamindb_spaceblock",)]
         unique = query(sqlite_url, "SELECT name FROM pragma_index_list('lamindb_spaceblock') WHERE \"unique\"")
         assert len(unique) == 1  # the uid constraint is there from the start
@@ -83,6 +90,27 @@ def test_indexes_a_failed_first_run_left_pending_are_built_when_the_instance_is_
         assert not store.bootstrapped
         assert {s for _, s in _lamindb_tables(sqlite_url)} == set(ddl.SQLITE_DDL)
         assert _pending(sqlite_url) == []
+
+
+def test_a_first_load_left_pending_by_an_earlier_syncd_gets_every_plain_index(sqlite_url: str) -> None:
+    """Earlier syncd versions deferred the indexes on steady columns too: the build makes all that lack."""
+    with opened(sqlite_url):
+        pass  # the run failed before finish()
+    steady = set(ddl.SQLITE_DDL) - _DEFERRED_SQLITE - {s for _, s in _lamindb_tables(sqlite_url)}
+    assert steady == set()  # this syncd made them at once
+    engine = create_engine(sqlite_url)
+    with engine.begin() as conn:  # as an earlier syncd's bootstrap left the database
+        names = [n for (n,) in conn.execute(text(
+            "SELECT name FROM pragma_index_list('lamindb_spaceblock') WHERE NOT \"unique\""
+        ))]
+        assert len(names) == 5
+        for name in names:
+            conn.execute(text(f'DROP INDEX "{name}"'))
+    engine.dispose()
+    with opened(sqlite_url) as store:
+        assert not store.bootstrapped
+    assert {s for _, s in _lamindb_tables(sqlite_url)} == set(ddl.SQLITE_DDL)
+    assert _pending(sqlite_url) == []
 
 
 def test_a_lamindb_instance_missing_a_plain_index_is_never_given_one(tmp_path: Path) -> None:
@@ -104,7 +132,7 @@ def test_a_lamindb_instance_missing_a_plain_index_is_never_given_one(tmp_path: P
 
 def test_an_index_build_that_fails_fails_nothing_and_is_tried_again(sqlite_url: str) -> None:
     """The deferred indexes only speed up reads: a build that cannot run is logged and retried."""
-    blocker = 'CREATE TABLE "lamindb_spaceblock_kind_41415d4c" (x)'  # takes one index's name
+    blocker = 'CREATE TABLE "lamindb_spaceblock_hash_aa45b81f" (x)'  # takes one deferred index's name
     with opened(sqlite_url) as store:
         engine = create_engine(sqlite_url)
         with engine.begin() as conn:
@@ -114,13 +142,13 @@ def test_an_index_build_that_fails_fails_nothing_and_is_tried_again(sqlite_url: 
             state = store.finish(None)  # does not raise: the run stays a success
         assert state.deferred == 0
     warnings = [e for e in logs if e["event"] == "store.indexes_not_built"]
-    assert len(warnings) == 1 and "lamindb_spaceblock_kind_41415d4c" in warnings[0]["error"]
+    assert len(warnings) == 1 and "lamindb_spaceblock_hash_aa45b81f" in warnings[0]["error"]
     assert _pending(sqlite_url) == [("lamindb_spaceblock",)]  # rolled back together: all or nothing
     assert query(sqlite_url, "SELECT value FROM syncd_meta WHERE key = 'last_success'") != []
     assert {s for _, s in _lamindb_tables(sqlite_url)} == set(ddl.SQLITE_DDL) - _DEFERRED_SQLITE | {blocker}
     engine = create_engine(sqlite_url)
     with engine.begin() as conn:
-        conn.execute(text('DROP TABLE "lamindb_spaceblock_kind_41415d4c"'))
+        conn.execute(text('DROP TABLE "lamindb_spaceblock_hash_aa45b81f"'))
     engine.dispose()
     with opened(sqlite_url) as store:  # the next run builds them when it opens the instance
         assert not store.bootstrapped
@@ -162,10 +190,12 @@ def test_an_empty_postgres_database_is_bootstrapped_like_lamin_init(pg_url: str)
     index_names = (
         "SELECT indexname FROM pg_indexes WHERE tablename = 'lamindb_spaceblock' ORDER BY indexname"
     )
-    deferred = {
-        s.split()[2] for s in ddl.POSTGRESQL_DDL if s.startswith("CREATE INDEX lamindb_spaceblock")
-    }
-    assert len(deferred) == 14  # the ten of SQLite, and four varchar_pattern_ops ones
+    plain = {s.split()[2] for s in ddl.POSTGRESQL_DDL if s.startswith("CREATE INDEX lamindb_spaceblock")}
+    assert len(plain) == 14  # the ten of SQLite, and four varchar_pattern_ops ones
+    steady_columns = ("_status_code", "branch_id", "created_on_id", "is_latest", "kind")
+    steady = {n for n in plain if any(c in n for c in steady_columns)}
+    assert len(steady) == 6  # kind has a varchar_pattern_ops index too
+    deferred = plain - steady
     foreign_keys = (
         "SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid = 'lamindb_spaceblock'::regclass"
     )
@@ -178,7 +208,7 @@ def test_an_empty_postgres_database_is_bootstrapped_like_lamin_init(pg_url: str)
     with opened(pg_url) as store:
         assert store.bootstrapped
         early = {n for (n,) in query(pg_url, index_names)}
-        assert early == {"lamindb_spaceblock_pkey", "lamindb_spaceblock_uid_key"}
+        assert early == {"lamindb_spaceblock_pkey", "lamindb_spaceblock_uid_key"} | steady
         assert query(pg_url, foreign_keys) == []  # checked once, in one join, after the first load
         store.finish(None)  # the first run's end builds LaminDB's plain indexes and foreign keys
     assert {n for (n,) in query(pg_url, index_names)} == early | deferred
@@ -232,7 +262,7 @@ def test_on_postgres_a_build_waits_at_most_a_few_seconds_for_lamindb_writers(pg_
         assert [e["event"] for e in logs if e["event"].startswith("store.indexes")] == [
             "store.indexes_not_built"
         ]
-        assert query(pg_url, index_names) == [(2,)]
+        assert query(pg_url, index_names) == [(8,)]  # the unique ones and the six on steady columns
         lamin.rollback()
     writer.dispose()
     with opened(pg_url):
