@@ -243,8 +243,12 @@ def run_pg(args: argparse.Namespace, bench: Bench, status: dict[str, Any], hub: 
         try:
             pg_url = pg.create()
         except Exception as exc:  # noqa: BLE001 - any failure to reach the server means (b) is skipped
+            reason = f"PostgreSQL at {pg.server.render_as_string()} unreachable: {exc}".strip()
+            if status["b"]:  # the repeats so far stand; their no-change runs are left out
+                print(f"  (b) stopped after {n} runs: {reason}", flush=True)
+                return
             status.pop("b")
-            status["b_skipped"] = f"PostgreSQL at {pg.server.render_as_string()} unreachable: {exc}".strip()
+            status["b_skipped"] = reason
             print(f"  (b) SKIPPED: {status['b_skipped']}", flush=True)
             return
         status["pg_version"] = pg.version

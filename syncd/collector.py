@@ -11,7 +11,9 @@ passes took 0.23-0.25 s; with the import-time objects frozen (``gc.freeze``),
 
 :func:`imports_frozen` freezes what exists when the run starts and unfreezes
 it when the run ends, so a process that goes on (a test runner, a program
-calling :func:`syncd.cli.main`) gets its objects back into collection.
+calling :func:`syncd.cli.main`) gets its objects back into collection. A
+process that froze objects itself (before forking workers, say) is left as
+it is: its freeze is neither extended nor undone.
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ __all__ = ["imports_frozen"]
 
 @contextlib.contextmanager
 def imports_frozen() -> Iterator[int]:
-    """Within the block, the objects that exist now are left out of collection; yields how many."""
+    """Within the block, the objects that exist now are left out of collection; yields how many.
+
+    Does nothing (and yields 0) when the process has frozen objects already.
+    """
+    if gc.get_freeze_count():
+        yield 0
+        return
     gc.freeze()
     try:
         yield gc.get_freeze_count()

@@ -38,6 +38,17 @@ def test_a_cycle_made_during_the_run_is_still_collected() -> None:
         assert alive() is None
 
 
+def test_a_freeze_the_process_made_itself_is_left_alone() -> None:
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        with imports_frozen() as frozen:
+            assert frozen == 0
+        assert gc.get_freeze_count() >= before > 0  # not undone by the run
+    finally:
+        gc.unfreeze()
+
+
 def test_the_freeze_ends_when_the_run_raises() -> None:
     before = gc.get_freeze_count()
     with pytest.raises(RuntimeError), imports_frozen():

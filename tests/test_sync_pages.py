@@ -240,7 +240,7 @@ class SlowSecondBlockPage(RecordedHub):
 
 
 def test_the_write_lock_is_never_held_while_waiting_on_the_hub(tmp_path: Path) -> None:
-    # the default groups pages into one transaction (5,000 rows), but only while the next page is
+    # the default groups pages into one transaction (20,000 rows), but only while the next page is
     # already here: a slow hub must not keep LaminDB's writers out
     url = f"sqlite:///{tmp_path / 'a'}.db"
     blocks = [block_row(n, 1, at=n) for n in range(1, 5)]

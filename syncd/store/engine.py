@@ -11,6 +11,9 @@ statement changes, so that the statement alone can be undone. On disk, a
 in memory, the CPU for writing the page fell from 22.5-23.0 to 19.1-19.8 ms
 (micro-benchmark on a 90,000-block instance). Crash safety does not depend on
 it: the rollback journal or WAL that recovers a transaction stays on disk.
+It also keeps sorts in memory: building a deferred index (once, after the
+first load of a database syncd created) holds that index's keys in RAM,
+some tens of MB for a million blocks.
 
 PostgreSQL: each session prices random page reads as cached
 (``random_page_cost`` at most 1.1, for that session only), so a page's

@@ -13,9 +13,11 @@ once.
 JSON array. Python's sqlite3 gives up the GIL around every step, one per row,
 and takes it back after; while the fetch thread validates the next page, each
 of those re-acquisitions can wait out a whole switch interval. One aggregated
-value costs one step. :func:`fetch_many` goes one further: several lookups
-in one statement, so a page's lookups cost one SQLite step, or one PostgreSQL
-round trip (``json_agg``), in all.
+value costs one step. :class:`Lookups` goes one further: several lookups in
+one statement, so a page's lookups cost one SQLite step, or one PostgreSQL
+round trip (``json_agg``), in all; built once per connection with
+:func:`keyed` conditions (:func:`prepared`), it takes each page's key sets as
+parameters (:func:`key_set`). :func:`fetch_many` runs such a statement once.
 """
 
 from __future__ import annotations
