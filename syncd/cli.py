@@ -132,7 +132,7 @@ def _report(report: object, out: TextIO, err: TextIO, terminal: bool) -> None:
 
 
 def _run_once(settings: Settings, names: list[str] | None, full: bool, out: TextIO, err: TextIO) -> int:
-    from syncd.collector import imports_frozen
+    from syncd.collector import fewer_passes, imports_frozen
     from syncd.logs import configure_logging
     from syncd.progress import TerminalProgress
     from syncd.runner import run_sync
@@ -150,6 +150,7 @@ def _run_once(settings: Settings, names: list[str] | None, full: bool, out: Text
     # groups run one after the other: the largest group is the most instances written at once
     with (
         imports_frozen(),
+        fewer_passes(),
         switch_interval_for(max((len(g.instances) for g in settings.groups(names)), default=0)),
     ):
         report = run_sync(settings, instance_names=names, full=full, observer=observer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import Iterator, MutableMapping
 from datetime import UTC, datetime
@@ -27,7 +28,9 @@ from structlog.testing import capture_logs
 import syncd
 from syncd.errors import HubAuthError, HubError, HubIncompatibleError, HubUnavailableError
 from syncd.hub import HubClient
+from syncd.hubsim import HubStore, ManualClock, populate, running_hub
 from syncd.models import Position, Resource
+from syncd.secrets import Secret
 
 ID = uuid.UUID("0b0e1c2a-5d6f-4a1b-8c9d-0e1f2a3b4c5d")
 SPACE_URL = f"{HUB_URL}/rest/v1/space"
@@ -262,3 +265,27 @@ def test_certificates_are_checked_for_every_https_hub(url: str, verified: bool) 
         # a plain-HTTP hub never speaks TLS, so its client skips loading the CA bundle
         assert (context.verify_mode == ssl.CERT_REQUIRED) is verified
         assert context.check_hostname is verified
+
+
+def test_a_page_body_is_not_kept_in_the_response_after_the_page_is_read() -> None:
+    # httpx binds a response's stream to the response (a reference cycle): a body read into the
+    # response would stay alive until the cyclic collector's next pass, a megabyte per page
+    store = HubStore(clock=ManualClock(datetime(2026, 11, 1, tzinfo=UTC)), seed=3)
+    populate(store, spaces=3, blocks=40, seed=3)
+    gc.collect()
+    gc.disable()
+    try:
+        earlier = {id(o) for o in gc.get_objects() if isinstance(o, httpx.Response)}
+        with running_hub(store) as hub:
+            settings = hub_settings(url=hub.url, token=Secret(hub.token))
+            with HubClient(settings) as client:
+                page = client.fetch_page(Resource.SPACE_BLOCK, limit=100)
+                assert len(page.rows) == 40
+                responses = [
+                    o for o in gc.get_objects()
+                    if isinstance(o, httpx.Response) and id(o) not in earlier
+                ]
+        assert responses, "the response cycle is expected to be alive until a collector pass"
+        assert not [r for r in responses if hasattr(r, "_content")]
+    finally:
+        gc.enable()
