@@ -334,24 +334,58 @@ def test_sqlite_bulk_insert_splits_rows_to_fit_the_bound_parameter_limit(
 
     columns = ("id", "uid", "content", "kind", "is_latest", "created_at", "space_id", "created_by_id")
     rows = [(10 + i, f"u{i:019d}", "x" * 20, "readme", True, "2026-03-02 00:00:00.000000", 1, 1) for i in range(9)]
-    sent: list[int] = []
-    real = bulk._values_statement
-
-    def counting(head: str, width: int, literals: str, count: int) -> str:
-        sent.append(count)
-        return real(head, width, literals, count)
-
-    monkeypatch.setattr(bulk, "_values_statement", counting)
+    shapes = _count_shapes(monkeypatch)
     with store_for(sqlite_url) as store, store.conn.begin():
         driver = store.conn.connection.driver_connection
         assert isinstance(driver, sqlite3.Connection)
-        old = driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 3 * len(columns))  # 3 rows a statement
+        # 3 rows a statement, and the LIMIT
+        old = driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 3 * len(columns) + 1)
         try:
             insert_rows(store.conn, spaceblock, columns, rows, {"branch_id": 1})  # not a bound parameter
         finally:
             driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, old)
-    assert sent == [3, 3, 3]
+    assert shapes == [3, 3, 3]
+    assert bulk._shape(2, 3) == 3
     assert query(sqlite_url, "SELECT id FROM lamindb_spaceblock ORDER BY id") == [(10 + i,) for i in range(9)]
+
+
+def _count_shapes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The row count of every SQLite bulk INSERT statement built from now on."""
+    import syncd.store.bulk as bulk
+
+    shapes: list[int] = []
+    real = bulk._padded_statement
+
+    def counting(table: str, names: str, width: int, literals: str, shape: int) -> str:
+        shapes.append(shape)
+        return real(table, names, width, literals, shape)
+
+    monkeypatch.setattr(bulk, "_padded_statement", counting)
+    return shapes
+
+
+def test_sqlite_bulk_inserts_of_any_size_share_a_few_statement_shapes(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages insert different numbers of rows; each is padded up to one of a few statement sizes,
+    so the prepared statements are reused, and exactly the real rows are inserted."""
+    columns = ("id", "uid", "content", "kind", "is_latest", "created_at", "space_id", "created_by_id")
+    shapes = _count_shapes(monkeypatch)
+    counts = [891, 1000, 957, 37, 1, 1234]
+    next_id = 1
+    with store_for(sqlite_url) as store:
+        for count in counts:
+            rows = [
+                (next_id + i, f"s{next_id + i:019d}", "x", "readme", True, "2026-03-02 00:00:00.000000", 1, 1)
+                for i in range(count)
+            ]
+            with store.conn.begin():
+                insert_rows(store.conn, spaceblock, columns, rows, {"branch_id": 1})
+            next_id += count
+    assert shapes == [1000, 1000, 1000, 100, 10, 1000, 1000]  # 1234 rows: 1000, then 234 padded to 1000
+    stored = query(sqlite_url, "SELECT count(*), min(id), max(id), count(DISTINCT uid) FROM lamindb_spaceblock")
+    assert stored == [(sum(counts), 1, sum(counts), sum(counts))]
+    assert query(sqlite_url, "SELECT count(*) FROM lamindb_spaceblock WHERE uid IS NULL OR content IS NULL") == [(0,)]
 
 
 def test_sqlite_ids_follow_the_largest_row_when_no_table_has_autoincrement(tmp_path: Any) -> None:

@@ -37,8 +37,10 @@ def create_instance_engine(url: str, *, busy_timeout_seconds: float = 30.0) -> E
     """An engine for one instance database (SQLite or PostgreSQL)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        # a small statement cache: sqlite3 keeps every prepared multi-row INSERT otherwise (RSS)
-        engine = create_engine(parsed, poolclass=NullPool, connect_args={"cached_statements": 8})
+        # room for a page's statements, the bulk inserts' few fixed shapes among them (bulk.py): a
+        # page's cycle of statements larger than the cache would evict each before its next use.
+        # Bounded, since a prepared thousand-row INSERT holds about a megabyte
+        engine = create_engine(parsed, poolclass=NullPool, connect_args={"cached_statements": 32})
         timeout_ms = int(busy_timeout_seconds * 1000)
 
         @event.listens_for(engine, "connect")
