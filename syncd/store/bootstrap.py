@@ -64,7 +64,7 @@ def _lamindb_ddl(conn: Connection) -> tuple[str, ...]:
 
 def _bootstrap(conn: Connection, *, defer_indexes: bool) -> None:
     statements = _lamindb_ddl(conn)
-    for statement in deferrable(statements)[0] if defer_indexes else statements:
+    for statement in deferrable(statements, conn.dialect.name)[0] if defer_indexes else statements:
         conn.exec_driver_sql(statement)
     for statement in ddl.SEED_STATEMENTS:
         conn.exec_driver_sql(statement)

@@ -19,14 +19,19 @@ opened if that run failed. They are built from the statements of LaminDB
 runs. SQLite declares foreign keys inside ``CREATE TABLE``, so there they are
 in place from the start.
 
-Indexes whose columns hold the same few values in nearly every block
-(``_status_code``, ``branch_id``, ``created_on_id``, ``is_latest``, ``kind``)
-are not deferred: a new row's entry goes to the end of its value's run, on a
-page already in memory, so keeping them costs little, while building each
-afterwards reads the whole table again. With them deferred, the builds at
-the end of a 100,000-block load into two SQLite and one PostgreSQL instance
-took 0.91-1.42 s; with them kept, 0.64-0.75 s, and the run was shorter in
-both alternating pairs (9.00/8.27 s against 8.14/7.91 s).
+On SQLite, indexes whose columns hold the same few values in nearly every
+block (``_status_code``, ``branch_id``, ``created_on_id``, ``is_latest``,
+``kind``) are not deferred: a new row's entry goes to the end of its value's
+run, on a page already in memory, so keeping them costs little, while
+building each afterwards reads the whole table again. With them deferred, the
+builds at the end of a 100,000-block load into two SQLite and one PostgreSQL
+instance took 0.91-1.42 s; with them kept, 0.64-0.75 s, and the run was
+shorter in both alternating pairs (9.00/8.27 s against 8.14/7.91 s).
+PostgreSQL defers those six too (``kind`` has a second, ``varchar_pattern_ops``
+index there): copying 90,000 blocks into a table that had them took
+1.56-2.41 s of server time, against 0.99-1.58 s without them and 0.28-0.32 s
+to build all six afterwards; in that load PostgreSQL's instance is the one
+the others wait for (docs/benchmarks.md).
 
 Uniqueness is never deferred, nor any other table's foreign key. Until the
 build, readers see the same rows; their queries just run without those
@@ -82,21 +87,21 @@ def _deferrable_name(statement: str) -> str | None:
     return found["name"] if found is not None and found["table"] == _TABLE else None
 
 
-def _deferred_name(statement: str) -> str | None:
-    """:func:`_deferrable_name`, unless the index is one on steady columns, made at once."""
+def _deferred_name(statement: str, dialect: str) -> str | None:
+    """:func:`_deferrable_name`, unless the index is one on steady columns of SQLite, made at once."""
     name = _deferrable_name(statement)
-    if name is None or _FOREIGN_KEY.match(statement):
+    if name is None or dialect != "sqlite" or _FOREIGN_KEY.match(statement):
         return name
     indexed = _INDEXED.search(statement)
     columns = {part.split()[0].strip('"') for part in indexed["columns"].split(",")} if indexed else set()
     return None if columns and columns <= _STEADY_COLUMNS else name
 
 
-def deferrable(statements: tuple[str, ...]) -> tuple[list[str], list[str]]:
-    """Split bootstrap DDL into what runs now and what waits (``lamindb_spaceblock``'s plain indexes
-    on spread-out columns, and its PostgreSQL foreign keys)."""
-    now = [s for s in statements if _deferred_name(s) is None]
-    later = [s for s in statements if _deferred_name(s) is not None]
+def deferrable(statements: tuple[str, ...], dialect: str) -> tuple[list[str], list[str]]:
+    """Split bootstrap DDL into what runs now and what waits: ``lamindb_spaceblock``'s plain indexes
+    (on SQLite those on spread-out columns only) and its PostgreSQL foreign keys."""
+    now = [s for s in statements if _deferred_name(s, dialect) is None]
+    later = [s for s in statements if _deferred_name(s, dialect) is not None]
     return now, later
 
 
