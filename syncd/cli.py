@@ -6,11 +6,13 @@ Exit codes: 0 success, 1 a sync or check failed, 2 bad command line or configura
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 import structlog
 
@@ -19,7 +21,7 @@ from syncd.errors import ConfigError, SyncdError
 from syncd.logs import register_settings_secrets
 from syncd.settings import Settings, config_path, load_settings, parse_shard
 
-__all__ = ["main"]
+__all__ = ["entry", "main"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,6 +59,28 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("hubsim", help="run the bundled hub emulator (see `syncd hubsim --help`)", add_help=False)
     return parser
+
+
+def entry(argv: Sequence[str] | None = None, *, exit_now: Callable[[int], NoReturn] = os._exit) -> NoReturn:
+    """The ``syncd`` command as a process: :func:`main`, then the exit.
+
+    After ``run-once`` the process ends without the interpreter's teardown:
+    freeing every module's objects one by one (SQLAlchemy's, httpx's) took
+    80-120 ms, a fifth of a no-change run. By then the run has closed every
+    database connection and joined its threads; what is still buffered (log
+    handlers, stdout, stderr) is flushed first. Other commands exit as usual
+    (``serve`` ends through its own shutdown).
+    """
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    code = main(args_list)
+    if args_list[:1] == ["run-once"]:
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            # a closed or broken pipe: nothing more can be said there
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        exit_now(code)
+    sys.exit(code)
 
 
 def main(

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from builders import TOKEN
 
-from syncd.cli import main
+from syncd.cli import entry, main
 from syncd.hubsim.sample import populate
 from syncd.hubsim.server import running_hub
 from syncd.hubsim.store import HubStore
@@ -127,3 +129,49 @@ def test_demo_twice_reports_no_changes_the_second_time(tmp_path: Path) -> None:
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert second.returncode == 0, second.stderr
     assert "No changes" in second.stdout
+
+
+class _Exited(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def _exit_now(code: int) -> NoReturn:
+    raise _Exited(code)
+
+
+def test_the_command_ends_a_run_once_process_at_once_with_its_exit_code(
+    tmp_path: Path, hub, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    monkeypatch.setenv("SYNCD_HUB_TOKEN", TOKEN)
+    config = str(_config(tmp_path, hub.url, "a"))
+    with pytest.raises(_Exited) as ended:
+        entry(["run-once", "--config", config], exit_now=_exit_now)
+    assert ended.value.code == 0
+    assert '"sync.summary"' in capsys.readouterr().out  # written and flushed before the exit
+    with pytest.raises(_Exited) as ended:
+        entry(["run-once", "--config", config, "--instance", "zz"], exit_now=_exit_now)
+    assert ended.value.code == 2
+
+
+def test_other_commands_exit_as_usual(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as ended:
+        entry(["status", "--config", str(tmp_path / "missing.toml")], exit_now=_exit_now)
+    assert ended.value.code == 2
+    assert "missing.toml" in capsys.readouterr().err
+
+
+def test_a_run_once_process_prints_its_whole_summary_and_exit_code(tmp_path: Path, hub) -> None:  # type: ignore[no-untyped-def]
+    config = str(_config(tmp_path, hub.url, "a", "b"))
+    cmd = [sys.executable, "-m", "syncd", "run-once", "--config", config]
+    env = {**os.environ, "SYNCD_HUB_TOKEN": TOKEN}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False, env=env)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.splitlines()[-1])  # the last line, complete
+    assert summary["event"] == "sync.summary"
+    assert [i["outcome"] for i in summary["instances"]] == ["ok", "ok"]
+    refused = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=120, check=False, env={**env, "SYNCD_HUB_TOKEN": "wrong"}
+    )
+    assert refused.returncode == 1
+    assert json.loads(refused.stdout.splitlines()[-1])["instances"][0]["error_kind"] == "auth"
