@@ -20,7 +20,8 @@ run. With Python's default of a pass per 700 new container objects, the same
 load made some 760 young passes and 70 middle ones, 0.53-0.61 s in all, with
 the GIL held; most of what they walked (a page's rows) was freed by reference
 counting soon after. A pass per 10,000 took 0.055-0.085 s. What is really
-cyclic garbage is still collected, only later. The largest such garbage was
+cyclic garbage is still collected, only later: the middle and full passes,
+counted in young ones, become rarer by the same factor. The largest such garbage was
 httpx's response, which held its page's body; the hub client now reads the
 body outside it (``HubClient._receive``). With both, the load's peak memory
 stayed at 122-126 MB; with the rarer passes alone it rose to about 200 MB.
@@ -59,14 +60,17 @@ def fewer_passes(threshold: int = YOUNG_THRESHOLD) -> Iterator[None]:
     """Within the block, a young-generation pass per ``threshold`` new objects at most.
 
     A process that set a higher threshold keeps it; the thresholds in force
-    before the block are restored after it.
+    before the block are restored after it, unless code inside the block set
+    others (those are kept).
     """
     before = gc.get_threshold()
     if before[0] == 0 or before[0] >= threshold:  # 0: the process turned automatic passes off
         yield
         return
-    gc.set_threshold(threshold, *before[1:])
+    ours = (threshold, *before[1:])
+    gc.set_threshold(*ours)
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        if gc.get_threshold() == ours:
+            gc.set_threshold(*before)

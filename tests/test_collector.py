@@ -77,6 +77,16 @@ def test_a_higher_threshold_or_automatic_collection_turned_off_is_kept() -> None
         gc.set_threshold(*before)
 
 
+def test_thresholds_set_during_the_run_are_kept() -> None:
+    before = gc.get_threshold()
+    try:
+        with fewer_passes(before[0] + 1000):
+            gc.set_threshold(before[0] + 7, *before[1:])
+        assert gc.get_threshold()[0] == before[0] + 7
+    finally:
+        gc.set_threshold(*before)
+
+
 def test_the_thresholds_come_back_when_the_run_raises() -> None:
     before = gc.get_threshold()
     seen = []

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import respx
 import structlog
@@ -282,10 +283,26 @@ def test_a_page_body_is_not_kept_in_the_response_after_the_page_is_read() -> Non
                 page = client.fetch_page(Resource.SPACE_BLOCK, limit=100)
                 assert len(page.rows) == 40
                 responses = [
-                    o for o in gc.get_objects()
-                    if isinstance(o, httpx.Response) and id(o) not in earlier
+                    o for o in gc.get_objects() if isinstance(o, httpx.Response) and id(o) not in earlier
                 ]
         assert responses, "the response cycle is expected to be alive until a collector pass"
-        assert not [r for r in responses if hasattr(r, "_content")]
+        body_size = len(orjson.dumps(page.rows))
+        assert not [r for r in responses if _largest_bytes_within(r, depth=3) >= body_size // 2]
     finally:
         gc.enable()
+
+
+def _largest_bytes_within(root: object, depth: int) -> int:
+    """The size of the largest bytes object reachable from ``root`` in at most ``depth`` references."""
+    largest, seen, level = 0, {id(root)}, [root]
+    for _ in range(depth):
+        following = []
+        for obj in level:
+            for ref in gc.get_referents(obj):
+                if isinstance(ref, bytes | bytearray):
+                    largest = max(largest, len(ref))
+                elif id(ref) not in seen and not isinstance(ref, type):
+                    seen.add(id(ref))
+                    following.append(ref)
+        level = following
+    return largest

@@ -16,7 +16,18 @@ from typing import Any
 import pytest
 from applying import NOW, query
 from builders import block_row, instance_settings, space_row
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.exc import IntegrityError
 
 from syncd.errors import StoreError
@@ -338,8 +349,7 @@ def test_sqlite_bulk_insert_splits_rows_to_fit_the_bound_parameter_limit(
     with store_for(sqlite_url) as store, store.conn.begin():
         driver = store.conn.connection.driver_connection
         assert isinstance(driver, sqlite3.Connection)
-        # 3 rows a statement, and the LIMIT
-        old = driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 3 * len(columns) + 1)
+        old = driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 3 * len(columns))  # 3 rows a statement
         try:
             insert_rows(store.conn, spaceblock, columns, rows, {"branch_id": 1})  # not a bound parameter
         finally:
@@ -356,9 +366,9 @@ def _count_shapes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     shapes: list[int] = []
     real = bulk._padded_statement
 
-    def counting(table: str, names: str, width: int, literals: str, shape: int) -> str:
+    def counting(table: str, names: str, width: int, literals: str, shape: int, marker: int | None) -> str:
         shapes.append(shape)
-        return real(table, names, width, literals, shape)
+        return real(table, names, width, literals, shape, marker)
 
     monkeypatch.setattr(bulk, "_padded_statement", counting)
     return shapes
@@ -422,3 +432,26 @@ def test_syncd_sqlite_connections_keep_statement_journals_in_memory(tmp_path: An
     engine.dispose()
     with sqlite3.connect(path) as other:  # another program's connection keeps SQLite's default
         assert other.execute("PRAGMA temp_store").fetchone() == (0,)
+
+
+def test_sqlite_bulk_insert_without_a_marker_column_uses_statements_of_the_exact_size(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Padding rows are told apart by a NOT NULL column; a table written without one is not padded."""
+    notes = Table("syncd_test_notes", MetaData(), Column("id", Integer, primary_key=True), Column("note", String))
+    shapes = _count_shapes(monkeypatch)
+    engine = create_engine(sqlite_url)
+    with engine.begin() as conn:
+        notes.create(conn)
+        insert_rows(conn, notes, ("id", "note"), [(1, "a"), (2, None), (3, "c")])
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        old = driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 2)  # exactly one row's parameters
+        try:
+            insert_rows(conn, notes, ("id", "note"), [(4, "d"), (5, None)])
+        finally:
+            driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, old)
+        stored = conn.execute(text("SELECT id, note FROM syncd_test_notes ORDER BY id")).all()
+    engine.dispose()
+    assert shapes == [3, 1, 1]
+    assert [tuple(r) for r in stored] == [(1, "a"), (2, None), (3, "c"), (4, "d"), (5, None)]

@@ -125,11 +125,13 @@ def insert_rows(
 # number of rows, which differs from page to page (a page's tombstones and known
 # blocks are not inserted), so a statement per row count would be prepared anew
 # for nearly every page. Instead a chunk is padded with rows of NULLs up to one
-# of a few sizes (_SHAPES) and ``LIMIT ?`` keeps its real rows, which come first:
-# a handful of statements per table, prepared once per connection and then
-# taken from sqlite3's statement cache (see engine.py). The padding costs a bound
-# NULL per column and row, well under a millisecond a page. Every chunk's count
-# of inserted rows is checked.
+# of a few sizes (_SHAPES), and the statement inserts only the rows in which a
+# NOT NULL column (never one a real row leaves NULL: the database would refuse
+# that row) is set: a handful of statements per table, prepared once per
+# connection and then taken from sqlite3's statement cache (see engine.py). The
+# padding costs a bound NULL per column and row, well under a millisecond a
+# page. Every chunk's count of inserted rows is checked. A table written without
+# such a column gets statements of exactly its rows' count.
 
 _ROWS_PER_STATEMENT = 1000  # a full page
 _SHAPES = (1000, 100, 10)  # the row counts a chunk is padded to (capped at what one statement may bind)
@@ -145,20 +147,24 @@ def _insert_values(
     driver = conn.connection.driver_connection
     assert isinstance(driver, sqlite3.Connection)
     width = len(columns)
-    # at most SQLite's limit of bound parameters per statement (32,766 by default since 3.32),
-    # one of them the LIMIT
+    # at most SQLite's limit of bound parameters per statement (32,766 by default since 3.32)
     limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    per = max(1, min(_ROWS_PER_STATEMENT, (limit - 1) // width))
+    per = max(1, min(_ROWS_PER_STATEMENT, limit // width))
     quote = conn.dialect.identifier_preparer.quote
     names = ", ".join(quote(table.c[c].name) for c in (*columns, *fixed))
     literals = "".join(f", {int(v)}" for v in fixed.values())
+    # the padding rows' marker: a column that every real row sets (NOT NULL, not the rowid,
+    # which SQLite fills in itself when given NULL)
+    marker = next(
+        (n for n, c in enumerate(columns, 1) if not table.c[c].nullable and not table.c[c].primary_key), None
+    )
     for start in range(0, len(rows), per):
         chunk = rows[start : start + per]
-        shape = _shape(len(chunk), per)
-        values = (*chain.from_iterable(chunk), *((None,) * (width * (shape - len(chunk)))), len(chunk))
-        statement = _padded_statement(quote(table.name), names, width, literals, shape)
-        inserted = conn.exec_driver_sql(statement, values).rowcount
-        if inserted != len(chunk):  # only the real rows, all of them: never expected to fail
+        shape = _shape(len(chunk), per) if marker is not None else len(chunk)
+        padding = (None,) * (width * (shape - len(chunk)))
+        statement = _padded_statement(quote(table.name), names, width, literals, shape, marker)
+        inserted = conn.exec_driver_sql(statement, (*chain.from_iterable(chunk), *padding)).rowcount
+        if inserted != len(chunk):  # all the real rows, only them: never expected to fail
             raise StoreError(f"{table.name}: inserted {inserted} rows of {len(chunk)}")
 
 
@@ -168,10 +174,13 @@ def _shape(count: int, per: int) -> int:
 
 
 @functools.lru_cache(maxsize=32)
-def _padded_statement(table: str, names: str, width: int, literals: str, shape: int) -> str:
+def _padded_statement(
+    table: str, names: str, width: int, literals: str, shape: int, marker: int | None
+) -> str:
     selected = ", ".join(f"column{i}" for i in range(1, width + 1))  # SQLite's names for VALUES columns
     row = "(" + ", ".join("?" * width) + ")"
+    where = f" WHERE column{marker} IS NOT NULL" if marker is not None else ""
     return (
         f"INSERT INTO {table} ({names}) SELECT {selected}{literals} "  # noqa: S608 - names from syncd's schema
-        f"FROM (VALUES {', '.join([row] * shape)}) LIMIT ?"
+        f"FROM (VALUES {', '.join([row] * shape)}){where}"
     )
