@@ -17,8 +17,10 @@ import pytest
 from applying import NOW, query
 from builders import block_row, instance_settings, space_row
 from sqlalchemy import (
+    BigInteger,
     Column,
     Connection,
+    DateTime,
     Integer,
     MetaData,
     String,
@@ -455,3 +457,31 @@ def test_sqlite_bulk_insert_without_a_marker_column_uses_statements_of_the_exact
     engine.dispose()
     assert shapes == [3, 1, 1]
     assert [tuple(r) for r in stored] == [(1, "a"), (2, None), (3, "c"), (4, "d"), (5, None)]
+
+
+@pytest.mark.postgres
+def test_postgres_bulk_insert_sends_each_value_in_its_columns_own_type(pg_url: str) -> None:
+    """Binary COPY: the types come from the database (here narrower than syncd's own definitions),
+    and text needing escapes in text COPY, NULLs and instants arrive exactly."""
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("CREATE TABLE syncd_test_notes (id integer PRIMARY KEY, n smallint, note text, at timestamptz)")
+        )
+    notes = Table(
+        "syncd_test_notes",
+        MetaData(),
+        Column("id", BigInteger, primary_key=True),
+        Column("n", Integer),
+        Column("note", String),
+        Column("at", DateTime(timezone=True)),
+    )
+    odd = "tab\there\nnew line \\ backslash \\N caf\u00e9 \U0001f600"
+    rows = [(1, odd, NOW), (2, None, None)]
+    with engine.begin() as conn:
+        insert_rows(conn, notes, ("id", "note", "at"), rows, {"n": -3})
+        stored = conn.execute(text("SELECT id, n, note, at FROM syncd_test_notes ORDER BY id")).all()
+        assert [tuple(r) for r in stored] == [(1, -3, odd, NOW), (2, -3, None, None)]
+        with pytest.raises(StoreError, match="syncd_test_notes has no column"):
+            insert_rows(conn, Table("syncd_test_notes", MetaData(), Column("gone", Integer)), ("gone",), [(1,)])
+    engine.dispose()

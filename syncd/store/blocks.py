@@ -231,9 +231,8 @@ def _write(
                     r.content,
                     r.hash,
                     r.kind,
-                    # PostgreSQL reads the canonical text as timestamptz; psycopg would spend about
-                    # 2 ms a page turning datetimes back into text
-                    sqlite_from_canonical(r.created_text) if sqlite else r.created_text,
+                    # SQLite stores Django's text form; PostgreSQL's binary COPY takes the datetime
+                    sqlite_from_canonical(r.created_text) if sqlite else r.created_at,
                     spaces[r.space_key],
                     users[r.created_by.lnid],
                 )

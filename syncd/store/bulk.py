@@ -10,7 +10,9 @@ be written with the driver's own bulk path and no ``RETURNING``:
   after the table's largest (and after its ``AUTOINCREMENT`` high-water mark)
   are free until the transaction ends;
 * PostgreSQL: the ids come from the column's own sequence (``nextval``), the
-  way LaminDB's inserts get them, so concurrent writers never collide.
+  way LaminDB's inserts get them, so concurrent writers never collide. Rows
+  go as binary ``COPY``, so values must be of their column's Python type
+  (``datetime`` for a ``timestamptz``, ``int`` for integers, ``str`` for text).
 
 Both run in the caller's transaction. Driver errors are raised as SQLAlchemy
 errors, as everywhere else in the store.
@@ -56,6 +58,28 @@ def allocate_ids(conn: Connection, table: Table, n: int) -> list[int]:
     return sorted(int(i) for i in ids)
 
 
+def _column_types(conn: Connection, table: Table, columns: Sequence[str]) -> list[int]:
+    """The PostgreSQL type (oid) of each of ``columns`` in the database, looked up once per connection.
+
+    Taken from the catalog rather than syncd's table definitions: a binary value
+    must have exactly its column's type (an ``integer`` id where syncd would say
+    ``bigint`` is read as garbage or refused).
+    """
+    key = f"syncd.column_types.{table.name}"
+    known: dict[str, int] | None = conn.info.get(key)
+    if known is None:
+        found = conn.exec_driver_sql(
+            "SELECT attname, atttypid::int FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+            (table.name,),
+        ).all()
+        known = conn.info[key] = {str(name): int(oid) for name, oid in found}
+    missing = [c for c in columns if table.c[c].name not in known]
+    if missing:
+        raise StoreError(f"{table.name} has no column {', '.join(missing)}")
+    return [known[table.c[c].name] for c in columns]
+
+
 def _sqlite_top_id(conn: Connection, table: Table) -> int:
     """The largest id ``table`` has used: its largest row, or its ``AUTOINCREMENT`` mark if higher."""
     quote = conn.dialect.identifier_preparer.quote
@@ -96,13 +120,18 @@ def insert_rows(
         return
     quote = conn.dialect.identifier_preparer.quote
     names = ", ".join(quote(table.c[c].name) for c in (*columns, *fixed))
-    statement = f"COPY {quote(table.name)} ({names}) FROM STDIN"
+    # binary COPY, each value in its column's own binary form (types read off the catalog): text
+    # COPY cost 5-7 us of client CPU per block, most of it escaping the content, on the lane
+    # that the others wait for in a load into SQLite and PostgreSQL together
+    statement = f"COPY {quote(table.name)} ({names}) FROM STDIN (FORMAT BINARY)"
     driver = conn.connection.driver_connection
     assert driver is not None
     dbapi = conn.dialect.loaded_dbapi
     tail = tuple(fixed.values())
+    types = _column_types(conn, table, (*columns, *fixed))
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.set_types(types)
             if tail:
                 for row in rows:
                     copy.write_row(row + tail)
