@@ -39,9 +39,10 @@ indexes. syncd writes a block only for a space in its own map of synced
 spaces, with a creator it has looked up or created and the main branch, in
 the transaction that writes the block; what no key checks in that window is
 a LaminDB client deleting a synced space meanwhile (its blocks would then
-point at no space, and the build waits until they are fixed, see below). While the build runs
-(0.4-1.2 s per 100,000 blocks in the benchmarks), LaminDB's writes to these
-tables wait for it. A build that cannot run (a lock not granted within 5 s on
+point at no space, and the build waits until they are fixed, see below). While
+the build runs (0.4-1.7 s per 100,000 blocks in the benchmarks, with three
+instances building at once on two cores), LaminDB's writes to these tables
+wait for it. A build that cannot run (a lock not granted within 5 s on
 PostgreSQL or within the busy timeout on SQLite, a full disk, or a block that
 some other writer left pointing at no space during the window) fails
 nothing: the instance logs ``store.indexes_not_built`` with the reason and the
