@@ -26,11 +26,12 @@ from sqlalchemy import (
     String,
     Table,
     create_engine,
+    event,
     insert,
     select,
     text,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from syncd.errors import StoreError
 from syncd.models import Position, Resource
@@ -485,3 +486,45 @@ def test_postgres_bulk_insert_sends_each_value_in_its_columns_own_type(pg_url: s
         with pytest.raises(StoreError, match="syncd_test_notes has no column"):
             insert_rows(conn, Table("syncd_test_notes", MetaData(), Column("gone", Integer)), ("gone",), [(1,)])
     engine.dispose()
+
+
+def test_a_batch_writes_its_cursor_once_the_last_pages_just_before_it_commits(sqlite_url: str) -> None:
+    with store_for(sqlite_url, transaction_rows=1000) as store:
+        _with_space(store)
+        _page(store, 1, 10)
+        store.commit()  # the resource's first cursor: its row is made
+        statements: list[str] = []
+        event.listen(store.conn, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        for first in (11, 21, 31):
+            _page(store, first, 10)
+        assert not [s for s in statements if "syncd_cursor" in s]
+        store.commit()
+        assert [s.split()[0] for s in statements if "syncd_cursor" in s] == ["UPDATE"]
+    cursor = query(sqlite_url, "SELECT pass_id FROM syncd_cursor WHERE resource = 'space_block'")
+    assert cursor == [(str(parse_row(B, block_row(40, 1)).id),)]
+    assert _committed(sqlite_url) == 40
+
+
+def test_a_cursor_that_cannot_be_written_at_commit_rolls_its_pages_back(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import syncd.store.instance as instance_module
+
+    real = instance_module.save_cursor
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("UPDATE syncd_cursor ...", {}, Exception("disk I/O error"))
+
+    with store_for(sqlite_url, transaction_rows=1000) as store:
+        _with_space(store)
+        _page(store, 1, 10)
+        monkeypatch.setattr(instance_module, "save_cursor", broken)
+        with pytest.raises(StoreError, match="disk I/O error"):
+            store.commit()
+        assert _committed(sqlite_url) == 0  # the page went with the cursor it could not move
+        monkeypatch.setattr(instance_module, "save_cursor", real)
+        _page(store, 1, 10)  # the store stays usable: the page again, and its cursor
+        store.commit()
+    assert _committed(sqlite_url) == 10
+    cursor = query(sqlite_url, "SELECT pass_id FROM syncd_cursor WHERE resource = 'space_block'")
+    assert cursor == [(str(parse_row(B, block_row(10, 1)).id),)]

@@ -117,10 +117,15 @@ def load_deferred(
     return [json.loads(p) for p in conn.execute(query.order_by(deferred.c.hub_id)).scalars()]
 
 
-# whether anything of a resource is parked: asked for every page, so built once
-_PARKED = tuple(
-    (table, key, select(key).where(table.c.resource == bindparam("resource")).limit(1))
-    for table, key in ((deferred, deferred.c.hub_id), (quarantine, quarantine.c.row_key))
+# whether anything of a resource is deferred, and whether anything is quarantined: asked for every
+# page, so built once, and one statement for both (every statement costs the applying thread another
+# wait for the GIL)
+_PARKED_TABLES = ((deferred, deferred.c.hub_id), (quarantine, quarantine.c.row_key))
+_ANY_PARKED = select(
+    *(
+        select(key).where(table.c.resource == bindparam("resource")).limit(1).scalar_subquery()
+        for table, key in _PARKED_TABLES
+    )
 )
 
 
@@ -129,8 +134,9 @@ def release(conn: Connection, resource: Resource, versions: Mapping[str, str]) -
     if not versions:
         return
     ids = list(versions)
-    for table, key, parked in _PARKED:
-        if conn.execute(parked, {"resource": resource.value}).first() is None:
+    parked = conn.execute(_ANY_PARKED, {"resource": resource.value}).one()
+    for (table, key), some in zip(_PARKED_TABLES, parked, strict=True):
+        if some is None:
             continue  # the common case: nothing parked, so no need to look up a thousand ids
         found = conn.execute(
             select(key, table.c.hub_updated_at).where(
