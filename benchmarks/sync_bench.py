@@ -18,7 +18,10 @@ each as its own process (wall time of the whole process, its own peak RSS via
     (c) are, each into new databases; then no-change runs on the last ones;
 (d) at ``--small-blocks`` (10,000 by default, spaces scaled alike): full sync
     and no-change runs on a second emulator;
-(f) ``python -X importtime`` of a no-change ``run-once``: the biggest imports.
+(f) ``python -X importtime`` of a no-change ``run-once``: the biggest imports;
+(g) the floor under (d): a process that only imports the libraries a no-change
+    ``run-once`` imports (:data:`LIBRARY_IMPORTS`), run after each 100k no-change
+    run of (d), so that both see the machine in the same state.
 
 Before measuring, one unmeasured baseline pass warms the emulator (it
 serialises each row on first read and caches the JSON), so no contender pays
@@ -57,6 +60,11 @@ TARGET_B = 2.5
 TARGET_NOCHANGE_S = 0.5
 TARGET_NOCHANGE_GROWTH = 1.5
 TARGET_RSS_MB = 150.0
+
+LIBRARY_IMPORTS = (
+    "import httpx, httpcore, orjson, sqlalchemy, sqlalchemy.dialects.sqlite, sqlite3, structlog, tenacity"
+)
+"""The third-party modules a no-change ``run-once`` on SQLite loads (h11, anyio, idna and certifi follow)."""
 
 
 # -- configuration and databases ----------------------------------------------------------------
@@ -147,6 +155,23 @@ class Bench:
     def no_change(self, label: str, config: Path, hub: HubProcess, repeat: int) -> list[Measured]:
         return [self.syncd(f"{label} #{n + 1}", config, hub) for n in range(repeat)]
 
+    def python(self) -> str:
+        """The Python the measured syncd runs under."""
+        first = self.syncd_cmd[0]
+        return first if first.endswith(("python", "python3")) else _interpreter_of(first)
+
+    def no_change_and_floor(
+        self, label: str, config: Path, hub: HubProcess, repeat: int
+    ) -> tuple[list[Measured], list[Measured]]:
+        """No-change runs, each followed by (g): its floor, the libraries' imports alone."""
+        runs: list[Measured] = []
+        floors: list[Measured] = []
+        for n in range(repeat):
+            runs.append(self.syncd(f"{label} #{n + 1}", config, hub))
+            floor = [self.python(), "-c", LIBRARY_IMPORTS]
+            floors.append(self.run(f"(g) library imports alone #{n + 1}", floor))
+        return runs, floors
+
 
 def size(blocks: int) -> str:
     return f"{blocks // 1000}k" if blocks >= 1000 and blocks % 1000 == 0 else str(blocks)
@@ -226,7 +251,9 @@ def run_big(args: argparse.Namespace, bench: Bench, status: dict[str, Any]) -> N
             status["a"].append(bench.syncd(f"(a) full, 1 SQLite #{n + 1}", one, hub))
         status["a_rows"] = sqlite_counts(work / "one-0.db")
         label = f"(d) no-change {size(args.blocks)}, 1 SQLite"
-        status["d100"] = bench.no_change(label, work / "one-0.toml", hub, args.nochange_runs)
+        status["d100"], status["floor"] = bench.no_change_and_floor(
+            label, work / "one-0.toml", hub, args.nochange_runs
+        )
         status["importtime"] = import_profile(bench, work / "one-0.toml")
         run_pg(args, bench, status, hub)
 
@@ -304,8 +331,8 @@ def _interpreter_of(script: str) -> str:
 def import_profile(bench: Bench, config: Path) -> list[str]:
     """``-X importtime`` of a no-change run-once (stderr), plus bare interpreter and ``import syncd.cli``."""
     cmd = bench.syncd_cmd
-    if not cmd[0].endswith(("python", "python3")):
-        cmd = [_interpreter_of(cmd[0]), *cmd]
+    if cmd[0] != bench.python():
+        cmd = [bench.python(), *cmd]
     label = "(f) no-change with -X importtime"
     result = bench.run(label, [cmd[0], "-X", "importtime", *cmd[1:], "run-once", "--config", str(config)])
     bench.results.remove(result)
@@ -370,7 +397,7 @@ def report(bench: Bench, status: dict[str, Any], args: argparse.Namespace) -> No
             "requests per run: " + ", ".join(str(r.requests) for r in nochange),
         )
     )
-    syncd_runs = [r for r in bench.results if not r.label.startswith("(c)")]
+    syncd_runs = [r for r in bench.results if not r.label.startswith(("(c)", "(g)"))]
     worst = max(syncd_runs, key=lambda r: r.rss_mb)
     checks.append(
         (
@@ -391,6 +418,13 @@ def report(bench: Bench, status: dict[str, Any], args: argparse.Namespace) -> No
         word = "SKIP" if ok is None else verdict(ok)
         print(f"{word:<5} {name:<48} {detail}")
     print("\n== import time (run-once)")
+    if status.get("floor"):
+        floor = median_wall(status["floor"])
+        print(
+            f"  (g) the libraries' imports alone ({LIBRARY_IMPORTS[len('import '):]}):"
+            f" median {floor:.3f} s of {len(status['floor'])}, run after each no-change run;"
+            f" syncd's no-change run adds {d100 - floor:.3f} s to it"
+        )
     for line in status.get("importtime", []):
         print(f"  {line}")
     print("\n== machine")
