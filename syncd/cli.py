@@ -131,12 +131,13 @@ def _dispatch(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err
             if shard is None:
                 raise ConfigError([f"--shard: must look like K/N with 0 <= K < N, got {args.shard!r}"])
         return serve(path, env, shard=shard)
-    settings = load_settings(path, env)
+    # status reads the instance databases and check asks the daemon: neither talks to the hub
+    settings = load_settings(path, env, require_token=args.command == "run-once")
     register_settings_secrets(settings)
     if args.command == "check":
         from syncd.health import check
 
-        return int(check(settings))
+        return int(check(settings, out=out))
     if args.command == "status":
         from syncd.status_cli import print_status
 

@@ -175,3 +175,29 @@ def test_a_run_once_process_prints_its_whole_summary_and_exit_code(tmp_path: Pat
     )
     assert refused.returncode == 1
     assert json.loads(refused.stdout.splitlines()[-1])["instances"][0]["error_kind"] == "auth"
+
+
+def test_status_and_check_need_no_hub_token(tmp_path: Path, hub) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    with socket.socket() as probe:  # a port where no daemon listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = str(_config(tmp_path, hub.url, "a", extra=f'[health]\nlisten = "127.0.0.1:{port}"\n'))
+    assert main(["run-once", "--config", config], environ={"SYNCD_HUB_TOKEN": TOKEN}, stdout=io.StringIO()) == 0
+
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["status", "--config", config], environ={}, stdout=out, stderr=err) == 0
+    assert "space: complete before" in out.getvalue()
+    assert "space_block: complete before" in out.getvalue()
+    assert err.getvalue() == ""
+
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["check", "--config", config], environ={}, stdout=out, stderr=err) == 2  # cannot ask
+    assert f"cannot ask http://127.0.0.1:{port}/readyz" in out.getvalue()
+    assert "token" not in err.getvalue()
+
+    # run-once still needs it, and says so
+    err = io.StringIO()
+    assert main(["run-once", "--config", config], environ={}, stdout=io.StringIO(), stderr=err) == 2
+    assert "token" in err.getvalue()
