@@ -154,3 +154,44 @@ def test_using_takes_urls_instances_and_the_filter_keyword(tmp_path: Path) -> No
         assert Space.filter(name="Ops").using(other).exists()
     finally:
         registry.disconnect()
+
+
+def _without_jsonvalue(url: str) -> None:
+    """A database as syncd sets one up: LaminDB's tables that syncd fills, and no others."""
+    from sqlalchemy import inspect
+
+    from syncd.store.bootstrap import prepare_schema
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            prepare_schema(conn)
+            assert "lamindb_jsonvalue" not in inspect(conn).get_table_names()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_registry_whose_table_syncd_did_not_create_says_so(
+    dialect: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'synced.db'}" if dialect == "sqlite" else request.getfixturevalue("pg_url")
+    _without_jsonvalue(url)
+    opened = registry.connect(url)
+    try:
+        assert Space.filter().count() == 1  # the built-in space: the tables syncd made are read as usual
+        for query in (
+            lambda: FeatureValue.filter(space__name="all").count(),
+            lambda: FeatureValue.get(1),
+            lambda: FeatureValue.to_dataframe(),
+            lambda: FeatureValue.search("x").to_list(),
+        ):
+            with pytest.raises(InstanceError, match=r"has no table lamindb_jsonvalue: .*`lamin init`") as raised:
+                query()
+            assert "lamindb_space, lamindb_spaceblock" in str(raised.value)
+        # an error about a table that exists is not turned into this one
+        with pytest.raises(Exception, match="no_such_column") as other, opened.read() as conn:
+            conn.execute(text("SELECT no_such_column FROM lamindb_space"))
+        assert not isinstance(other.value, InstanceError)
+    finally:
+        registry.disconnect()

@@ -24,12 +24,17 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from syncd.errors import ConfigError
 from syncd.registry.errors import InstanceError
+from syncd.registry.tables import registry_only
 from syncd.secrets import mask_url
 from syncd.settings import config_path, load_settings
+from syncd.store import schema
 
 __all__ = ["Instance", "connect", "current", "disconnect", "resolve"]
 
 _REQUIRED_TABLE = "lamindb_space"
+_BOOTSTRAPPED = sorted(schema.lamindb.tables)
+# longest first: lamindb_spaceblock, not lamindb_space, is the table an error naming it is about
+_REGISTRY_TABLES = sorted({*schema.lamindb.tables, *registry_only.tables}, key=len, reverse=True)
 
 
 def _lower(value: object) -> str | None:
@@ -117,8 +122,26 @@ class Instance:
             raise InstanceError(f"cannot connect to {self.display_url}: {_reason(exc)}") from None
         try:
             yield conn
+        except DBAPIError as exc:
+            missing = self._missing_table(exc)
+            if missing is None:
+                raise
+            raise InstanceError(
+                f"{self.display_url} has no table {missing}: the query needs an instance made by "
+                "`lamin init` (a database syncd set up itself has only the tables syncd fills: "
+                + ", ".join(_BOOTSTRAPPED)
+                + ")"
+            ) from None
         finally:
             conn.close()
+
+    def _missing_table(self, exc: DBAPIError) -> str | None:
+        """The table the failed statement read and the database lacks, when that was the failure."""
+        said = str(exc.orig)
+        for name in _REGISTRY_TABLES:
+            if name in said and not self.has_table(name):
+                return name
+        return None
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
