@@ -195,3 +195,19 @@ def test_a_registry_whose_table_syncd_did_not_create_says_so(
         assert not isinstance(other.value, InstanceError)
     finally:
         registry.disconnect()
+
+
+def test_to_dataframe_without_pandas_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncd.registry import MissingDependencyError
+
+    registry.connect(sqlite_instance(tmp_path))
+    try:
+        monkeypatch.setitem(sys.modules, "pandas", None)  # what an installation without pandas does
+        with pytest.raises(MissingDependencyError, match=r"pip install 'syncd\[dataframe\]'") as raised:
+            Space.filter().to_dataframe()
+        assert isinstance(raised.value, ImportError)
+        assert Space.filter().count() > 0  # everything else works without it
+    finally:
+        registry.disconnect()

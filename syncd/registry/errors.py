@@ -9,7 +9,8 @@
     ├── InvalidArgument          an argument LaminDB rejects too, e.g. ``delete(permanent=False)``
     ├── HubOwnedError            save()/delete() of a row the hub owns (also a PermissionError)
     ├── ReadOnlyRegistryError    save()/delete() on a read-only registry such as FeatureValue
-    └── InstanceError            no connection, unknown instance name, unreachable or non-LaminDB database
+    ├── InstanceError            no connection, unknown instance name, unreachable or non-LaminDB database
+    └── MissingDependencyError   an optional library is not installed (also an ImportError)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = [
     "HubOwnedError",
     "InstanceError",
     "InvalidArgument",
+    "MissingDependencyError",
     "MultipleObjectsReturned",
     "ReadOnlyRegistryError",
     "RegistryError",
@@ -54,3 +56,7 @@ class ReadOnlyRegistryError(RegistryError):
 
 class InstanceError(RegistryError):
     """The instance cannot be used: not connected, unknown name, unreachable, or not a LaminDB database."""
+
+
+class MissingDependencyError(RegistryError, ImportError):
+    """An optional library the call needs is not installed (pandas for ``to_dataframe``)."""

@@ -10,12 +10,13 @@ relation such as ``ablocks__kind``), then any included plain fields.
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
 from syncd.registry.compiler import parse_path
-from syncd.registry.errors import FieldError
+from syncd.registry.errors import FieldError, MissingDependencyError
 from syncd.registry.model import Reverse
 from syncd.store.types import UTCDateTime
 
@@ -47,12 +48,25 @@ def _columns(qs: QuerySet[R], includes: list[str]) -> tuple[list[str], list[str]
     return chosen, list(dict.fromkeys(extras))
 
 
+def _pandas() -> ModuleType:
+    try:
+        import pandas
+    except ModuleNotFoundError as exc:
+        if exc.name != "pandas":
+            raise
+        raise MissingDependencyError(
+            "to_dataframe needs pandas, which syncd installs only with its dataframe extra: "
+            "pip install 'syncd[dataframe]' (from a checkout: pip install '.[dataframe]')"
+        ) from None
+    module: ModuleType = pandas
+    return module
+
+
 def to_dataframe(
     qs: QuerySet[R], *, include: str | list[str] | None, features: bool | str | list[str] | None,
     limit: int | None, order_by: str | None,
 ) -> pd.DataFrame:
-    import pandas as pd
-
+    pd = _pandas()
     if features:
         raise FieldError("features are only available for LaminDB's Artifact, Record and Run registries")
     includes = [include] if isinstance(include, str) else list(include or [])
