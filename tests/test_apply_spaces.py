@@ -1,10 +1,10 @@
 """Spaces from recorded hub pages into a real SQLite instance."""
 
 import uuid
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from applying import CursorState, apply, counts, opened, query, spaces
-from builders import space_row
+from builders import space_row, stamp
 
 from syncd.models import Resource
 
@@ -120,6 +120,50 @@ def test_bad_rows_are_quarantined_and_leave_when_the_hub_fixes_them(sqlite_url: 
         assert reason.startswith("name:") and '"name": ""' in payload
         fixed = apply(store, S, [space_row(1, name="Fixed", at=5)])
         assert counts(fixed, S) == {"inserted": 1}
+    assert query(sqlite_url, "SELECT count(*) FROM syncd_quarantine") == [(0,)]
+
+
+def test_quarantine_compares_instants_whatever_the_offset_the_hub_spelled(sqlite_url: str) -> None:
+    from builders import T0
+
+    def spelled(seconds: float, offset_hours: int) -> str:
+        tz = timezone(timedelta(hours=offset_hours))
+        return (T0 + timedelta(seconds=seconds)).astimezone(tz).isoformat(timespec="microseconds")
+
+    with opened(sqlite_url) as store:
+        # bad versions stamped at T0+10 s, spelled east and west of UTC, and one with no usable stamp
+        apply(store, S, [
+            space_row(1, name="", updated_at=spelled(10, 13)),
+            space_row(2, name="", updated_at=spelled(10, -5)),
+            space_row(3, name="", updated_at="yesterday"),
+        ])
+        stored = dict(query(sqlite_url, "SELECT row_key, hub_updated_at FROM syncd_quarantine"))
+        assert sorted(stored.values(), key=str) == [stamp(10), stamp(10), None]  # UTC, canonical
+        # an older valid version (served late) does not release the newer bad one...
+        apply(store, S, [space_row(2, name="Old", updated_at=spelled(5, 0))])
+        assert query(sqlite_url, "SELECT count(*) FROM syncd_quarantine") == [(3,)]
+        # ...a newer one releases each entry, the one without a usable stamp included
+        fixed = apply(store, S, [space_row(n, name=f"Fixed {n}", updated_at=spelled(20, 0)) for n in (1, 2, 3)])
+        assert counts(fixed, S) == {"inserted": 2, "updated": 1}
+    assert query(sqlite_url, "SELECT count(*) FROM syncd_quarantine") == [(0,)]
+
+
+def test_quarantine_entries_in_the_hubs_spelling_are_released_too(sqlite_url: str) -> None:
+    """Entries written before quarantine kept the canonical form hold the hub's own spelling."""
+    from builders import T0
+
+    late_east = (T0 + timedelta(seconds=10)).astimezone(timezone(timedelta(hours=13, minutes=45)))
+    with opened(sqlite_url) as store:
+        apply(store, S, [space_row(1, name="")])
+    query_args = {"spelled": late_east.isoformat(timespec="microseconds")}
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE syncd_quarantine SET hub_updated_at = :spelled"), query_args)
+    engine.dispose()
+    with opened(sqlite_url) as store:
+        apply(store, S, [space_row(1, name="Fixed", at=20)])
     assert query(sqlite_url, "SELECT count(*) FROM syncd_quarantine") == [(0,)]
 
 

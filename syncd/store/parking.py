@@ -20,7 +20,7 @@ from syncd.models import Resource
 from syncd.rows import row_key
 from syncd.store.keysets import among
 from syncd.store.schema import deferred, quarantine
-from syncd.timestamps import format_canonical
+from syncd.timestamps import format_canonical, parse_stamp
 
 __all__ = [
     "Deferral",
@@ -143,9 +143,23 @@ def release(conn: Connection, resource: Resource, versions: Mapping[str, str]) -
                 table.c.resource == resource.value, among(conn, key, ids)
             )
         ).all()
-        stale = [k for k, stamp in found if stamp is None or stamp <= versions[k]]
+        stale = [k for k, stamp in found if (at := _instant(stamp)) is None or at <= versions[k]]
         if stale:
             conn.execute(delete(table).where(table.c.resource == resource.value, among(conn, key, stale)))
+
+
+def _instant(stamp: object) -> str | None:
+    """``stamp`` in canonical UTC form, which compares as text as the instants do; None if it is none.
+
+    The hub may spell an instant with any offset, and a row can be quarantined for
+    its very ``updated_at``: such an entry gives way to any valid version. Entries
+    written before quarantine kept the canonical form hold the hub's spelling; this
+    reads those too.
+    """
+    try:
+        return parse_stamp(stamp)[1]
+    except ValueError:
+        return None
 
 
 def quarantine_rows(conn: Connection, resource: Resource, items: list[Rejection], now: datetime) -> None:
@@ -164,7 +178,7 @@ def quarantine_rows(conn: Connection, resource: Resource, items: list[Rejection]
     }
     for key, item in keyed.items():
         updated = item.payload.get("updated_at") if isinstance(item.payload, Mapping) else None
-        updated_text = str(updated)[:64] if updated is not None else None
+        updated_text = _instant(updated)
         values = {
             "hub_updated_at": updated_text,
             "reason": item.reason,
