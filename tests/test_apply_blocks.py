@@ -41,6 +41,30 @@ def test_blocks_land_on_their_spaces_with_creators_on_the_main_branch(sqlite_url
     assert rows[0][9] == "2026-03-01 12:00:00.000000"
 
 
+def test_a_block_moved_into_a_deleted_space_leaves_the_space_it_was_in(sqlite_url: str) -> None:
+    with opened(sqlite_url) as store:
+        apply(store, S, [space_row(1), space_row(2)])
+        apply(store, B, [block_row(1, 1), block_row(2, 1)])
+        apply(store, S, [space_row(2, at=5, deleted=True)])  # space 2 goes
+        # the hub moves block 1 into the deleted space: it is in no live space any more
+        moved = apply(store, B, [block_row(1, 2, at=9)])
+        assert counts(moved, B) == {"deleted": 1}
+        again = apply(store, B, [block_row(1, 2, at=9)])  # the same version re-read in the lookback
+        assert counts(again, B) == {"unchanged": 1}
+    assert query(sqlite_url, "SELECT uid FROM lamindb_spaceblock") == [("bl000000000000020000",)]
+    assert query(sqlite_url, "SELECT count(*) FROM syncd_block_map") == [(1,)]
+    # live on the hub, absent here on purpose: a --full listing must not re-read the stream for it
+    assert query(sqlite_url, "SELECT hub_id FROM syncd_unseen") == [(block_row(1, 2)["id"],)]
+
+
+def test_blocks_first_seen_in_a_deleted_space_are_remembered_as_absent_on_purpose(sqlite_url: str) -> None:
+    with opened(sqlite_url) as store:
+        apply(store, S, [space_row(1), space_row(2, deleted=True)])
+        result = apply(store, B, [block_row(1, 1), block_row(2, 2), block_row(3, 2, deleted=True)])
+        assert counts(result, B) == {"inserted": 1, "unchanged": 2}
+    assert query(sqlite_url, "SELECT hub_id FROM syncd_unseen") == [(block_row(2, 2)["id"],)]
+
+
 def test_a_block_before_its_space_is_deferred_then_applied(sqlite_url: str) -> None:
     with opened(sqlite_url) as store:
         early = apply(store, B, [block_row(1, 5)])

@@ -74,6 +74,23 @@ def test_parked_rows_and_blocks_dropped_with_their_space_are_not_missing(sqlite_
     ]
 
 
+def test_blocks_met_in_a_deleted_space_or_moved_into_one_are_not_missing(sqlite_url: str) -> None:
+    # a first sync meets deleted spaces whose blocks are live on the hub: before, the first --full
+    # after it read the whole block stream again for them
+    moved = block_row(1, 1)
+    born_homeless = block_row(2, 2)
+    with opened(sqlite_url) as store:
+        apply(store, S, [space_row(1), space_row(2, deleted=True)])
+        apply(store, B, [moved, born_homeless])
+        moved = block_row(1, 2, at=9)  # the hub moves it into the deleted space
+        apply(store, B, [moved])
+        store.apply_page(B, [], [], PASSED, None)
+        result = store.reconcile(B, listing(moved, born_homeless))
+        assert result.rescans == []
+        assert store.cursor(B) == PASSED
+    assert query(sqlite_url, "SELECT count(*) FROM lamindb_spaceblock") == [(0,)]
+
+
 def test_without_stamps_or_a_finished_pass_a_listing_only_removes(sqlite_url: str) -> None:
     with opened(sqlite_url) as store:
         apply(store, S, [space_row(1), space_row(3)])

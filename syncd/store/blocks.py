@@ -23,6 +23,7 @@ from syncd.store.context import ApplyContext, ApplyResult, latest_per_id
 from syncd.store.keysets import Lookups, among, key_set, keyed, prepared
 from syncd.store.parking import Deferral, Rejection, defer_rows, quarantine_rows, release
 from syncd.store.schema import block_map, space_gone, space_map, spaceblock, user
+from syncd.store.unseen import remember_unseen
 from syncd.store.users import resolve_users
 from syncd.timestamps import sqlite_from_canonical
 
@@ -88,6 +89,7 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
     to_defer: list[Deferral] = []
     writes: list[HubBlock] = []
     deletes: list[str] = []
+    homeless: list[str] = []  # live on the hub, in a deleted space
     for row in rows:
         hub_id, stamp = row.key, row.stamp
         mapped = maps.get(hub_id)
@@ -102,16 +104,16 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
                     f"for block {hub_id}; a block's lnid must never change",
                 )
             )
-        elif row.deleted_at is not None:
+        elif row.deleted_at is not None or row.space_key in gone:
+            # a tombstone; or its space was deleted on the hub, so the block cannot exist here (one
+            # synced before, in the space it was moved out of, goes as a tombstoned one would)
             versions[hub_id] = stamp
+            if row.deleted_at is None:
+                homeless.append(hub_id)
             if mapped is not None:
                 deletes.append(hub_id)
             else:
                 result.add(R, "unchanged")
-        elif row.space_key in gone:
-            # its space was deleted on the hub: the block cannot exist locally
-            versions[hub_id] = stamp
-            result.add(R, "unchanged")
         elif row.space_key not in spaces:
             to_defer.append(
                 Deferral(
@@ -124,13 +126,11 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
             )
         else:
             writes.append(row)
-    if deletes:
-        local_ids = [maps[h].local_id for h in deletes]
-        conn.execute(delete(spaceblock).where(among(conn, spaceblock.c.id, local_ids)))
-        conn.execute(delete(block_map).where(among(conn, block_map.c.hub_id, deletes)))
-        result.add(R, "deleted", len(deletes))
-        freed = set(local_ids)  # their uids are free again for this page's new blocks
-        lookups.taken = {u: i for u, i in lookups.taken.items() if i not in freed}
+    _delete(conn, deletes, maps, lookups)
+    result.add(R, "deleted", len(deletes))
+    if homeless:
+        # live hub rows this instance lacks on purpose: a --full listing must not re-read the stream
+        remember_unseen(conn, R, homeless)
     if writes:
         _write(conn, writes, maps, spaces, lookups, ctx, result, rejected, versions)
     quarantine_rows(conn, R, rejected, ctx.now)
@@ -139,6 +139,16 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
     result.add(R, "deferred", len(to_defer))
     release(conn, R, versions)
     return result
+
+
+def _delete(conn: Connection, hub_ids: list[str], maps: dict[str, _Mapped], lookups: _Lookups) -> None:
+    if not hub_ids:
+        return
+    local_ids = [maps[h].local_id for h in hub_ids]
+    conn.execute(delete(spaceblock).where(among(conn, spaceblock.c.id, local_ids)))
+    conn.execute(delete(block_map).where(among(conn, block_map.c.hub_id, hub_ids)))
+    freed = set(local_ids)  # their uids are free again for this page's new blocks
+    lookups.taken = {u: i for u, i in lookups.taken.items() if i not in freed}
 
 
 def _page_lookups(conn: Connection) -> Lookups:
