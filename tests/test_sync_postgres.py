@@ -238,3 +238,46 @@ def test_a_local_block_holds_its_space_while_the_block_foreign_keys_wait(pg_url:
         assert references.referencing(conn, 5) == ["lamindb_spaceblock"]
         assert references.referencing(conn, 6) == []  # a space nothing points at
     engine.dispose()
+
+
+def test_names_are_compared_as_each_database_lowers_them(tmp_path: Path, pg_url: str) -> None:
+    """Python's str.lower is neither SQLite's lower() (ASCII only) nor PostgreSQL's (found by a soak).
+
+    PostgreSQL lowers a word-final capital sigma to U+03C3 where Python gives U+03C2, and
+    U+0130 (capital I with a dot) to 'i' where Python adds a combining dot: a rename planned on Python's keys hit the
+    unique index on lower(name) in every run, or a space was deferred for a name
+    the index does not see as taken.
+    """
+    store = HubStore(clock=ManualClock(START))
+    # ids chosen so that, in one page, the space taking the name comes before the one leaving it
+    leaving = store.create_space("ΟΔΟΣ", id="ffffffff-0000-0000-0000-000000000001")
+    taking = store.create_space("other", id="00000000-0000-0000-0000-000000000002")
+    lite = f"sqlite:///{tmp_path}/lite.db"
+    with emulator(store) as hub:
+        clock = manual_clock(hub)
+        settings = settings_for(hub.url, {"pg": pg_url, "lite": lite})
+        assert sync(settings).ok
+        ids = {u: s.id for u, s in local_spaces(pg_url).items()}
+        clock.advance(1)
+        store.rename_space(leaving["id"], "zzz")  # at one instant: one page, one batch
+        store.rename_space(taking["id"], "οδοσ")  # PostgreSQL: lower() equal to the name it leaves
+        # two names PostgreSQL tells apart (so its index allows both) but Python's lower() does not
+        final_sigma = store.create_space("ΝΟΜΟΣ")
+        small_sigma = store.create_space("νομος")
+        # two names PostgreSQL's lower() takes as one (Python's does not): one must wait
+        dotted = store.create_space("İzmir")
+        plain = store.create_space("izmir")
+        clock.advance(1)
+        report = sync(settings)
+        assert report.ok, [i.error for i in report.instances]
+        pg, sqlite = report.instances
+        assert pg.deferred == 1 and sqlite.deferred == 0  # SQLite's lower() folds ASCII only
+        [(reason,)] = fetch(pg_url, "SELECT reason FROM syncd_deferred")
+        assert reason.startswith(("name: 'izmir'", "name: 'İzmir'")), reason  # waits for the other
+    names = {u: s.name for u, s in synced_spaces(pg_url).items()}
+    assert names[leaving["lnid"]] == "zzz" and names[taking["lnid"]] == "οδοσ"
+    assert names[final_sigma["lnid"]] == "ΝΟΜΟΣ" and names[small_sigma["lnid"]] == "νομος"
+    assert len({dotted["lnid"], plain["lnid"]} & names.keys()) == 1
+    assert {u: s.id for u, s in local_spaces(pg_url).items() if u in ids} == ids
+    lite_names = {u: s.name for u, s in synced_spaces(lite).items()}
+    assert {lite_names[s["lnid"]] for s in (dotted, plain)} == {"İzmir", "izmir"}

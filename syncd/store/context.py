@@ -18,10 +18,8 @@ __all__ = [
     "Rescan",
     "RescanReason",
     "latest_per_id",
-    "name_key",
 ]
 
-_ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 RowT = TypeVar("RowT", HubSpace, HubBlock)
@@ -35,14 +33,6 @@ def latest_per_id(rows: list[RowT]) -> list[RowT]:
         if old is None or row.stamp >= old.stamp:
             newest[row.key] = row
     return list(newest.values())
-
-
-def name_key(name: str, dialect: str) -> str:
-    """The key LaminDB's unique index ``lower(name)`` compares on this dialect.
-
-    SQLite's ``lower()`` folds ASCII letters only; PostgreSQL's folds Unicode.
-    """
-    return name.translate(_ASCII_UPPER) if dialect == "sqlite" else name.lower()
 
 
 @dataclass

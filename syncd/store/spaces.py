@@ -13,18 +13,18 @@ back to the beginning: the hub does not re-stamp its blocks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import JSON, Connection, bindparam, cast, delete, func, insert, select, update
 
 from syncd.errors import RowRejected
 from syncd.models import HubSpace, Resource
 from syncd.rows import parse_space
-from syncd.store.context import ApplyContext, ApplyResult, Rescan, latest_per_id, name_key
+from syncd.store.context import ApplyContext, ApplyResult, Rescan, latest_per_id
 from syncd.store.cursors import restart_cursor
-from syncd.store.keysets import among
+from syncd.store.keysets import among, key_set, sqlite_has_json
 from syncd.store.parking import Deferral, Rejection, defer_rows, load_deferred, quarantine_rows, release
 from syncd.store.schema import (
     BUILTIN_SPACE_ID,
@@ -75,11 +75,17 @@ class _Batch:
         mapped = conn.execute(select(space_map).where(among(conn, space_map.c.hub_id, ids)))
         self.maps = {m.hub_id: m for m in mapped}
         self.synced_ids = set(conn.execute(select(space_map.c.local_id)).scalars())
-        self.locals = {
-            r.id: _Local(r.id, r.uid, r.name)
-            for r in conn.execute(select(space.c.id, space.c.uid, space.c.name))
-        }
+        self.locals: dict[int, _Local] = {}
+        # each name's key in LaminDB's unique index, lower(name), as this database computes it
+        self.keys: dict[str, str] = {}
+        for r in conn.execute(select(space.c.id, space.c.uid, space.c.name, func.lower(space.c.name))):
+            self.locals[r.id] = _Local(r.id, r.uid, r.name)
+            self.keys[r.name] = r[3]
+        self.keys.update(_lowered(conn, {r.name for r in rows if r.name is not None} - self.keys.keys()))
         self.by_uid = {loc.uid: loc for loc in self.locals.values()}
+
+    def key(self, name: str) -> str:
+        return self.keys[name]
 
     def reject(self, row: HubSpace, reason: str) -> None:
         self.rejected.append(Rejection(dict(row.raw), reason))
@@ -94,6 +100,30 @@ class _Batch:
     def describe(self, local_id: int) -> str:
         loc = self.locals[local_id]
         return f"{loc.name!r} (id {loc.id}, uid {loc.uid})"
+
+
+_ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _lowered(conn: Connection, names: Collection[str]) -> dict[str, str]:
+    """``lower(name)`` of each name, computed by the database as its unique index computes it.
+
+    Python's ``str.lower`` is not it: SQLite's ``lower()`` folds ASCII letters
+    only, and PostgreSQL's follows the database's character type, which differs
+    from Python for a dotted capital I (``İ``) or a word-final sigma, among others.
+    A rename planned on Python's keys could then trip the index (or defer a
+    space whose name the index does not see as taken).
+    """
+    if not names:
+        return {}
+    if conn.dialect.name == "postgresql":
+        packed = cast(bindparam("names", key_set(conn, names)), JSON)
+        each = func.json_array_elements_text(packed).table_valued("value")
+    elif sqlite_has_json(conn):
+        each = func.json_each(bindparam("names", key_set(conn, names))).table_valued("value")
+    else:  # SQLite without the JSON functions: its built-in lower() folds ASCII only
+        return {name: name.translate(_ASCII_UPPER) for name in names}
+    return {str(n): str(k) for n, k in conn.execute(select(each.c.value, func.lower(each.c.value)))}
 
 
 def _with_parked(conn: Connection, rows: list[HubSpace]) -> tuple[list[HubSpace], set[tuple[str, str]]]:
@@ -169,8 +199,7 @@ def _classify(batch: _Batch, row: HubSpace, plans: list[_Plan], tombstones: list
 
 def _resolve_names(batch: _Batch, plans: list[_Plan]) -> list[_Plan]:
     """Drop (defer or reject) plans whose name cannot be taken; repeat until stable."""
-    dialect = batch.ctx.dialect
-    occupied = {name_key(loc.name, dialect): loc.id for loc in batch.locals.values()}
+    occupied = {batch.key(loc.name): loc.id for loc in batch.locals.values()}
     active = list(plans)
     while True:
         moving = {p.local_id for p in active if p.local_id is not None}
@@ -178,7 +207,7 @@ def _resolve_names(batch: _Batch, plans: list[_Plan]) -> list[_Plan]:
         claims: dict[str, _Plan] = {}
         dropped = False
         for plan in active:
-            key = name_key(plan.row.name, dialect)
+            key = batch.key(plan.row.name)
             holder = held.get(key)
             if key in claims:
                 other = claims[key].row
@@ -228,16 +257,16 @@ def _space_values(row: HubSpace, users: dict[str, int]) -> dict[str, Any]:
 def _write(batch: _Batch, plans: list[_Plan]) -> None:
     if not plans:
         return
-    conn, dialect = batch.conn, batch.ctx.dialect
+    conn = batch.conn
     users = resolve_users(conn, [p.row.created_by for p in plans if p.row.created_by])
     existing = [p for p in plans if p.local_id is not None]
-    targets = {name_key(p.row.name, dialect): p for p in plans}
+    targets = {batch.key(p.row.name): p for p in plans}
     # phase 1: free names that another row of this batch takes
     parked = [
         {"_id": p.local_id, "_name": f"~syncd-rename-{p.local_id}-{p.row.id.hex[:12]}"}
         for p in existing
         if p.local_id is not None
-        and (claimant := targets.get(name_key(batch.locals[p.local_id].name, dialect))) is not None
+        and (claimant := targets.get(batch.key(batch.locals[p.local_id].name))) is not None
         and claimant is not p
     ]
     if parked:
