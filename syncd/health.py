@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from socketserver import ThreadingMixIn
 from typing import Any, Literal, TextIO
@@ -28,6 +27,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import httpx
+import msgspec
 import structlog
 
 from syncd.logs import scrub
@@ -63,8 +63,7 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-@dataclass
-class InstanceHealth:
+class InstanceHealth(msgspec.Struct):
     """The last thing known about one instance."""
 
     last_success: datetime | None = None
@@ -148,7 +147,7 @@ class HealthState:
     def instance(self, name: str) -> InstanceHealth | None:
         with self._lock:
             entry = self._instances.get(name)
-            return None if entry is None else InstanceHealth(**vars(entry))
+            return None if entry is None else msgspec.structs.replace(entry)
 
     def liveness(self) -> tuple[bool, dict[str, Any]]:
         with self._lock:
@@ -165,7 +164,7 @@ class HealthState:
         now = self._clock()
         with self._lock:
             phase, staleness = self._phase, self._staleness
-            entries = {name: InstanceHealth(**vars(e)) for name, e in self._instances.items()}
+            entries = {name: msgspec.structs.replace(e) for name, e in self._instances.items()}
         reasons: list[str] = []
         if phase != "running":
             reasons.append(f"daemon is {phase}")

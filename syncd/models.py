@@ -8,9 +8,10 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+import msgspec
 
 __all__ = [
     "Creator",
@@ -33,8 +34,7 @@ class Resource(enum.StrEnum):
     SPACE_BLOCK = "space_block"
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
+class Position(msgspec.Struct, frozen=True):
     """A keyset position ``(updated_at, id)`` in a resource's total order.
 
     ``updated_at_raw`` is the timestamp exactly as the hub spelled it: the
@@ -46,8 +46,7 @@ class Position:
     id: uuid.UUID
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
+class Page(msgspec.Struct, frozen=True):
     """One page of rows from the hub.
 
     ``hub_date`` is the hub's ``Date`` header: the hub's clock when it answered.
@@ -59,8 +58,7 @@ class Page:
     requested_after: Position | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Creator:
+class Creator(msgspec.Struct, frozen=True):
     """The account that created a space or block (``created_by``)."""
 
     lnid: str
@@ -69,14 +67,11 @@ class Creator:
 
 
 # HubSpace and HubBlock are built once per hub row on the hot path of a full sync and never
-# changed afterwards. They are plain (not frozen) slotted dataclasses because a frozen one pays
-# an ``object.__setattr__`` call per field, several microseconds per row. Hub ids are kept as
-# their canonical text (``key``), the form syncd's tables store and compare; ``id`` builds the
-# ``uuid.UUID`` only where one is asked for.
+# changed afterwards. Hub ids are kept as their canonical text (``key``), the form syncd's tables
+# store and compare; ``id`` builds the ``uuid.UUID`` only where one is asked for.
 
 
-@dataclass(slots=True)
-class HubSpace:
+class HubSpace(msgspec.Struct):
     """A validated ``space`` row."""
 
     key: str
@@ -91,7 +86,7 @@ class HubSpace:
     """``updated_at`` in syncd's canonical text form (see :func:`syncd.timestamps.format_canonical`)."""
     deleted_at: datetime | None
     created_by: Creator | None
-    raw: RawRow = field(repr=False, compare=False)
+    raw: RawRow
 
     @property
     def id(self) -> uuid.UUID:
@@ -102,8 +97,7 @@ class HubSpace:
         return Position(self.updated_at, self.updated_at_raw, self.id)
 
 
-@dataclass(slots=True)
-class HubBlock:
+class HubBlock(msgspec.Struct):
     """A validated ``space_block`` row."""
 
     key: str
@@ -125,7 +119,7 @@ class HubBlock:
     """``updated_at`` in syncd's canonical text form (see :func:`syncd.timestamps.format_canonical`)."""
     deleted_at: datetime | None
     created_by: Creator
-    raw: RawRow = field(repr=False, compare=False)
+    raw: RawRow
 
     @property
     def id(self) -> uuid.UUID:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
+
+import msgspec
 
 from syncd.models import Resource
 
@@ -16,8 +17,7 @@ ACTIONS: tuple[Action, ...] = ("inserted", "updated", "deleted", "deferred", "re
 Outcome = Literal["ok", "failed"]
 
 
-@dataclass
-class InstanceReport:
+class InstanceReport(msgspec.Struct):
     """One instance's part of a run.
 
     ``counts[(resource, action)]`` counts rows; ``deferred``/``quarantined`` are
@@ -31,12 +31,12 @@ class InstanceReport:
     outcome: Outcome = "ok"
     error: str | None = None
     error_kind: str | None = None
-    counts: Counter[tuple[Resource, Action]] = field(default_factory=Counter)
+    counts: Counter[tuple[Resource, Action]] = msgspec.field(default_factory=Counter)
     deferred: int = 0
     quarantined: int = 0
     held: int = 0
-    held_spaces: list[str] = field(default_factory=list)
-    rereads: list[str] = field(default_factory=list)
+    held_spaces: list[str] = msgspec.field(default_factory=list)
+    rereads: list[str] = msgspec.field(default_factory=list)
     duration_seconds: float = 0.0
     finished_at: datetime | None = None
     hub_date: datetime | None = None
@@ -53,8 +53,7 @@ class InstanceReport:
         )
 
 
-@dataclass
-class RunReport:
+class RunReport(msgspec.Struct):
     """A whole run: every selected instance, in configuration order."""
 
     instances: list[InstanceReport]

@@ -24,7 +24,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -32,6 +31,7 @@ from typing import Any, NoReturn
 from wsgiref.simple_server import WSGIServer
 from wsgiref.types import WSGIApplication
 
+import msgspec
 import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -64,8 +64,7 @@ def _default_sync() -> SyncGroup:
     return sync_group
 
 
-@dataclass
-class _Server:
+class _Server(msgspec.Struct):
     server: WSGIServer
     thread: threading.Thread
 

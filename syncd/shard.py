@@ -8,9 +8,10 @@ the databases keep overlapping or misconfigured replicas safe regardless.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from collections.abc import Iterable
+
+import msgspec
 
 from syncd.settings import InstanceSettings, Settings
 
@@ -38,8 +39,8 @@ def apply_shard(settings: Settings, shard: tuple[int, int] | None) -> Settings:
     chosen = shard if shard is not None else settings.schedule.shard
     if chosen is None:
         return settings
-    schedule = dataclasses.replace(settings.schedule, shard=chosen)
-    return dataclasses.replace(settings, schedule=schedule, instances=split(settings.instances, chosen))
+    schedule = msgspec.structs.replace(settings.schedule, shard=chosen)
+    return msgspec.structs.replace(settings, schedule=schedule, instances=split(settings.instances, chosen))
 
 
 def format_shard(shard: tuple[int, int] | None) -> str:

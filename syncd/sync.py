@@ -25,10 +25,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import ParamSpec, Protocol, TypeVar
 
+import msgspec
 import structlog
 
 from syncd.errors import HubError, HubIncompatibleError, RowRejected, StoreError
@@ -92,12 +92,11 @@ class Sink(Protocol):
     def record_failure(self, message: str) -> None: ...
 
 
-@dataclass(frozen=True)
-class SyncOptions:
+class SyncOptions(msgspec.Struct, frozen=True):
     page_size: int = 1000
     lookback: timedelta = timedelta(seconds=120)
     full: bool = False
-    stop: threading.Event = field(default_factory=threading.Event)
+    stop: threading.Event = msgspec.field(default_factory=threading.Event)
 
 
 class Interrupted(Exception):
@@ -108,8 +107,7 @@ def _log() -> structlog.typing.FilteringBoundLogger:
     return structlog.get_logger("syncd.sync")  # type: ignore[no-any-return]
 
 
-@dataclass
-class _Member:
+class _Member(msgspec.Struct):
     sink: Sink
     report: InstanceReport
     started: float

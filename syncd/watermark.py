@@ -19,8 +19,9 @@ Only the hub's clock is used; the local clock never enters a cursor.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+
+import msgspec
 
 from syncd.models import Position
 
@@ -33,8 +34,7 @@ _NIL = uuid.UUID(int=0)
 _MIN = datetime.min.replace(tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class CursorState:
+class CursorState(msgspec.Struct, frozen=True):
     """One instance's cursor for one resource (see the module docstring)."""
 
     complete_before: datetime | None = None
@@ -50,8 +50,7 @@ class CursorState:
         return Start()
 
 
-@dataclass(frozen=True, slots=True)
-class Start:
+class Start(msgspec.Struct, frozen=True):
     """Where a pass begins: after a position, at a stamp (inclusive), or at the beginning."""
 
     after: Position | None = None
@@ -89,8 +88,7 @@ def _earlier(a: datetime | None, b: datetime | None) -> datetime | None:
     return min(a, b)
 
 
-@dataclass
-class PassTracker:
+class PassTracker(msgspec.Struct):
     """Follows one pass of pages and computes the floor of possibly missed stamps."""
 
     start: Start
@@ -137,7 +135,8 @@ class PassTracker:
         """
         own_floor = before.pass_floor if before.pass_pos is not None else None
         if not done:
-            return replace(before, pass_pos=self.position, pass_floor=_earlier(own_floor, self.floor))
+            floor = _earlier(own_floor, self.floor)
+            return msgspec.structs.replace(before, pass_pos=self.position, pass_floor=floor)
         new_complete = _earlier(own_floor, finished_at)
         if new_complete is None:
             complete = before.complete_before

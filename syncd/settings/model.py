@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Literal
+
+import msgspec
 
 from syncd.errors import ConfigError
 from syncd.secrets import Secret, mask_url
@@ -21,8 +22,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class TokenSource:
+class TokenSource(msgspec.Struct, frozen=True):
     """Where a hub token comes from: ``file`` (a path), ``env`` (a variable) or ``credential``.
 
     ``absent``: settings loaded without the token (``require_token=False``), for
@@ -33,10 +33,9 @@ class TokenSource:
     where: str
 
 
-@dataclass(frozen=True)
-class HubSettings:
+class HubSettings(msgspec.Struct, frozen=True):
     url: str
-    token: Secret = field(repr=False)
+    token: Secret  # repr masked by Secret
     token_source: TokenSource
     timeout_seconds: float = 30.0
     retry_attempts: int = 8
@@ -44,8 +43,7 @@ class HubSettings:
     retry_after_cap_seconds: float = 120.0
 
 
-@dataclass(frozen=True)
-class SyncSettings:
+class SyncSettings(msgspec.Struct, frozen=True):
     page_size: int = 1000
     lookback_seconds: float = 120.0
     on_name_conflict: Literal["reject", "adopt"] = "reject"
@@ -54,8 +52,7 @@ class SyncSettings:
     transaction_seconds: float = 2.0
 
 
-@dataclass(frozen=True)
-class ScheduleSettings:
+class ScheduleSettings(msgspec.Struct, frozen=True):
     interval_seconds: float = 60.0
     jitter_seconds: float = 5.0
     full_reconcile_hours: float = 24.0
@@ -64,23 +61,20 @@ class ScheduleSettings:
     shard: tuple[int, int] | None = None
 
 
-@dataclass(frozen=True)
-class HealthSettings:
+class HealthSettings(msgspec.Struct, frozen=True):
     listen_host: str = "127.0.0.1"
     listen_port: int = 8787
     max_staleness_seconds: float | None = None  # None: three intervals
 
 
-@dataclass(frozen=True)
-class LogSettings:
+class LogSettings(msgspec.Struct, frozen=True):
     level: str = "info"
     format: Literal["auto", "json", "console"] = "auto"
 
 
-@dataclass(frozen=True)
-class InstanceSettings:
+class InstanceSettings(msgspec.Struct, frozen=True):
     name: str
-    url: Secret = field(repr=False)
+    url: Secret  # repr masked by Secret
     hub: HubSettings
 
     @property
@@ -89,8 +83,7 @@ class InstanceSettings:
         return mask_url(self.url.reveal())
 
 
-@dataclass(frozen=True)
-class HubGroup:
+class HubGroup(msgspec.Struct, frozen=True):
     """Instances that share one hub URL and token: each hub page is fetched once for all."""
 
     hub: HubSettings
@@ -101,8 +94,7 @@ class HubGroup:
         return self.hub.url + " [" + ",".join(i.name for i in self.instances) + "]"
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(msgspec.Struct, frozen=True):
     source: str
     hub: HubSettings | None
     sync: SyncSettings

@@ -12,9 +12,9 @@ Blocks live on branch 1 (main), as LaminDB's own defaults do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import msgspec
 from sqlalchemy import Connection, bindparam, delete, select, update
 
 from syncd.models import HubBlock, Resource
@@ -32,8 +32,7 @@ __all__ = ["apply_blocks"]
 R = Resource.SPACE_BLOCK
 
 
-@dataclass
-class _Lookups:
+class _Lookups(msgspec.Struct):
     """What the page's lookup found besides maps and spaces."""
 
     taken: dict[str, int]

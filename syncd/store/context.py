@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, TypeVar
+
+import msgspec
 
 from syncd.models import HubBlock, HubSpace, Resource
 from syncd.report import Action
@@ -35,19 +36,17 @@ def latest_per_id(rows: list[RowT]) -> list[RowT]:
     return list(newest.values())
 
 
-@dataclass
-class ApplyContext:
+class ApplyContext(msgspec.Struct):
     dialect: str
     now: datetime
     on_name_conflict: Literal["reject", "adopt"] = "reject"
-    references: SpaceReferences = field(default_factory=SpaceReferences)
+    references: SpaceReferences = msgspec.field(default_factory=SpaceReferences)
 
 
 RescanReason = Literal["space_restored", "rows_missing"]
 
 
-@dataclass(frozen=True)
-class Rescan:
+class Rescan(msgspec.Struct, frozen=True):
     """A resource whose stream an instance reads again from the beginning, why, and for which hub ids.
 
     ``space_restored``: spaces the hub brought back, whose blocks it need not
@@ -60,14 +59,13 @@ class Rescan:
     hub_ids: tuple[str, ...]
 
 
-@dataclass
-class ApplyResult:
+class ApplyResult(msgspec.Struct):
     """Counts per (resource, action), the uids of tombstoned spaces kept because referenced, and
     the streams sent back to the beginning (see :class:`Rescan`)."""
 
-    counts: Counter[tuple[Resource, Action]] = field(default_factory=Counter)
-    held: list[str] = field(default_factory=list)
-    rescans: list[Rescan] = field(default_factory=list)
+    counts: Counter[tuple[Resource, Action]] = msgspec.field(default_factory=Counter)
+    held: list[str] = msgspec.field(default_factory=list)
+    rescans: list[Rescan] = msgspec.field(default_factory=list)
 
     def add(self, resource: Resource, action: Action, n: int = 1) -> None:
         if n:
@@ -79,8 +77,7 @@ class ApplyResult:
         self.rescans.extend(other.rescans)
 
 
-@dataclass(frozen=True)
-class FinishState:
+class FinishState(msgspec.Struct, frozen=True):
     """An instance at the end of a successful run.
 
     ``complete_before`` is the oldest of its resources' watermarks: every hub

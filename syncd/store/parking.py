@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from syncd.models import Resource
@@ -33,8 +33,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Deferral:
+class Deferral(msgspec.Struct, frozen=True):
     hub_id: str
     hub_updated_at: str
     reason: str
@@ -42,8 +41,7 @@ class Deferral:
     waiting_for: str | None = None
 
 
-@dataclass(frozen=True)
-class Rejection:
+class Rejection(msgspec.Struct, frozen=True):
     payload: object
     reason: str
 

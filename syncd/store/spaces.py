@@ -14,9 +14,9 @@ back to the beginning: the hub does not re-stamp its blocks.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from sqlalchemy import JSON, Connection, bindparam, cast, delete, func, insert, select, update
 
 from syncd.errors import RowRejected
@@ -43,15 +43,13 @@ __all__ = ["apply_spaces", "hold_or_remove", "retry_held_spaces"]
 R = Resource.SPACE
 
 
-@dataclass
-class _Local:
+class _Local(msgspec.Struct):
     id: int
     uid: str
     name: str
 
 
-@dataclass
-class _Plan:
+class _Plan(msgspec.Struct):
     row: HubSpace
     local_id: int | None
     kind: str  # "insert" | "update" | "adopt"
