@@ -109,6 +109,49 @@ def test_new_readme_revises_the_latest_and_delete_promotes_the_previous(fresh: r
         SpaceBlock(space=Space.get(6), content="x", kind="note")
 
 
+def test_a_new_readme_never_revises_one_the_hub_owns(fresh: registry.Instance) -> None:
+    """Found by a soak: saving a readme demoted the hub's latest readme and took its uid stem."""
+    hub_readme = SpaceBlock.get(3)  # the latest readme of space 2, synchronised from the hub
+    before = SpaceBlock.filter(space=Space.get(2)).count()
+    with pytest.raises(HubOwnedError, match="latest readme 'BlkStemA000000010002' is synchronised from the hub"):
+        SpaceBlock(space=Space.get(2), content="# mine", kind="readme").save()
+    hub_readme.refresh_from_db()
+    assert hub_readme.is_latest is True
+    assert SpaceBlock.filter(space=Space.get(2)).count() == before
+    # a comment is not a revision: it may be added to a hub space
+    assert SpaceBlock(space=Space.get(2), content="a note", kind="comment").save().id is not None
+
+
+def test_deleting_a_local_version_leaves_a_hub_owned_one_as_the_hub_has_it(fresh: registry.Instance) -> None:
+    from sqlalchemy import text
+
+    # as an earlier syncd left it: a local version on top of the hub's readme, which it demoted
+    with fresh.write() as conn:
+        conn.execute(text("UPDATE lamindb_spaceblock SET is_latest = 0 WHERE id = 3"))
+    local = SpaceBlock(space=Space.get(2), content="# mine", kind="readme").save()
+    with fresh.write() as conn:
+        conn.execute(text("UPDATE lamindb_spaceblock SET uid = 'BlkStemA000000010003' WHERE id = :id"),
+                     {"id": local.id})
+    SpaceBlock.get(local.id).delete()
+    assert SpaceBlock.get(3).is_latest is False  # syncd, not the registry, keeps hub rows in step
+
+
+def test_a_stem_differing_only_in_case_is_another_stem(fresh: registry.Instance) -> None:
+    from sqlalchemy import text
+
+    first = SpaceBlock(space=Space.get(6), content="v1", kind="readme").save()
+    twin = SpaceBlock(space=Space.get(7), content="other", kind="comment").save()
+    twin_uid = first.uid[:16].swapcase() + "0005"
+    with fresh.write() as conn:  # SQLite's LIKE would take this stem for the first one's
+        conn.execute(text("UPDATE lamindb_spaceblock SET uid = :uid WHERE id = :id"), {"uid": twin_uid, "id": twin.id})
+    second = SpaceBlock(space=Space.get(6), content="v2", kind="readme").save()
+    assert second.uid == first.uid[:16] + "0001"
+    second.delete()
+    first.refresh_from_db()
+    assert first.is_latest is True
+    assert SpaceBlock.get(twin.id).is_latest is True
+
+
 def test_query_set_delete_moves_blocks_to_the_trash_unless_permanent(fresh: registry.Instance) -> None:
     assert SpaceBlock.filter(space_id=10).delete() == 2
     assert SpaceBlock.filter(branch_id=-1, space_id=10).count() == 2

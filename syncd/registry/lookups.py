@@ -17,7 +17,15 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from syncd.registry.errors import FieldError
 
-__all__ = ["LOOKUPS", "TRANSFORMS", "apply_lookup", "apply_transform", "coerce_datetime", "text_order"]
+__all__ = [
+    "LOOKUPS",
+    "TRANSFORMS",
+    "apply_lookup",
+    "apply_transform",
+    "coerce_datetime",
+    "starts_with",
+    "text_order",
+]
 
 LOOKUPS = (
     "exact", "iexact", "contains", "icontains", "startswith", "istartswith", "endswith", "iendswith",
@@ -110,6 +118,11 @@ def _startswith(expr: ColumnElement[Any], value: str, dialect: str) -> ColumnEle
         return expr.like(_like_escape(value) + "%", escape="\\")
     ranged = _prefix_range(expr, value, dialect)
     return ranged if ranged is not None else func.substr(expr, 1, len(value)) == value
+
+
+def starts_with(expr: ColumnElement[Any], value: str, dialect: str) -> ColumnElement[bool]:
+    """``expr`` starts with ``value``, case-sensitively, as the ``startswith`` lookup matches."""
+    return _startswith(expr, value, dialect)
 
 
 def _endswith(expr: ColumnElement[Any], value: str, dialect: str) -> ColumnElement[bool]:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from syncd.registry import errors
 from syncd.registry.connection import Instance, current
+from syncd.registry.lookups import starts_with
 
 if TYPE_CHECKING:
     from syncd.registry.record import Record
@@ -138,7 +139,7 @@ def _write(conn: Connection, instance: Instance, record: Record, values: dict[st
     if values.get("created_by_id") is None and registry.__name__ == "SpaceBlock":
         values["created_by_id"] = conn.execute(select(_first_user())).scalar_one()
     if registry.__name__ == "SpaceBlock" and values["kind"] == "readme":
-        _version_readme(conn, registry, values)
+        _version_readme(conn, instance, registry, values)
     new_id = conn.execute(insert(meta.table).values(values).returning(meta.table.c.id)).scalar_one()
     if registry.__name__ == "Space":
         log.warning("registry.space.created", name=values["name"], note=(
@@ -154,8 +155,15 @@ def _first_user() -> Any:
     return func.min(user.c.id)
 
 
-def _version_readme(conn: Connection, registry: type[Record], values: dict[str, Any]) -> None:
-    """A new readme revises the space's latest readme: same 16-character stem, next suffix."""
+def _version_readme(
+    conn: Connection, instance: Instance, registry: type[Record], values: dict[str, Any],
+) -> None:
+    """A new readme revises the space's latest readme: same 16-character stem, next suffix.
+
+    A latest readme that came from the hub is the hub's to revise: demoting it here
+    would change a hub-owned row, and the hub's own next version would then find
+    its uid taken.
+    """
     table = registry._meta.table
     previous = conn.execute(
         select(table.c.id, table.c.uid, table.c.hash).where(
@@ -164,8 +172,15 @@ def _version_readme(conn: Connection, registry: type[Record], values: dict[str, 
         ).order_by(table.c.created_at.desc()).limit(1)).first()
     if previous is None:
         return
+    if _hub_owned(conn, instance, registry, [previous.id]):
+        raise errors.HubOwnedError(
+            f"cannot save a new readme for space {values['space_id']}: its latest readme {previous.uid!r} "
+            "is synchronised from the hub, which owns it, and a new readme would revise it; "
+            "make the change on the hub and let syncd bring it here")
     stem = previous.uid[:16]
-    newest = conn.execute(select(func.max(table.c.uid)).where(table.c.uid.startswith(stem))).scalar_one()
+    # case-sensitively: SQLite's LIKE would take a stem differing only in case for this one
+    same_stem = starts_with(table.c.uid, stem, conn.dialect.name)
+    newest = conn.execute(select(func.max(table.c.uid)).where(same_stem)).scalar_one()
     values["uid"] = stem + _increment(str(newest)[16:20])
     conn.execute(update(table).where(table.c.id == previous.id).values(is_latest=False))
 
@@ -199,7 +214,7 @@ def delete_records(
             if registry.__name__ == "Space":
                 _delete_blocks_of(conn, instance, ids)
             if meta.versioned:
-                _promote_previous(conn, registry, ids)
+                _promote_previous(conn, instance, registry, ids)
             conn.execute(delete(meta.table).where(meta.table.c.id.in_(ids)))
         except IntegrityError as exc:
             raise errors.InvalidArgument(
@@ -221,14 +236,18 @@ def _delete_blocks_of(conn: Connection, instance: Instance, space_ids: list[int]
         conn.execute(delete(table).where(table.c.id.in_(block_ids)))
 
 
-def _promote_previous(conn: Connection, registry: type[Record], ids: list[int]) -> None:
-    """Deleting a latest version makes the newest remaining version of its stem (per branch) latest."""
+def _promote_previous(conn: Connection, instance: Instance, registry: type[Record], ids: list[int]) -> None:
+    """Deleting a latest version makes the newest remaining version of its stem (per branch) latest.
+
+    A version that came from the hub is left as the hub has it: syncd keeps its ``is_latest``.
+    """
     table = registry._meta.table
     heads = conn.execute(select(table.c.uid, table.c.branch_id).where(
         table.c.id.in_(ids), table.c.is_latest.is_(True))).all()
     for uid, branch_id in heads:
         successor = conn.execute(select(table.c.id).where(
-            table.c.uid.startswith(uid[:16]), table.c.branch_id == branch_id, table.c.id.not_in(ids),
+            starts_with(table.c.uid, uid[:16], conn.dialect.name), table.c.branch_id == branch_id,
+            table.c.id.not_in(ids),
         ).order_by(table.c.created_at.desc()).limit(1)).scalar()
-        if successor is not None:
+        if successor is not None and not _hub_owned(conn, instance, registry, [successor]):
             conn.execute(update(table).where(table.c.id == successor).values(is_latest=True))
