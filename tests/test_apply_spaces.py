@@ -259,3 +259,31 @@ def test_deleted_spaces_never_synced_here_are_remembered_together(sqlite_url: st
     )
     assert query(sqlite_url, "SELECT count(*) FROM syncd_deferred") == [(0,)]
     assert sorted(query(sqlite_url, "SELECT hub_id FROM syncd_unseen")) == sorted((b["id"],) for b in waiting)
+
+
+def test_a_name_the_hub_gave_away_is_released_by_the_held_space_that_had_it(sqlite_url: str) -> None:
+    """Found by a soak: a live hub space waited for good for a name a held, deleted space kept."""
+    from sqlalchemy import text
+
+    with opened(sqlite_url) as store:
+        apply(store, S, [space_row(1, name="Shared")])
+        local = spaces(sqlite_url)["sp0000000001"][0]
+        store.conn.execute(
+            text(
+                "INSERT INTO lamindb_branch (id, name, uid, space_id, created_by_id) "
+                "VALUES (7, 'feature', 'brbrbrbrbrbr', :s, 1)"
+            ),
+            {"s": local},
+        )
+        store.conn.commit()
+        held = apply(store, S, [space_row(1, name="Shared", at=9, deleted=True)])
+        assert held.held == ["sp0000000001"]
+        # the hub gives the name to another space, in any case
+        taken = apply(store, S, [space_row(2, name="SHARED", at=10)])
+        assert counts(taken, S) == {"inserted": 1}
+        assert store.retry_parked(S).held == ["sp0000000001"]  # still held, under another name
+    names = {uid: name for uid, (_, name) in spaces(sqlite_url).items()}
+    assert names["sp0000000002"] == "SHARED"
+    assert names["sp0000000001"] == "Shared (deleted on the hub, sp0000000001)"
+    assert spaces(sqlite_url)["sp0000000001"][0] == local  # the same row, still referenced
+    assert query(sqlite_url, "SELECT count(*) FROM syncd_deferred") == [(0,)]

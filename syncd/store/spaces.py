@@ -17,6 +17,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 import msgspec
+import structlog
 from sqlalchemy import JSON, Connection, bindparam, cast, delete, func, insert, select, update
 
 from syncd.errors import RowRejected
@@ -41,6 +42,10 @@ from syncd.store.users import resolve_users
 __all__ = ["apply_spaces", "hold_or_remove", "retry_held_spaces"]
 
 R = Resource.SPACE
+
+
+def _log() -> structlog.typing.FilteringBoundLogger:
+    return structlog.get_logger("syncd.store")  # type: ignore[no-any-return]
 
 
 class _Local(msgspec.Struct):
@@ -72,7 +77,13 @@ class _Batch:
         ids = [r.key for r in rows]
         mapped = conn.execute(select(space_map).where(among(conn, space_map.c.hub_id, ids)))
         self.maps = {m.hub_id: m for m in mapped}
-        self.synced_ids = set(conn.execute(select(space_map.c.local_id)).scalars())
+        self.synced_ids: set[int] = set()
+        self.held_ids: set[int] = set()  # deleted on the hub, kept for the records that reference them
+        for local_id, tombstoned_at in conn.execute(select(space_map.c.local_id, space_map.c.tombstoned_at)):
+            self.synced_ids.add(local_id)
+            if tombstoned_at is not None:
+                self.held_ids.add(local_id)
+        self.evicted: dict[int, str] = {}  # held spaces renamed to free a name: {local id: new name}
         self.locals: dict[int, _Local] = {}
         # each name's key in LaminDB's unique index, lower(name), as this database computes it
         self.keys: dict[str, str] = {}
@@ -94,6 +105,23 @@ class _Batch:
         self.deferred.append(Deferral(row.key, stamp, reason, dict(row.raw)))
         if (row.key, stamp) not in self.parked:  # still waiting is not news
             self.result.add(R, "deferred")
+
+    def evict(self, local_id: int, occupied: dict[str, int]) -> None:
+        """Rename a held space so that a live hub space can take its name (see :func:`_resolve_names`)."""
+        loc = self.locals[local_id]
+        n = 0
+        while True:
+            tag = f" (deleted on the hub, {loc.uid})" if n == 0 else f" (deleted on the hub, {loc.uid}, {n})"
+            name = loc.name[: 100 - len(tag)] + tag
+            self.keys.update(_lowered(self.conn, [name]))
+            if self.keys[name] not in occupied:
+                break
+            n += 1
+        del occupied[self.keys[loc.name]]
+        occupied[self.keys[name]] = local_id
+        self.evicted[local_id] = name
+        _log().warning("sync.held_space_renamed", uid=loc.uid, local_id=local_id, name=loc.name, renamed=name)
+        loc.name = name
 
     def describe(self, local_id: int) -> str:
         loc = self.locals[local_id]
@@ -217,6 +245,12 @@ def _resolve_names(batch: _Batch, plans: list[_Plan]) -> list[_Plan]:
             elif holder is None or holder == plan.local_id:
                 claims[key] = plan
                 continue
+            elif holder in batch.held_ids:
+                # the hub deleted that space, and gave its name to a live one: the name is the live
+                # space's now; the deleted one is only kept for the records that reference it
+                batch.evict(holder, occupied)
+                dropped = True
+                break
             elif holder in batch.synced_ids:
                 batch.defer(
                     plan.row,
@@ -258,6 +292,11 @@ def _write(batch: _Batch, plans: list[_Plan]) -> None:
     conn = batch.conn
     users = resolve_users(conn, [p.row.created_by for p in plans if p.row.created_by])
     existing = [p for p in plans if p.local_id is not None]
+    if batch.evicted:  # names of held spaces that live hub spaces take (see _resolve_names)
+        conn.execute(
+            update(space).where(space.c.id == bindparam("_id")).values(name=bindparam("_name")),
+            [{"_id": local_id, "_name": name} for local_id, name in batch.evicted.items()],
+        )
     targets = {batch.key(p.row.name): p for p in plans}
     # phase 1: free names that another row of this batch takes
     parked = [
