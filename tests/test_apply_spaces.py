@@ -287,3 +287,18 @@ def test_a_name_the_hub_gave_away_is_released_by_the_held_space_that_had_it(sqli
     assert names["sp0000000001"] == "Shared (deleted on the hub, sp0000000001)"
     assert spaces(sqlite_url)["sp0000000001"][0] == local  # the same row, still referenced
     assert query(sqlite_url, "SELECT count(*) FROM syncd_deferred") == [(0,)]
+
+
+def test_a_name_held_by_a_space_whose_newest_version_is_quarantined_says_so(sqlite_url: str) -> None:
+    with opened(sqlite_url) as store:
+        apply(store, S, [space_row(1, name="Alpha")])
+        apply(store, S, [space_row(1, name="", at=5)])  # its rename arrives broken: quarantined
+        waiting = apply(store, S, [space_row(2, name="Alpha", at=6)])
+        assert counts(waiting, S) == {"deferred": 1}
+        [(reason,)] = query(sqlite_url, "SELECT reason FROM syncd_deferred")
+        assert reason.endswith("whose newest hub version is quarantined; waiting for the hub to fix it")
+        # the hub fixes it: the name is free, and the waiting space takes it
+        fixed = apply(store, S, [space_row(1, name="Gamma", at=7)])  # the parked space joins its batch
+        assert counts(fixed, S) == {"updated": 1, "inserted": 1}
+    names = {uid: name for uid, (_, name) in spaces(sqlite_url).items()}
+    assert (names["sp0000000001"], names["sp0000000002"]) == ("Gamma", "Alpha")

@@ -31,6 +31,7 @@ from syncd.store.schema import (
     BUILTIN_SPACE_ID,
     block_map,
     deferred,
+    quarantine,
     space,
     space_gone,
     space_map,
@@ -79,10 +80,17 @@ class _Batch:
         self.maps = {m.hub_id: m for m in mapped}
         self.synced_ids: set[int] = set()
         self.held_ids: set[int] = set()  # deleted on the hub, kept for the records that reference them
-        for local_id, tombstoned_at in conn.execute(select(space_map.c.local_id, space_map.c.tombstoned_at)):
+        self.stuck_ids: set[int] = set()  # their newest hub version is quarantined
+        stuck_keys = set(
+            conn.execute(select(quarantine.c.row_key).where(quarantine.c.resource == R.value)).scalars()
+        )
+        query = select(space_map.c.local_id, space_map.c.tombstoned_at, space_map.c.hub_id)
+        for local_id, tombstoned_at, hub_id in conn.execute(query):
             self.synced_ids.add(local_id)
             if tombstoned_at is not None:
                 self.held_ids.add(local_id)
+            if hub_id in stuck_keys:
+                self.stuck_ids.add(local_id)
         self.evicted: dict[int, str] = {}  # held spaces renamed to free a name: {local id: new name}
         self.locals: dict[int, _Local] = {}
         # each name's key in LaminDB's unique index, lower(name), as this database computes it
@@ -252,10 +260,15 @@ def _resolve_names(batch: _Batch, plans: list[_Plan]) -> list[_Plan]:
                 dropped = True
                 break
             elif holder in batch.synced_ids:
+                waiting = (
+                    "whose newest hub version is quarantined; waiting for the hub to fix it"
+                    if holder in batch.stuck_ids
+                    else "waiting for its rename"
+                )
                 batch.defer(
                     plan.row,
                     f"name: {plan.row.name!r} is still held locally by hub space "
-                    f"{batch.describe(holder)}; waiting for its rename",
+                    f"{batch.describe(holder)}, {waiting}",
                 )
             elif holder == BUILTIN_SPACE_ID:
                 batch.reject(plan.row, f"name: {plan.row.name!r} is the name of the built-in space 'all'")
