@@ -5,8 +5,10 @@ from datetime import timedelta, timezone
 
 from applying import CursorState, apply, counts, opened, query, spaces
 from builders import space_row, stamp
+from sqlalchemy import text
 
 from syncd.models import Resource
+from syncd.store.instance import InstanceStore
 
 S = Resource.SPACE
 
@@ -156,7 +158,7 @@ def test_quarantine_entries_in_the_hubs_spelling_are_released_too(sqlite_url: st
     with opened(sqlite_url) as store:
         apply(store, S, [space_row(1, name="")])
     query_args = {"spelled": late_east.isoformat(timespec="microseconds")}
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
 
     engine = create_engine(sqlite_url)
     with engine.begin() as conn:
@@ -206,20 +208,23 @@ def test_a_space_live_again_after_it_was_removed_sends_the_block_stream_back_to_
     assert query(sqlite_url, "SELECT count(*) FROM syncd_space_gone") == [(0,)]
 
 
+def _reference_from_a_branch(store: InstanceStore, space_id: int) -> None:
+    """A LaminDB record (branch 7) that references the space, committed."""
+    store.conn.execute(
+        text(
+            "INSERT INTO lamindb_branch (id, name, uid, space_id, created_by_id) "
+            "VALUES (7, 'feature', 'brbrbrbrbrbr', :s, 1)"
+        ),
+        {"s": space_id},
+    )
+    store.conn.commit()
+
+
 def test_a_referenced_tombstoned_space_is_held_and_removed_once_free(sqlite_url: str) -> None:
     with opened(sqlite_url) as store:
         apply(store, S, [space_row(1)])
         local = spaces(sqlite_url)["sp0000000001"][0]
-        from sqlalchemy import text
-
-        store.conn.execute(
-            text(
-                "INSERT INTO lamindb_branch (id, name, uid, space_id, created_by_id) "
-                "VALUES (7, 'feature', 'brbrbrbrbrbr', :s, 1)"
-            ),
-            {"s": local},
-        )
-        store.conn.commit()
+        _reference_from_a_branch(store, local)
         result = apply(store, S, [space_row(1, at=9, deleted=True)])
         assert result.held == ["sp0000000001"]
         assert spaces(sqlite_url)["sp0000000001"][0] == local
@@ -263,19 +268,10 @@ def test_deleted_spaces_never_synced_here_are_remembered_together(sqlite_url: st
 
 def test_a_name_the_hub_gave_away_is_released_by_the_held_space_that_had_it(sqlite_url: str) -> None:
     """Found by a soak: a live hub space waited for good for a name a held, deleted space kept."""
-    from sqlalchemy import text
-
     with opened(sqlite_url) as store:
         apply(store, S, [space_row(1, name="Shared")])
         local = spaces(sqlite_url)["sp0000000001"][0]
-        store.conn.execute(
-            text(
-                "INSERT INTO lamindb_branch (id, name, uid, space_id, created_by_id) "
-                "VALUES (7, 'feature', 'brbrbrbrbrbr', :s, 1)"
-            ),
-            {"s": local},
-        )
-        store.conn.commit()
+        _reference_from_a_branch(store, local)
         held = apply(store, S, [space_row(1, name="Shared", at=9, deleted=True)])
         assert held.held == ["sp0000000001"]
         # the hub gives the name to another space, in any case
