@@ -300,16 +300,16 @@ def _space_values(row: HubSpace, users: dict[str, int]) -> dict[str, Any]:
 
 
 def _write(batch: _Batch, plans: list[_Plan]) -> None:
-    if not plans:
-        return
     conn = batch.conn
-    users = resolve_users(conn, [p.row.created_by for p in plans if p.row.created_by])
-    existing = [p for p in plans if p.local_id is not None]
     if batch.evicted:  # names of held spaces that live hub spaces take (see _resolve_names)
         conn.execute(
             update(space).where(space.c.id == bindparam("_id")).values(name=bindparam("_name")),
             [{"_id": local_id, "_name": name} for local_id, name in batch.evicted.items()],
         )
+    if not plans:
+        return
+    users = resolve_users(conn, [p.row.created_by for p in plans if p.row.created_by])
+    existing = [p for p in plans if p.local_id is not None]
     targets = {batch.key(p.row.name): p for p in plans}
     # phase 1: free names that another row of this batch takes
     parked = [
