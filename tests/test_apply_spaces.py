@@ -25,12 +25,14 @@ def test_new_spaces_are_inserted_with_stable_local_ids_and_renames_update_in_pla
     assert after["aaaaaaaaaaaa"] == (1, "all")
 
 
-def test_an_older_or_equal_version_writes_nothing(sqlite_url: str) -> None:
+def test_the_version_applied_writes_nothing_and_one_stamped_older_is_the_current_state(sqlite_url: str) -> None:
     with opened(sqlite_url) as store:
         apply(store, S, [space_row(1, name="New", at=10)])
-        result = apply(store, S, [space_row(1, name="Old", at=5), space_row(1, name="New", at=10)][:1])
-        assert counts(result, S) == {"unchanged": 1}
-    assert spaces(sqlite_url)["sp0000000001"][1] == "New"
+        assert counts(apply(store, S, [space_row(1, name="New", at=10)]), S) == {"unchanged": 1}
+        # a late commit stamps its transaction's start: served later, it is the hub's current state
+        result = apply(store, S, [space_row(1, name="Later", at=5)])
+        assert counts(result, S) == {"updated": 1}
+    assert spaces(sqlite_url)["sp0000000001"][1] == "Later"
 
 
 def test_a_name_swap_and_a_case_only_rename_in_one_page(sqlite_url: str) -> None:
@@ -141,12 +143,13 @@ def test_quarantine_compares_instants_whatever_the_offset_the_hub_spelled(sqlite
         ])
         stored = dict(query(sqlite_url, "SELECT row_key, hub_updated_at FROM syncd_quarantine"))
         assert sorted(stored.values(), key=str) == [stamp(10), stamp(10), None]  # UTC, canonical
-        # an older valid version (served late) does not release the newer bad one...
-        apply(store, S, [space_row(2, name="Old", updated_at=spelled(5, 0))])
-        assert query(sqlite_url, "SELECT count(*) FROM syncd_quarantine") == [(3,)]
-        # ...a newer one releases each entry, the one without a usable stamp included
-        fixed = apply(store, S, [space_row(n, name=f"Fixed {n}", updated_at=spelled(20, 0)) for n in (1, 2, 3)])
-        assert counts(fixed, S) == {"inserted": 2, "updated": 1}
+        # a valid version served later is the hub's current state: it releases the bad one even when a
+        # late commit stamped it older...
+        apply(store, S, [space_row(2, name="Late", updated_at=spelled(5, 0))])
+        assert query(sqlite_url, "SELECT count(*) FROM syncd_quarantine") == [(2,)]
+        # ...and a newer one releases each entry, the one without a usable stamp included
+        fixed = apply(store, S, [space_row(n, name=f"Fixed {n}", updated_at=spelled(20, 0)) for n in (1, 3)])
+        assert counts(fixed, S) == {"inserted": 2}
     assert query(sqlite_url, "SELECT count(*) FROM syncd_quarantine") == [(0,)]
 
 

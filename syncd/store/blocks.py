@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import msgspec
+import structlog
 from sqlalchemy import Connection, bindparam, delete, select, update
 
 from syncd.models import HubBlock, Resource
@@ -30,6 +31,10 @@ from syncd.timestamps import sqlite_from_canonical
 __all__ = ["apply_blocks"]
 
 R = Resource.SPACE_BLOCK
+
+
+def _log() -> structlog.typing.FilteringBoundLogger:
+    return structlog.get_logger("syncd.store")  # type: ignore[no-any-return]
 
 
 class _Lookups(msgspec.Struct):
@@ -89,10 +94,11 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
     writes: list[HubBlock] = []
     deletes: list[str] = []
     homeless: list[str] = []  # live on the hub, in a deleted space
+    restamped = _restamped(conn, rows, maps, spaces)
     for row in rows:
         hub_id, stamp = row.key, row.stamp
         mapped = maps.get(hub_id)
-        if mapped is not None and mapped.hub_updated_at >= stamp:
+        if hub_id in restamped or (mapped is not None and mapped.hub_updated_at == stamp):
             versions[hub_id] = stamp
             result.add(R, "unchanged")
         elif mapped is not None and mapped.uid != row.lnid:
@@ -138,6 +144,79 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
     result.add(R, "deferred", len(to_defer))
     release(conn, R, versions)
     return result
+
+
+def _restamped(
+    conn: Connection, rows: list[HubBlock], maps: dict[str, _Mapped], spaces: dict[str, int]
+) -> dict[str, str]:
+    """Versions stamped older than the one applied here that hold the same content: ``{hub_id: stamp}``.
+
+    A late commit stamps its transaction's start, so the hub's current state can
+    carry an older stamp than a version served before. It is applied all the
+    same when it differs (the rest of :func:`apply_blocks` does that); when it
+    does not, only its stamp is recorded.
+    """
+    older = [r for r in rows if (m := maps.get(r.key)) is not None and m.hub_updated_at > r.stamp]
+    if not older:
+        return {}
+    held = _local_contents(conn, [maps[r.key].local_id for r in older])
+    same: dict[str, str] = {}
+    for row in older:
+        mapped = maps[row.key]
+        if row.deleted_at is None and held.get(mapped.local_id) == _content(row, spaces.get(row.space_key)):
+            same[row.key] = row.stamp
+        else:
+            _log().info(
+                "sync.older_stamp_applied",
+                resource=R.value,
+                hub_id=row.key,
+                applied_stamp=mapped.hub_updated_at,
+                served_stamp=row.stamp,
+            )
+    if same:
+        conn.execute(
+            update(block_map)
+            .where(block_map.c.hub_id == bindparam("_hub_id"))
+            .values(hub_updated_at=bindparam("_stamp")),
+            [{"_hub_id": h, "_stamp": s} for h, s in same.items()],
+        )
+    return same
+
+
+def _content(row: HubBlock, space_id: int | None) -> tuple[Any, ...]:
+    """What a block holds in ``lamindb_spaceblock``, as :func:`_local_contents` reads it back."""
+    return (
+        row.lnid,
+        row.version_tag,
+        row.is_latest,
+        row.content,
+        row.hash,
+        row.kind,
+        row.created_at,
+        space_id,
+        row.created_by.lnid,
+    )
+
+
+def _local_contents(conn: Connection, local_ids: list[int]) -> dict[int, tuple[Any, ...]]:
+    """The content of these local blocks, keyed by local id, in :func:`_content`'s form."""
+    query = (
+        select(
+            spaceblock.c.id,
+            spaceblock.c.uid,
+            spaceblock.c.version_tag,
+            spaceblock.c.is_latest,
+            spaceblock.c.content,
+            spaceblock.c.hash,
+            spaceblock.c.kind,
+            spaceblock.c.created_at,
+            spaceblock.c.space_id,
+            user.c.uid,
+        )
+        .outerjoin(user, user.c.id == spaceblock.c.created_by_id)
+        .where(among(conn, spaceblock.c.id, local_ids))
+    )
+    return {int(r[0]): (r[1], r[2], bool(r[3]), *r[4:]) for r in conn.execute(query)}
 
 
 def _delete(conn: Connection, hub_ids: list[str], maps: dict[str, _Mapped], lookups: _Lookups) -> None:

@@ -27,13 +27,16 @@ RowT = TypeVar("RowT", HubSpace, HubBlock)
 
 
 def latest_per_id(rows: list[RowT]) -> list[RowT]:
-    """One row per hub id: the newest version (the last one seen on a tie)."""
-    newest: dict[object, RowT] = {}
+    """One row per hub id: the one served last, in the order of first appearance.
+
+    The hub serves a row's current state, and a late commit can re-stamp it
+    older than a version served before, so the order of serving decides, not
+    the stamps.
+    """
+    last: dict[object, RowT] = {}
     for row in rows:
-        old = newest.get(row.key)
-        if old is None or row.stamp >= old.stamp:
-            newest[row.key] = row
-    return list(newest.values())
+        last[row.key] = row
+    return list(last.values())
 
 
 class ApplyContext(msgspec.Struct):
@@ -43,7 +46,7 @@ class ApplyContext(msgspec.Struct):
     references: SpaceReferences = msgspec.field(default_factory=SpaceReferences)
 
 
-RescanReason = Literal["space_restored", "rows_missing"]
+RescanReason = Literal["space_restored", "rows_missing", "versions_differ"]
 
 
 class Rescan(msgspec.Struct, frozen=True):
@@ -52,6 +55,9 @@ class Rescan(msgspec.Struct, frozen=True):
     ``space_restored``: spaces the hub brought back, whose blocks it need not
     re-stamp. ``rows_missing``: live rows a complete key listing showed that the
     stream had gone past without serving them (e.g. access granted to old rows).
+    ``versions_differ``: synced rows whose listed ``updated_at`` is not the one
+    applied here, which the stream has gone past (a late commit re-stamped them
+    older while an earlier syncd kept the version it had).
     """
 
     resource: Resource

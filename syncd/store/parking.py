@@ -57,7 +57,11 @@ def _dump(payload: object) -> str:
 
 
 def defer_rows(conn: Connection, resource: Resource, items: list[Deferral], now: datetime) -> None:
-    """Park rows to retry later; an entry is replaced only by a newer version of the row."""
+    """Park rows to retry later; an entry is replaced by any other version of the row.
+
+    The version served last is the hub's current state, even when a late commit
+    stamped it older than the parked one.
+    """
     if not items:
         return
     stamp = format_canonical(now)
@@ -85,7 +89,7 @@ def defer_rows(conn: Connection, resource: Resource, items: list[Deferral], now:
                     last_seen=stamp,
                 )
             )
-        elif old[0] < item.hub_updated_at or (old[0] == item.hub_updated_at and old[1] != item.reason):
+        elif old != (item.hub_updated_at, item.reason):
             conn.execute(
                 update(deferred)
                 .where(
@@ -128,7 +132,12 @@ _ANY_PARKED = select(
 
 
 def release(conn: Connection, resource: Resource, versions: Mapping[str, str]) -> None:
-    """Forget deferred and quarantined entries superseded by these ``{hub_id: updated_at}``."""
+    """Forget deferred and quarantined entries superseded by these ``{hub_id: updated_at}``.
+
+    ``versions`` are versions just applied (or found already applied): the hub's
+    current state of those rows, so every parked version of them is superseded,
+    whatever its stamp (a late commit can re-stamp a row older).
+    """
     if not versions:
         return
     ids = list(versions)
@@ -136,12 +145,8 @@ def release(conn: Connection, resource: Resource, versions: Mapping[str, str]) -
     for (table, key), some in zip(_PARKED_TABLES, parked, strict=True):
         if some is None:
             continue  # the common case: nothing parked, so no need to look up a thousand ids
-        found = conn.execute(
-            select(key, table.c.hub_updated_at).where(
-                table.c.resource == resource.value, among(conn, key, ids)
-            )
-        ).all()
-        stale = [k for k, stamp in found if (at := _instant(stamp)) is None or at <= versions[k]]
+        query = select(key).where(table.c.resource == resource.value, among(conn, key, ids))
+        stale = list(conn.execute(query).scalars())
         if stale:
             conn.execute(delete(table).where(table.c.resource == resource.value, among(conn, key, stale)))
 

@@ -36,6 +36,7 @@ from syncd.store.schema import (
     space_gone,
     space_map,
     spaceblock,
+    user,
 )
 from syncd.store.unseen import remember_unseen
 from syncd.store.users import resolve_users
@@ -74,6 +75,8 @@ class _Batch:
         self.rejected: list[Rejection] = []
         self.deferred: list[Deferral] = []
         self.versions: dict[str, str] = {}
+        # versions the hub re-stamped older without changing what this instance holds: {hub_id: stamp}
+        self.restamped: dict[str, str] = {}
         self.gone: dict[str, str] = {}  # tombstones of spaces never synced here: {hub_id: stamp}
         ids = [r.key for r in rows]
         mapped = conn.execute(select(space_map).where(among(conn, space_map.c.hub_id, ids)))
@@ -100,9 +103,20 @@ class _Batch:
             self.keys[r.name] = r[3]
         self.keys.update(_lowered(conn, {r.name for r in rows if r.name is not None} - self.keys.keys()))
         self.by_uid = {loc.uid: loc for loc in self.locals.values()}
+        self.contents: dict[int, tuple[Any, ...]] | None = None
 
     def key(self, name: str) -> str:
         return self.keys[name]
+
+    def content(self, local_id: int) -> tuple[Any, ...] | None:
+        """(name, description, created_at, creator uid) of a local space, as LaminDB reads it."""
+        if self.contents is None:
+            # only read when the hub serves a version stamped older than the one applied here
+            query = select(
+                space.c.id, space.c.name, space.c.description, space.c.created_at, user.c.uid
+            ).outerjoin(user, user.c.id == space.c.created_by_id)
+            self.contents = {r[0]: tuple(r[1:]) for r in self.conn.execute(query)}
+        return self.contents.get(local_id)
 
     def reject(self, row: HubSpace, reason: str) -> None:
         self.rejected.append(Rejection(dict(row.raw), reason))
@@ -169,7 +183,9 @@ def _with_parked(conn: Connection, rows: list[HubSpace]) -> tuple[list[HubSpace]
             parked.append(parse_space(payload))
         except RowRejected:
             continue  # it was valid when deferred; the retry path quarantines it if not
-    merged = latest_per_id([*parked, *rows])
+    # a served row is the hub's current state: it replaces a parked version of the same space
+    # whatever the stamps say (a late commit can re-stamp a row older)
+    merged = list({r.key: r for r in [*parked, *latest_per_id(rows)]}.values())
     return merged, {(p.key, p.stamp) for p in parked}
 
 
@@ -185,6 +201,7 @@ def apply_spaces(conn: Connection, rows: list[HubSpace], ctx: ApplyContext) -> A
         _classify(batch, row, plans, tombstones)
     plans = _resolve_names(batch, plans)
     _write(batch, plans)
+    _restamp(conn, batch.restamped)
     for row in tombstones:
         _tombstone(batch, row)
     _mark_gone(conn, batch.gone)
@@ -197,10 +214,25 @@ def apply_spaces(conn: Connection, rows: list[HubSpace], ctx: ApplyContext) -> A
 def _classify(batch: _Batch, row: HubSpace, plans: list[_Plan], tombstones: list[HubSpace]) -> None:
     stamp = row.stamp
     mapped = batch.maps.get(row.key)
-    if mapped is not None and mapped.hub_updated_at >= stamp:
+    if mapped is not None and (
+        mapped.hub_updated_at == stamp or (mapped.hub_updated_at > stamp and _holds(batch, mapped, row))
+    ):
+        # the version applied here, or one the hub re-stamped older with the same content (a late
+        # commit stamps its transaction's start): nothing to write but the stamp
+        if mapped.hub_updated_at != stamp:
+            batch.restamped[row.key] = stamp
         batch.versions[row.key] = stamp
         batch.result.add(R, "unchanged")
         return
+    if mapped is not None and mapped.hub_updated_at > stamp:
+        # what the hub serves is the row's current state, whatever its stamp says: converge to it
+        _log().info(
+            "sync.older_stamp_applied",
+            resource=R.value,
+            hub_id=row.key,
+            applied_stamp=mapped.hub_updated_at,
+            served_stamp=stamp,
+        )
     if mapped is not None and mapped.uid != row.lnid:
         batch.reject(
             row,
@@ -229,6 +261,17 @@ def _classify(batch: _Batch, row: HubSpace, plans: list[_Plan], tombstones: list
             f"lnid: {row.lnid} is already the uid of local space {batch.describe(holder.id)}, "
             'which did not come from the hub; set on_name_conflict = "adopt" to take it over',
         )
+
+
+def _holds(batch: _Batch, mapped: Any, row: HubSpace) -> bool:
+    """Whether the instance already holds exactly what ``row`` says (content, not stamps)."""
+    if row.deleted_at is not None or mapped.tombstoned_at is not None:
+        return row.deleted_at is not None and mapped.tombstoned_at is not None
+    if mapped.uid != row.lnid:
+        return False
+    local = batch.content(mapped.local_id)
+    creator = row.created_by.lnid if row.created_by is not None else None
+    return local == (row.name, row.description, row.created_at, creator)
 
 
 def _resolve_names(batch: _Batch, plans: list[_Plan]) -> list[_Plan]:
@@ -370,6 +413,17 @@ def _write_maps(batch: _Batch, plans: list[_Plan]) -> None:
             update(space_map)
             .where(space_map.c.hub_id == values["hub_id"])
             .values(hub_updated_at=values["hub_updated_at"], tombstoned_at=None)
+        )
+
+
+def _restamp(conn: Connection, stamps: Mapping[str, str]) -> None:
+    """Record the stamps of versions the hub re-stamped older without changing them."""
+    if stamps:
+        conn.execute(
+            update(space_map).where(space_map.c.hub_id == bindparam("_hub_id")).values(
+                hub_updated_at=bindparam("_stamp")
+            ),
+            [{"_hub_id": h, "_stamp": s} for h, s in stamps.items()],
         )
 
 

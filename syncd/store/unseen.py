@@ -1,4 +1,6 @@
-"""Live hub rows an instance lacks although its stream has gone past them, found by a key listing.
+"""Live hub rows an instance lacks, or holds in another version, although its stream has gone past them.
+
+Found by a complete key listing (``syncd run-once --full``).
 
 The change stream only shows rows stamped after an instance's cursor. A row
 can become visible to a token without being re-stamped (the hub grants access
@@ -13,6 +15,12 @@ is remembered in ``syncd_unseen`` (and blocks removed with their space are
 entered there at once); only ids not remembered yet send the stream back, and
 ids that stop being missing are forgotten. A restored space re-reads its
 blocks through :mod:`syncd.store.spaces`, whatever is remembered here.
+
+A synced row listed with another ``updated_at`` than the version applied here,
+stamped before ``complete_before``, sends the stream back too: a late commit
+can re-stamp a row older than the version already served, and a syncd that
+preferred newer stamps kept the old content. The stream's next pass applies
+what differs by content and writes nothing for the rest.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from syncd.store.context import ApplyContext, ApplyResult, Rescan
 from syncd.store.cursors import load_cursor, restart_cursor
 from syncd.store.keysets import among
 from syncd.store.schema import block_map, deferred, quarantine, space_map, unseen
+from syncd.timestamps import format_canonical
 
 __all__ = ["remember_unseen", "rescan_unseen"]
 
@@ -54,15 +63,19 @@ def _forget(conn: Connection, resource: Resource, hub_ids: list[str]) -> None:
         )
 
 
-def _accounted_for(conn: Connection, resource: Resource) -> set[str]:
-    """Hub ids synced here or parked (deferred, quarantined)."""
-    table = space_map if resource is Resource.SPACE else block_map
-    ids = set(conn.execute(select(table.c.hub_id)).scalars())
-    ids.update(conn.execute(select(deferred.c.hub_id).where(deferred.c.resource == resource.value)).scalars())
+def _parked(conn: Connection, resource: Resource) -> set[str]:
+    """Hub ids parked here (deferred, quarantined)."""
+    ids = set(conn.execute(select(deferred.c.hub_id).where(deferred.c.resource == resource.value)).scalars())
     ids.update(
         conn.execute(select(quarantine.c.row_key).where(quarantine.c.resource == resource.value)).scalars()
     )
     return ids
+
+
+def _accounted_for(conn: Connection, resource: Resource) -> set[str]:
+    """Hub ids synced here or parked (deferred, quarantined)."""
+    table = space_map if resource is Resource.SPACE else block_map
+    return set(conn.execute(select(table.c.hub_id)).scalars()) | _parked(conn, resource)
 
 
 def rescan_unseen(
@@ -82,9 +95,34 @@ def rescan_unseen(
     _forget(conn, resource, sorted(known - absent))  # arrived here, or no longer live on the hub
     # rows stamped since complete_before are still to come through the stream (committed while
     # the listing was read, say): only the ones it has gone past are missing
-    new = sorted((absent & listing.listed_before(complete_before)) - known)
+    past = listing.listed_before(complete_before)
+    new = sorted((absent & past) - known)
     if new:
         conn.execute(insert(unseen), [{"resource": resource.value, "hub_id": h} for h in new])
-        restart_cursor(conn, resource, now=ctx.now)
         result.rescans.append(Rescan(resource, "rows_missing", tuple(new)))
+    differ = _differing_versions(conn, resource, listing, past)
+    if differ:
+        result.rescans.append(Rescan(resource, "versions_differ", tuple(differ)))
+    if result.rescans:
+        restart_cursor(conn, resource, now=ctx.now)
     return result
+
+
+def _differing_versions(
+    conn: Connection, resource: Resource, listing: KeyListing, past: set[str]
+) -> list[str]:
+    """Synced rows the stream has gone past whose listed stamp is not the stamp of the version applied.
+
+    The stream reads again from the beginning then, and applies what differs by
+    content (:mod:`syncd.store.spaces`, :mod:`syncd.store.blocks`).
+    """
+    table = space_map if resource is Resource.SPACE else block_map
+    parked = _parked(conn, resource)
+    differ = []
+    for hub_id, applied in conn.execute(select(table.c.hub_id, table.c.hub_updated_at)):
+        listed = listing.stamps.get(hub_id)
+        if listed is None or hub_id not in past or hub_id in parked:
+            continue
+        if format_canonical(listed) != applied:
+            differ.append(hub_id)
+    return sorted(differ)
