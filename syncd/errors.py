@@ -9,10 +9,13 @@
     │   ├── HubIncompatibleError     400/404 or a reply outside the contract; never retried
     │   ├── HubTransientError        408/425/429/5xx, resets, timeouts, non-array bodies; retried
     │   └── HubUnavailableError      the retry budget ran out; wraps the last transient error
-    ├── StoreError                   an instance database could not be used
-    │   ├── InstanceUnreachableError cannot connect or open
-    │   ├── IncompatibleSchemaError  not a LaminDB schema syncd can write safely
-    │   └── InstanceLockedError      another syncd process holds the instance's lock
+    ├── StoreError                   an instance database could not be used (kind "store")
+    │   ├── InstanceUnreachableError cannot connect or open ("unreachable")
+    │   ├── InstanceFileSystemError  the file system refused: permissions, read-only, full,
+    │   │                            a directory where a file belongs ("filesystem")
+    │   ├── InstanceBusyError        SQLite stayed locked by another writer ("busy")
+    │   ├── IncompatibleSchemaError  not a LaminDB schema syncd can write safely ("incompatible_schema")
+    │   └── InstanceLockedError      another syncd process holds the instance's lock ("locked")
     ├── RowRejected                  one hub row broke the contract (quarantined, never raised past a page)
     └── RegistryError                errors of the read library, :mod:`syncd.registry`
 
@@ -22,6 +25,8 @@ URLs are shown with the password masked.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 __all__ = [
     "ConfigError",
     "HubAuthError",
@@ -30,6 +35,8 @@ __all__ = [
     "HubTransientError",
     "HubUnavailableError",
     "IncompatibleSchemaError",
+    "InstanceBusyError",
+    "InstanceFileSystemError",
     "InstanceLockedError",
     "InstanceUnreachableError",
     "RegistryError",
@@ -94,19 +101,42 @@ class HubUnavailableError(HubError):
 
 
 class StoreError(SyncdError):
-    """An instance database could not be used."""
+    """An instance database could not be used; it fails that instance alone.
+
+    ``kind`` names the failure in reports, logs and metrics.
+    """
+
+    kind: ClassVar[str] = "store"
 
 
 class InstanceUnreachableError(StoreError):
     """The database cannot be connected to or opened."""
 
+    kind = "unreachable"
+
+
+class InstanceFileSystemError(StoreError):
+    """The file system refused: a permission, a read-only or full file system, a directory for a file."""
+
+    kind = "filesystem"
+
+
+class InstanceBusyError(StoreError):
+    """A SQLite database stayed locked by another writer for longer than syncd waits."""
+
+    kind = "busy"
+
 
 class IncompatibleSchemaError(StoreError):
     """The database is not a LaminDB schema that syncd can write without altering it."""
 
+    kind = "incompatible_schema"
+
 
 class InstanceLockedError(StoreError):
     """Another syncd process holds this instance's lock."""
+
+    kind = "locked"
 
 
 class RowRejected(SyncdError):

@@ -11,16 +11,12 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import structlog
 
-from syncd.errors import (
-    IncompatibleSchemaError,
-    InstanceLockedError,
-    InstanceUnreachableError,
-    StoreError,
-)
+from syncd.errors import StoreError
 from syncd.hub.client import HubClient
 from syncd.observe import NullObserver, Observer
 from syncd.report import InstanceReport, RunReport
@@ -36,14 +32,9 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _store_error_kind(exc: StoreError) -> str:
-    if isinstance(exc, InstanceLockedError):
-        return "locked"
-    if isinstance(exc, IncompatibleSchemaError):
-        return "incompatible_schema"
-    if isinstance(exc, InstanceUnreachableError):
-        return "unreachable"
-    return "store"
+def _failed(report: InstanceReport, message: str, kind: str, log: Any) -> None:
+    report.outcome, report.error, report.error_kind = "failed", message, kind
+    log.error("sync.instance_failed", instance=report.name, error=message, kind=kind)
 
 
 def sync_group(
@@ -70,10 +61,12 @@ def sync_group(
             try:
                 store.open()
             except StoreError as exc:
-                report = reports[inst.name]
-                report.outcome, report.error = "failed", str(exc)
-                report.error_kind = _store_error_kind(exc)
-                log.error("sync.instance_failed", instance=inst.name, error=str(exc), kind=report.error_kind)
+                _failed(reports[inst.name], str(exc), exc.kind, log)
+                continue
+            except Exception as exc:  # a bug while opening one instance: it fails that instance alone
+                log.exception("sync.open_crashed", instance=inst.name, error_type=type(exc).__name__)
+                message = f"internal error ({type(exc).__name__}); see the log for the traceback"
+                _failed(reports[inst.name], message, "internal", log)
                 continue
             if store.bootstrapped:
                 log.info("store.bootstrapped", instance=inst.name, url=inst.display_url)

@@ -221,7 +221,7 @@ def _finish(member: _Member, last_date: datetime | None) -> None:
     try:
         state = member.sink.finish(last_date)
     except StoreError as exc:
-        _fail(member, str(exc), "store")
+        _fail(member, str(exc), exc.kind)
         return
     member.report.deferred, member.report.quarantined = state.deferred, state.quarantined
     member.report.held_spaces, member.report.held = state.held, len(state.held)
@@ -359,7 +359,7 @@ def _apply_everywhere(
         try:
             _count(m, m.sink.apply_page(resource, valid, rejected, state, page.hub_date), obs)
         except StoreError as exc:
-            _fail(m, str(exc), "store")
+            _fail(m, str(exc), exc.kind)
         except Exception as exc:
             # a bug: it still ends the group, but pages already queued in this lane must not
             # be applied after the one that failed (their cursor would pass its rows)
@@ -391,7 +391,7 @@ def _sync_resource(
         try:
             states[m.sink.name] = m.sink.cursor(resource)
         except StoreError as exc:
-            _fail(m, str(exc), "store")
+            _fail(m, str(exc), exc.kind)
     if not states:
         return None
     start = earliest_start(list(states.values()))
@@ -469,7 +469,7 @@ def _commit(member: _Member, obs: Observer) -> None:
     try:
         _count(member, member.sink.commit(), obs)
     except StoreError as exc:
-        _fail(member, str(exc), "store")
+        _fail(member, str(exc), exc.kind)
 
 
 def _retry_parked(members: list[_Member], resource: Resource, obs: Observer) -> None:
@@ -479,7 +479,7 @@ def _retry_parked(members: list[_Member], resource: Resource, obs: Observer) -> 
         try:
             _count(m, m.sink.retry_parked(resource), obs)
         except StoreError as exc:
-            _fail(m, str(exc), "store")
+            _fail(m, str(exc), exc.kind)
 
 
 def _reconcile(source: Source, members: list[_Member], options: SyncOptions, obs: Observer) -> None:
@@ -505,7 +505,7 @@ def _reconcile(source: Source, members: list[_Member], options: SyncOptions, obs
             try:
                 result = m.sink.reconcile(resource, live)
             except StoreError as exc:
-                _fail(m, str(exc), "store")
+                _fail(m, str(exc), exc.kind)
                 continue
             _count(m, result, obs)
             reread = reread or bool(result.rescans)

@@ -12,13 +12,14 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import structlog
 from sqlalchemy import Connection, Engine, RootTransaction, delete, select
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from syncd.errors import InstanceUnreachableError, RowRejected, StoreError
+from syncd.errors import RowRejected, StoreError
 from syncd.listing import KeyListing
 from syncd.models import HubBlock, HubSpace, Resource
 from syncd.rows import parse_block, parse_space, row_key
@@ -27,6 +28,7 @@ from syncd.store.blocks import apply_blocks
 from syncd.store.bootstrap import build_deferred_indexes, prepare_schema
 from syncd.store.context import ApplyContext, ApplyResult, FinishState
 from syncd.store.cursors import load_cursor, save_cursor, write_meta
+from syncd.store.diagnose import first_line, store_failure
 from syncd.store.engine import create_instance_engine
 from syncd.store.indexes import indexes_pending
 from syncd.store.keysets import among
@@ -92,9 +94,7 @@ class InstanceStore:
             self._conn = self._stack.enter_context(self._engine.connect())
         except (SQLAlchemyError, OSError) as exc:
             self.close()
-            raise InstanceUnreachableError(
-                f"cannot open {self._instance.display_url}: {self._describe(exc)}"
-            ) from None
+            raise self._failure(exc, f"cannot open {self._instance.display_url}") from None
         try:
             self._stack.enter_context(
                 instance_lock(
@@ -112,11 +112,9 @@ class InstanceStore:
         except StoreError:
             self.close()
             raise
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError) as exc:
             self.close()
-            raise InstanceUnreachableError(
-                f"cannot prepare {self._instance.display_url}: {self._describe(exc)}"
-            ) from None
+            raise self._failure(exc, f"cannot prepare {self._instance.display_url}") from None
         self._ctx = ApplyContext(
             dialect=self._conn.dialect.name, now=self._clock(), on_name_conflict=self._sync.on_name_conflict
         )
@@ -143,10 +141,27 @@ class InstanceStore:
 
     def _describe(self, exc: BaseException) -> str:
         """An error's first line, with any password in the URL removed."""
-        orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-        message = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+        return self._mask(first_line(exc))
+
+    def _mask(self, message: str) -> str:
         password = self._password()
         return message.replace(password, "***") if password else message
+
+    def _sqlite_file(self) -> Path | None:
+        """The database file of a SQLite instance; None for PostgreSQL or an in-memory database."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self._instance.url.reveal())
+        database = url.database
+        if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+            return None
+        if database.startswith("file:"):
+            return None
+        return Path(database).absolute()
+
+    def _failure(self, exc: BaseException, doing: str) -> StoreError:
+        """The error that fails this instance alone, saying what was being done and why it failed."""
+        return store_failure(exc, doing, sqlite_file=self._sqlite_file(), mask=self._mask)
 
     def _password(self) -> str | None:
         from sqlalchemy.engine import make_url
@@ -167,18 +182,21 @@ class InstanceStore:
         try:
             with self.conn.begin():
                 yield self._ctx
-        except SQLAlchemyError as exc:
-            raise StoreError(f"writing to {self.name} failed: {self._describe(exc)}") from exc
+        except (SQLAlchemyError, OSError) as exc:
+            raise self._store_error(exc) from exc
 
-    def _store_error(self, exc: SQLAlchemyError) -> StoreError:
-        return StoreError(f"writing to {self.name} failed: {self._describe(exc)}")
+    def _store_error(self, exc: BaseException) -> StoreError:
+        return self._failure(exc, f"writing to {self.name} failed")
 
     # -- the synchroniser's calls ---------------------------------------------------
 
     def cursor(self, resource: Resource) -> CursorState:
         self._settle_quietly()
-        with self.conn.begin():
-            return load_cursor(self.conn, resource)
+        try:
+            with self.conn.begin():
+                return load_cursor(self.conn, resource)
+        except (SQLAlchemyError, OSError) as exc:
+            raise self._failure(exc, f"reading {self.name}'s cursor failed") from exc
 
     def commit(self) -> ApplyResult:
         """Commit the pages applied since the last commit, if any; returns what they did."""
@@ -194,7 +212,7 @@ class InstanceStore:
                 for resource, (state, hub_date, now) in cursors.items():
                     save_cursor(self.conn, resource, state, hub_date=hub_date, now=now)
                 batch.commit()
-            except SQLAlchemyError as exc:
+            except (SQLAlchemyError, OSError) as exc:
                 with contextlib.suppress(SQLAlchemyError):
                     batch.rollback()
                 raise self._store_error(exc) from exc
@@ -249,7 +267,7 @@ class InstanceStore:
             if batch is not None:
                 with contextlib.suppress(SQLAlchemyError):
                     batch.rollback()
-            if isinstance(exc, SQLAlchemyError):
+            if isinstance(exc, (SQLAlchemyError, OSError)):
                 raise self._store_error(exc) from exc
             raise
         self._pending.merge(result)
@@ -397,5 +415,8 @@ class InstanceStore:
     def synced_ids(self, resource: Resource) -> set[str]:
         table = space_map if resource is Resource.SPACE else block_map
         self._settle_quietly()
-        with self.conn.begin():
-            return set(self.conn.execute(select(table.c.hub_id)).scalars())
+        try:
+            with self.conn.begin():
+                return set(self.conn.execute(select(table.c.hub_id)).scalars())
+        except (SQLAlchemyError, OSError) as exc:
+            raise self._failure(exc, f"reading {self.name} failed") from exc

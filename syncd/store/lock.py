@@ -2,7 +2,9 @@
 
 The lock is held for a whole run on the connection (PostgreSQL) or by the
 process (SQLite) and vanishes with it, kill -9 included. A second process
-waits up to ``timeout`` seconds and then gets :class:`InstanceLockedError`.
+waits up to ``timeout`` seconds and then gets :class:`InstanceLockedError`. A lock
+file that cannot be created fails the instance with the reason
+(:func:`syncd.store.diagnose.lock_file_failure`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
 from syncd.errors import InstanceLockedError
+from syncd.store.diagnose import lock_file_failure
 
 __all__ = ["instance_lock"]
 
@@ -94,7 +97,10 @@ def _file_lock(
     sleep: Callable[[float], None],
     monotonic: Callable[[], float],
 ) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise lock_file_failure(path, exc) from None
     try:
 
         def attempt() -> bool:
