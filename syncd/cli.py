@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the daemon: scheduled syncs, health and metrics")
     serve.add_argument("--config", help=config_help)
     serve.add_argument("--shard", metavar="K/N", help="handle only shard K of N (by instance name)")
+    serve.add_argument(
+        "--replica-id",
+        help="this replica's name in each instance's freshness record and in PostgreSQL's "
+        "application_name (default: $SYNCD_REPLICA_ID, else host:pid)",
+    )
 
     check = sub.add_parser("check", help="ask a running daemon whether it is ready (exit 0/1/2)")
     check.add_argument("--config", help=config_help)
@@ -130,7 +135,7 @@ def _dispatch(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err
             shard = parse_shard(args.shard)
             if shard is None:
                 raise ConfigError([f"--shard: must look like K/N with 0 <= K < N, got {args.shard!r}"])
-        return serve(path, env, shard=shard)
+        return serve(path, env, shard=shard, replica=args.replica_id)
     # status reads the instance databases and check asks the daemon: neither talks to the hub
     settings = load_settings(path, env, require_token=args.command == "run-once")
     register_settings_secrets(settings)

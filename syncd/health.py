@@ -8,8 +8,9 @@ is a plain WSGI application serving it (``/livez``, ``/readyz``, ``/metrics``);
 answers with an exit code.
 
 Liveness never depends on the hub or the databases: only on the scheduler
-loop's heartbeat. Readiness asks that every instance had a successful sync
-within the staleness bound, and is false while starting and stopping.
+loop's heartbeat. Readiness asks that every instance's staleness, read from
+the instance's own record of its last completed pull (whichever replica
+pulled), is within the bound, and is false while starting and stopping.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import structlog
 
 from syncd.logs import scrub
 from syncd.metrics import Metrics
-from syncd.report import InstanceReport
+from syncd.report import InstanceReport, InStep
 from syncd.settings import Settings
 
 __all__ = [
@@ -71,6 +72,7 @@ class InstanceHealth(msgspec.Struct):
     last_error: str | None = None
     error_kind: str | None = None
     lag_seconds: float | None = None
+    in_step: InStep | None = None
     deferred: int = 0
     quarantined: int = 0
     held: int = 0
@@ -130,6 +132,10 @@ class HealthState:
             entry = self._instances.get(report.name)
             if entry is None:  # an instance dropped by a reload while its run was in flight
                 return
+            if report.in_step is not None:
+                entry.in_step = report.in_step  # whichever replica pulled: read from the instance
+            if report.outcome == "skipped":
+                return  # another replica holds it: neither an attempt nor a failure of this one
             now = report.finished_at or self._clock()
             entry.last_attempt = now
             if report.outcome == "ok":
@@ -171,18 +177,27 @@ class HealthState:
         body: dict[str, Any] = {}
         for name, entry in entries.items():
             age = None if entry.last_success is None else (now - entry.last_success).total_seconds()
-            fresh = age is not None and age <= staleness
+            record = entry.in_step
+            stale = None if record is None else record.staleness(now)
+            fresh = stale is not None and stale <= staleness
             if not fresh:
-                why = "no successful sync yet" if age is None else f"last success {age:.0f}s ago"
+                why = (
+                    "no completed pull recorded in the instance yet"
+                    if record is None or stale is None
+                    else f"last completed pull began {stale:.0f}s ago (by {record.replica})"
+                )
                 if entry.last_error:
                     why += f"; last error ({entry.error_kind or 'error'}): {entry.last_error}"
                 reasons.append(f"{name}: {why}")
             body[name] = {
                 "ready": fresh,
+                "staleness_seconds": None if stale is None else round(stale, 3),
+                "in_step_since": None if record is None else _iso(record.pull_started),
+                "in_step_by": None if record is None else record.replica,
                 "last_success": _iso(entry.last_success),
                 "seconds_since_success": None if age is None else round(age, 3),
                 "last_attempt": _iso(entry.last_attempt),
-                "lag_seconds": entry.lag_seconds,
+                "cursor_lag_seconds": entry.lag_seconds,
                 "last_error": entry.last_error,
                 "error_kind": entry.error_kind,
                 "consecutive_failures": entry.consecutive_failures,

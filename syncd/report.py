@@ -10,11 +10,33 @@ import msgspec
 
 from syncd.models import Resource
 
-__all__ = ["ACTIONS", "Action", "InstanceReport", "Outcome", "RunReport"]
+__all__ = ["ACTIONS", "Action", "InStep", "InstanceReport", "Outcome", "RunReport"]
 
 Action = Literal["inserted", "updated", "deleted", "deferred", "rejected", "unchanged"]
 ACTIONS: tuple[Action, ...] = ("inserted", "updated", "deleted", "deferred", "rejected", "unchanged")
-Outcome = Literal["ok", "failed"]
+Outcome = Literal["ok", "failed", "skipped"]
+"""``skipped``: another replica held the instance's lock, so this one left it to that replica."""
+
+
+class InStep(msgspec.Struct, frozen=True):
+    """When an instance was last brought in step with the hub, by whom, read from the instance itself.
+
+    ``pull_started`` is the hub's clock (its ``Date``) when the oldest of the
+    last completed pulls of each resource began: every change the hub had
+    visible then is in the instance (late commits aside, which the lookback
+    repairs). ``hub_offset_seconds`` is the hub's clock minus the local clock
+    of the replica that pulled, measured then.
+    """
+
+    pull_started: datetime
+    hub_offset_seconds: float
+    finished_at: datetime
+    replica: str
+    hub: str
+
+    def staleness(self, now: datetime) -> float:
+        """Hub-clock seconds since ``pull_started``, ``now`` being the local clock."""
+        return max(0.0, (now - self.pull_started).total_seconds() + self.hub_offset_seconds)
 
 
 class InstanceReport(msgspec.Struct):
@@ -42,6 +64,7 @@ class InstanceReport(msgspec.Struct):
     hub_date: datetime | None = None
     lag_seconds: float | None = None
     hub_requests: int = 0
+    in_step: InStep | None = None
 
     def count(self, resource: Resource, action: Action) -> int:
         return self.counts[(resource, action)]
@@ -61,8 +84,8 @@ class RunReport(msgspec.Struct):
 
     @property
     def ok(self) -> bool:
-        return all(i.outcome == "ok" for i in self.instances)
+        return all(i.outcome != "failed" for i in self.instances)
 
     @property
     def failed(self) -> list[InstanceReport]:
-        return [i for i in self.instances if i.outcome != "ok"]
+        return [i for i in self.instances if i.outcome == "failed"]

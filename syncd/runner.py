@@ -11,25 +11,62 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+import msgspec
 import structlog
 
-from syncd.errors import StoreError
+from syncd.errors import InstanceLockedError, StoreError
 from syncd.hub.client import HubClient
 from syncd.observe import NullObserver, Observer
 from syncd.report import InstanceReport, RunReport
-from syncd.settings import HubGroup, Settings
+from syncd.settings import HubGroup, InstanceSettings, Settings
+from syncd.store.freshness import peek_in_step
 from syncd.store.instance import InstanceStore
+from syncd.store.session import Keepalive
 from syncd.sync import Sink, SyncOptions
 from syncd.sync import sync_group as _sync_group
 
-__all__ = ["run_sync", "sync_group"]
+__all__ = ["WhenLocked", "run_sync", "sync_group"]
+
+WhenLocked = Literal["wait", "skip"]
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _opened(store: InstanceStore, report: InstanceReport, when_locked: WhenLocked, log: Any) -> bool:
+    """Open one instance; a failure fails (or, when another replica holds it, skips) it alone."""
+    try:
+        store.open()
+    except InstanceLockedError as exc:
+        if when_locked == "skip":
+            _skipped(report, store.instance, log)
+        else:
+            _failed(report, str(exc), exc.kind, log)
+        return False
+    except StoreError as exc:
+        _failed(report, str(exc), exc.kind, log)
+        return False
+    except Exception as exc:  # a bug while opening one instance: it fails that instance alone
+        log.exception("sync.open_crashed", instance=report.name, error_type=type(exc).__name__)
+        message = f"internal error ({type(exc).__name__}); see the log for the traceback"
+        _failed(report, message, "internal", log)
+        return False
+    return True
+
+
+def _skipped(report: InstanceReport, inst: InstanceSettings, log: Any) -> None:
+    report.outcome = "skipped"
+    report.in_step = peek_in_step(inst.url.reveal())
+    log.debug(
+        "sync.instance_skipped",
+        instance=inst.name,
+        reason="held by another replica",
+        in_step_by=None if report.in_step is None else report.in_step.replica,
+    )
 
 
 def _failed(report: InstanceReport, message: str, kind: str, log: Any) -> None:
@@ -48,33 +85,41 @@ def sync_group(
     stop: threading.Event | None = None,
     clock: Callable[[], datetime] = _utc_now,
     monotonic: Callable[[], float] = time.monotonic,
+    replica: str | None = None,
+    when_locked: WhenLocked = "wait",
 ) -> list[InstanceReport]:
-    """Sync one hub group once; never raises for hub or database failures."""
+    """Sync one hub group once; never raises for hub or database failures.
+
+    ``when_locked``: an instance whose lock another process holds is waited for
+    (``lock_timeout_seconds``, then it fails as ``locked``), or, for replicas
+    sharing instances, ``"skip"``: left to the holder at once, reported as
+    ``skipped`` with the freshness that holder recorded.
+    """
     obs = observer if observer is not None else NullObserver()
     log = structlog.get_logger("syncd.run").bind(hub=group.hub.url)
     reports = {i.name: InstanceReport(i.name) for i in group.instances}
     started = monotonic()
     stores: list[InstanceStore] = []
+    sync_settings = settings.sync
+    if when_locked == "skip":
+        sync_settings = msgspec.structs.replace(sync_settings, lock_timeout_seconds=0.0)
     try:
         for inst in group.instances:
-            store = InstanceStore(inst, settings.sync, clock=clock, sleep=sleep, monotonic=monotonic)
-            try:
-                store.open()
-            except StoreError as exc:
-                _failed(reports[inst.name], str(exc), exc.kind, log)
-                continue
-            except Exception as exc:  # a bug while opening one instance: it fails that instance alone
-                log.exception("sync.open_crashed", instance=inst.name, error_type=type(exc).__name__)
-                message = f"internal error ({type(exc).__name__}); see the log for the traceback"
-                _failed(reports[inst.name], message, "internal", log)
+            store = InstanceStore(
+                inst, sync_settings, clock=clock, sleep=sleep, monotonic=monotonic, replica=replica
+            )
+            if not _opened(store, reports[inst.name], when_locked, log):
                 continue
             if store.bootstrapped:
                 log.info("store.bootstrapped", instance=inst.name, url=inst.display_url)
             stores.append(store)
         if stores:
-            with HubClient(
-                group.hub, transport=transport, sleep=sleep, observer=obs, monotonic=monotonic
-            ) as client:
+            with (
+                Keepalive(stores, every_seconds=settings.sync.lease_seconds / 3),
+                HubClient(
+                    group.hub, transport=transport, sleep=sleep, observer=obs, monotonic=monotonic
+                ) as client,
+            ):
                 sinks: list[Sink] = list(stores)
                 options = SyncOptions(
                     page_size=settings.sync.page_size,

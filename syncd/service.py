@@ -18,6 +18,7 @@ signals, exit) is a keyword parameter with the real thing as default.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import signal
@@ -45,6 +46,7 @@ from syncd.notify import Notifier, watchdog_interval
 from syncd.schedule import ActiveRuns, GroupJob, SyncGroup, backoff_interval
 from syncd.settings import Settings, load_settings
 from syncd.shard import apply_shard, format_shard
+from syncd.store.replica import default_replica_id
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "Daemon", "serve"]
 
@@ -58,10 +60,11 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _default_sync() -> SyncGroup:
+def _default_sync(replica: str) -> SyncGroup:
     from syncd.runner import sync_group
 
-    return sync_group
+    # replicas share instances: one held by another replica is left to it, not waited for
+    return functools.partial(sync_group, replica=replica, when_locked="skip")
 
 
 class _Server(msgspec.Struct):
@@ -92,8 +95,10 @@ class Daemon:
         hard_exit: Callable[[int], NoReturn] = os._exit,
         rng: random.Random | None = None,
         heartbeat_seconds: float | None = None,
+        replica: str | None = None,
     ) -> None:
         self._path = settings_path
+        self.replica = replica or environ.get("SYNCD_REPLICA_ID") or default_replica_id()
         self._environ = environ
         self._shard = shard
         self._sync = sync
@@ -195,7 +200,7 @@ class Daemon:
 
     def _sync_fn(self) -> SyncGroup:
         if self._sync is None:
-            self._sync = _default_sync()
+            self._sync = _default_sync(self.replica)
         return self._sync
 
     def _schedule_groups(self, settings: Settings) -> None:

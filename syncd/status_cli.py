@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TextIO
 
 from syncd.errors import StoreError
 from syncd.settings import Settings
 from syncd.store.status import read_status
+from syncd.timestamps import format_canonical
 
 __all__ = ["print_status"]
 
 
-def print_status(settings: Settings, out: TextIO) -> int:
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def print_status(settings: Settings, out: TextIO, *, clock: Callable[[], datetime] = _utc_now) -> int:
     """Print every instance's cursors and parked rows; 1 when an instance cannot be read."""
     code = 0
     for inst in settings.instances:
@@ -26,6 +33,13 @@ def print_status(settings: Settings, out: TextIO) -> int:
             out.write("  never synced\n")
             continue
         out.write(f"  last success: {status['last_success'] or 'never'}\n")
+        record = status["in_step"]
+        if record is not None:
+            out.write(
+                f"  in step with the hub as of {format_canonical(record.pull_started)} "
+                f"(staleness {record.staleness(clock()):.0f} s; "
+                f"pulled by {record.replica} from {record.hub})\n"
+            )
         if status["last_error"]:
             out.write(f"  last error:   {status['last_error']['at']}: {status['last_error']['error']}\n")
         for resource, cur in sorted(status["cursors"].items()):

@@ -15,7 +15,7 @@ from msgspec.structs import replace
 from syncd.health import HealthState, check, health_app, start_health_server
 from syncd.logs import MASK, register_secret
 from syncd.metrics import Metrics
-from syncd.report import InstanceReport
+from syncd.report import InstanceReport, InStep
 from syncd.settings import HealthSettings, Settings, parse_settings
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -41,7 +41,14 @@ def _state(clock: Clock, names: tuple[str, ...] = ("lab-a", "lab-b")) -> HealthS
     return HealthState(names, 180.0, liveness_timeout=30.0, clock=clock, monotonic=clock.monotonic)
 
 
+def _in_step(clock: Clock, *, replica: str = "here:1", offset: float = 0.0) -> InStep:
+    """A pull that began now (local clock), on a hub ``offset`` seconds ahead."""
+    return InStep(pull_started=clock() + timedelta(seconds=offset), hub_offset_seconds=offset,
+                  finished_at=clock(), replica=replica, hub="http://127.0.0.1:9")
+
+
 def _ok(name: str, clock: Clock, **kw: object) -> InstanceReport:
+    kw.setdefault("in_step", _in_step(clock))
     return InstanceReport(name, finished_at=clock(), **kw)  # type: ignore[arg-type]
 
 
@@ -56,19 +63,21 @@ def test_readiness_needs_running_and_a_fresh_success_for_every_instance() -> Non
     state.record(_ok("lab-a", clock, lag_seconds=2.0, deferred=3, quarantined=1))
     ready, body = state.readiness()
     assert not ready
-    assert body["reasons"] == ["lab-b: no successful sync yet"]
+    assert body["reasons"] == ["lab-b: no completed pull recorded in the instance yet"]
     state.record(_ok("lab-b", clock))
     ready, body = state.readiness()
     assert ready
     assert body["instances"]["lab-a"] == {
-        "ready": True, "last_success": "2026-11-23T09:00:00Z", "seconds_since_success": 0.0,
-        "last_attempt": "2026-11-23T09:00:00Z", "lag_seconds": 2.0, "last_error": None, "error_kind": None,
-        "consecutive_failures": 0, "deferred": 3, "quarantined": 1, "held": 0,
+        "ready": True, "staleness_seconds": 0.0, "in_step_since": "2026-11-23T09:00:00Z",
+        "in_step_by": "here:1", "last_success": "2026-11-23T09:00:00Z", "seconds_since_success": 0.0,
+        "last_attempt": "2026-11-23T09:00:00Z", "cursor_lag_seconds": 2.0, "last_error": None,
+        "error_kind": None, "consecutive_failures": 0, "deferred": 3, "quarantined": 1, "held": 0,
     }
     clock.advance(181)
     ready, body = state.readiness()
     assert not ready
-    assert body["reasons"] == ["lab-a: last success 181s ago", "lab-b: last success 181s ago"]
+    assert body["reasons"] == ["lab-a: last completed pull began 181s ago (by here:1)",
+                               "lab-b: last completed pull began 181s ago (by here:1)"]
     state.set_phase("stopping")
     assert "daemon is stopping" in state.readiness()[1]["reasons"]
 
@@ -82,7 +91,8 @@ def test_a_failure_is_reported_with_its_reason_but_without_secrets() -> None:
                                 error_kind="auth", finished_at=clock()))
     ready, body = state.readiness()
     assert not ready
-    assert body["reasons"] == [f"lab-a: no successful sync yet; last error (auth): hub refused {MASK}"]
+    assert body["reasons"] == [
+        f"lab-a: no completed pull recorded in the instance yet; last error (auth): hub refused {MASK}"]
     assert body["instances"]["lab-a"]["consecutive_failures"] == 1
     # a success clears the error; a later failure keeps the last success time
     state.record(_ok("lab-a", clock))

@@ -17,7 +17,7 @@ import pytest
 from syncd.health import HealthState
 from syncd.metrics import Metrics
 from syncd.observe import Observer
-from syncd.report import InstanceReport
+from syncd.report import InstanceReport, InStep
 from syncd.schedule import ActiveRuns, GroupJob, backoff_interval
 from syncd.service import Daemon, serve
 from syncd.settings import HubGroup, ScheduleSettings, Settings, parse_settings
@@ -79,7 +79,11 @@ class FakeEngine:
                 report = InstanceReport(inst.name, outcome="failed", error="hub down",
                                         error_kind="hub_unavailable")
             else:
-                report = InstanceReport(inst.name, deferred=1)
+                now = datetime.now(UTC)
+                # what the real engine reads back from the instance after a completed pull
+                report = InstanceReport(inst.name, deferred=1, in_step=InStep(
+                    pull_started=now, hub_offset_seconds=0.0, finished_at=now, replica="fake:1",
+                    hub=group.hub.url))
             report.finished_at = datetime.now(UTC)
             if observer is not None:
                 observer.instance_done(report)

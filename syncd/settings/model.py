@@ -48,6 +48,9 @@ class SyncSettings(msgspec.Struct, frozen=True):
     lookback_seconds: float = 120.0
     on_name_conflict: Literal["reject", "adopt"] = "reject"
     lock_timeout_seconds: float = 10.0
+    # how long a PostgreSQL session may stay silent (idle, or idle in a transaction) before the
+    # server ends it, and with it the advisory lock: a stopped replica's instances pass to another
+    lease_seconds: float = 60.0
     transaction_rows: int = 20_000
     transaction_seconds: float = 2.0
 

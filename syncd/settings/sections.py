@@ -26,6 +26,7 @@ _SYNC_KEYS = {
     "lookback_seconds",
     "on_name_conflict",
     "lock_timeout_seconds",
+    "lease_seconds",
     "transaction_rows",
     "transaction_seconds",
 }
@@ -49,6 +50,7 @@ def sync_section(r: TableReader, data: Mapping[str, Any]) -> SyncSettings:
         )
         or "reject",
         lock_timeout_seconds=r.number(t, "sync", "lock_timeout_seconds", 10.0, 0.0, 3600.0),
+        lease_seconds=r.number(t, "sync", "lease_seconds", 60.0, 5.0, 3600.0),
         transaction_rows=r.integer(t, "sync", "transaction_rows", 20_000, 1, 100_000),
         transaction_seconds=r.number(t, "sync", "transaction_seconds", 2.0, 0.0, 600.0),
     )

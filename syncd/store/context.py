@@ -9,7 +9,7 @@ from typing import Literal, TypeVar
 import msgspec
 
 from syncd.models import HubBlock, HubSpace, Resource
-from syncd.report import Action
+from syncd.report import Action, InStep
 from syncd.store.references import SpaceReferences
 
 __all__ = [
@@ -88,9 +88,11 @@ class FinishState(msgspec.Struct, frozen=True):
 
     ``complete_before`` is the oldest of its resources' watermarks: every hub
     row stamped earlier has been applied (None until each resource has one).
+    ``in_step`` is the instance's freshness record (:mod:`syncd.store.freshness`).
     """
 
     deferred: int
     quarantined: int
     held: list[str]
     complete_before: datetime | None
+    in_step: InStep | None = None

@@ -30,11 +30,22 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-__all__ = ["create_instance_engine", "price_random_reads_as_cached"]
+__all__ = ["create_instance_engine", "fence_session", "price_random_reads_as_cached"]
 
 
-def create_instance_engine(url: str, *, busy_timeout_seconds: float = 30.0) -> Engine:
-    """An engine for one instance database (SQLite or PostgreSQL)."""
+def create_instance_engine(
+    url: str,
+    *,
+    busy_timeout_seconds: float = 30.0,
+    application_name: str = "syncd",
+    session_timeout_seconds: float | None = None,
+) -> Engine:
+    """An engine for one instance database (SQLite or PostgreSQL).
+
+    On PostgreSQL, ``application_name`` names the session (the replica, see
+    :mod:`syncd.store.replica`) and ``session_timeout_seconds`` bounds how long
+    the session may stay silent before the server ends it (see :func:`fence_session`).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         # room for a page's statements, the bulk inserts' few fixed shapes among them (bulk.py): a
@@ -65,7 +76,7 @@ def create_instance_engine(url: str, *, busy_timeout_seconds: float = 30.0) -> E
     engine = create_engine(
         parsed,
         poolclass=NullPool,
-        connect_args={"connect_timeout": 10, "application_name": "syncd"},
+        connect_args={"connect_timeout": 10, "application_name": application_name},
         # a page's lookups come back as json values (keysets.Lookups): read them with orjson
         json_deserializer=orjson.loads,
     )
@@ -73,6 +84,8 @@ def create_instance_engine(url: str, *, busy_timeout_seconds: float = 30.0) -> E
     @event.listens_for(engine, "connect")
     def _on_pg_connect(dbapi_connection: Any, _record: Any) -> None:
         price_random_reads_as_cached(dbapi_connection, engine.dialect.loaded_dbapi.Error)
+        if session_timeout_seconds is not None:
+            fence_session(dbapi_connection, engine.dialect.loaded_dbapi.Error, session_timeout_seconds)
 
     return engine
 
@@ -98,3 +111,23 @@ def price_random_reads_as_cached(dbapi_connection: Any, driver_error: type[Excep
         dbapi_connection.commit()
     except driver_error:
         dbapi_connection.rollback()
+
+
+def fence_session(dbapi_connection: Any, driver_error: type[Exception], seconds: float) -> None:
+    """Have the server end this session once it stays silent for ``seconds``, idle or in a transaction.
+
+    The session's advisory lock is the instance's lock (:mod:`syncd.store.lock`),
+    and the connection that holds it is the one that writes: a replica that is
+    stopped (SIGSTOP, a frozen VM) or cut off loses its session, so its lock
+    passes to another replica, and whatever it tries to write afterwards fails
+    with the dead connection. Servers before PostgreSQL 14 have no
+    ``idle_session_timeout``; there only the transaction bound applies.
+    """
+    millis = str(int(seconds * 1000))
+    for setting in ("idle_in_transaction_session_timeout", "idle_session_timeout"):
+        try:
+            with dbapi_connection.cursor() as cur:
+                cur.execute("SELECT set_config(%s, %s, false)", (setting, millis))
+            dbapi_connection.commit()
+        except driver_error:
+            dbapi_connection.rollback()

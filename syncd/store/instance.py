@@ -8,7 +8,9 @@ held from :meth:`InstanceStore.open` to :meth:`InstanceStore.close`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -30,11 +32,14 @@ from syncd.store.context import ApplyContext, ApplyResult, FinishState
 from syncd.store.cursors import load_cursor, save_cursor, write_meta
 from syncd.store.diagnose import first_line, store_failure
 from syncd.store.engine import create_instance_engine
+from syncd.store.freshness import PullStart, read_in_step, record_pull
 from syncd.store.indexes import indexes_pending
 from syncd.store.keysets import among
 from syncd.store.lock import instance_lock
 from syncd.store.parking import Rejection, count_parked, load_deferred, quarantine_rows
+from syncd.store.replica import application_name, default_replica_id
 from syncd.store.schema import block_map, deferred, space_map
+from syncd.store.session import exclusive
 from syncd.store.spaces import apply_spaces, retry_held_spaces
 from syncd.timestamps import format_canonical
 from syncd.watermark import CursorState
@@ -61,15 +66,24 @@ class InstanceStore:
         clock: Callable[[], datetime] = _utc_now,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
-        engine_factory: Callable[[str], Engine] = create_instance_engine,
+        engine_factory: Callable[[str], Engine] | None = None,
+        replica: str | None = None,
     ) -> None:
         self.name = instance.name
+        self.replica = replica if replica is not None else default_replica_id()
+        # the first page of each resource's pull in progress: hub clock and local clock (freshness)
+        self._pull_starts: dict[Resource, PullStart] = {}
+        self.instance = instance
         self._instance = instance
         self._sync = sync
         self._clock = clock
         self._sleep = sleep
         self._monotonic = monotonic
-        self._engine_factory = engine_factory
+        self._engine_factory = engine_factory or functools.partial(
+            create_instance_engine,
+            application_name=application_name(self.replica),
+            session_timeout_seconds=sync.lease_seconds,
+        )
         self._engine: Engine | None = None
         self._conn: Connection | None = None
         self._batch: RootTransaction | None = None  # pages applied but not committed yet
@@ -82,10 +96,13 @@ class InstanceStore:
         self._stack = contextlib.ExitStack()
         self._ctx: ApplyContext | None = None
         self.bootstrapped = False
+        self._guard = threading.RLock()  # one thread at a time on the connection (store.session)
+        self._last_used = monotonic()
         self._indexes_pending = False  # a bootstrap deferred indexes that are not built yet
 
     # -- lifecycle -------------------------------------------------------------
 
+    @exclusive
     def open(self) -> None:
         """Connect, take the instance lock, and check (or bootstrap) the schema."""
         url = self._instance.url.reveal()
@@ -121,6 +138,7 @@ class InstanceStore:
         if self._indexes_pending and not self.bootstrapped:  # an earlier first load did not finish
             self._build_deferred_indexes()
 
+    @exclusive
     def close(self) -> None:
         self._batch = None  # not committed: closing the connection rolls it back
         self._pending = ApplyResult()
@@ -138,6 +156,31 @@ class InstanceStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _touched(self) -> None:
+        self._last_used = self._monotonic()
+
+    def keepalive(self, idle_seconds: float) -> None:
+        """Ping the session if it has been idle ``idle_seconds`` and nobody is using it (store.session)."""
+        if not self._guard.acquire(blocking=False):
+            return  # in use: that keeps the session alive
+        try:
+            conn = self._conn
+            if conn is None or self._monotonic() - self._last_used < idle_seconds:
+                return
+            if conn.dialect.name != "postgresql":
+                return  # only PostgreSQL sessions have a lease (store.engine.fence_session)
+            try:
+                if self._batch is not None:  # pages applied, not committed yet: ping inside their transaction
+                    conn.exec_driver_sql("SELECT 1")
+                else:
+                    with conn.begin():
+                        conn.exec_driver_sql("SELECT 1")
+            except (SQLAlchemyError, OSError) as exc:
+                raise self._failure(exc, f"keeping {self.name}'s session alive failed") from exc
+            self._touched()
+        finally:
+            self._guard.release()
 
     def _describe(self, exc: BaseException) -> str:
         """An error's first line, with any password in the URL removed."""
@@ -190,6 +233,7 @@ class InstanceStore:
 
     # -- the synchroniser's calls ---------------------------------------------------
 
+    @exclusive
     def cursor(self, resource: Resource) -> CursorState:
         self._settle_quietly()
         try:
@@ -198,6 +242,7 @@ class InstanceStore:
         except (SQLAlchemyError, OSError) as exc:
             raise self._failure(exc, f"reading {self.name}'s cursor failed") from exc
 
+    @exclusive
     def commit(self) -> ApplyResult:
         """Commit the pages applied since the last commit, if any; returns what they did."""
         return self._reported(self._settle())
@@ -211,6 +256,14 @@ class InstanceStore:
             try:
                 for resource, (state, hub_date, now) in cursors.items():
                     save_cursor(self.conn, resource, state, hub_date=hub_date, now=now)
+                    start = self._pull_starts.get(resource)
+                    if start is not None and state.pass_pos is None and state.complete_before is not None:
+                        # the pull read up to the hub's empty page: the instance is in step as of its start
+                        record_pull(
+                            self.conn, resource, start, finished_at=now, replica=self.replica,
+                            hub=self._instance.hub.url,
+                        )
+                        del self._pull_starts[resource]
                 batch.commit()
             except (SQLAlchemyError, OSError) as exc:
                 with contextlib.suppress(SQLAlchemyError):
@@ -228,6 +281,7 @@ class InstanceStore:
         self._unreported = ApplyResult()
         return result
 
+    @exclusive
     def apply_page(
         self,
         resource: Resource,
@@ -252,6 +306,7 @@ class InstanceStore:
         assert self._ctx is not None
         ctx = self._ctx
         ctx.now = self._clock()
+        self._pull_starts.setdefault(resource, PullStart(hub_date, ctx.now))
         try:
             if self._batch is None:
                 self._batch = self.conn.begin()
@@ -286,6 +341,7 @@ class InstanceStore:
             return apply_spaces(self.conn, [r for r in rows if isinstance(r, HubSpace)], ctx)
         return apply_blocks(self.conn, [r for r in rows if isinstance(r, HubBlock)], ctx)
 
+    @exclusive
     def retry_parked(self, resource: Resource) -> ApplyResult:
         """Retry deferred rows that may apply now (and, for spaces, held tombstones)."""
         with self._transaction() as ctx:
@@ -326,6 +382,7 @@ class InstanceStore:
         result.counts.pop((resource, "deferred"), None)
         return result
 
+    @exclusive
     def reconcile(self, resource: Resource, listing: KeyListing) -> ApplyResult:
         """Act on a complete listing of live keys (:mod:`syncd.store.reconcile`).
 
@@ -381,6 +438,7 @@ class InstanceStore:
             seconds=round(self._monotonic() - started, 3),
         )
 
+    @exclusive
     def finish(self, hub_date: datetime | None) -> FinishState:
         """Record a successful run; report parked rows, held spaces and the oldest watermark.
 
@@ -400,11 +458,13 @@ class InstanceStore:
                 ).scalars()
             )
             marks = [load_cursor(self.conn, r).complete_before for r in Resource]
+            in_step = read_in_step(self.conn)
         if self._indexes_pending:
             self._build_deferred_indexes()
         oldest = None if any(m is None for m in marks) else min(m for m in marks if m is not None)
-        return FinishState(n_deferred, n_quarantined, held, oldest)
+        return FinishState(n_deferred, n_quarantined, held, oldest, in_step)
 
+    @exclusive
     def record_failure(self, message: str) -> None:
         """Remember the last error (best effort: the database may be what failed)."""
         with contextlib.suppress(StoreError, SQLAlchemyError), self._transaction():
@@ -412,6 +472,7 @@ class InstanceStore:
                 self.conn, "last_error", json.dumps({"at": format_canonical(self._clock()), "error": message})
             )
 
+    @exclusive
     def synced_ids(self, resource: Resource) -> set[str]:
         table = space_map if resource is Resource.SPACE else block_map
         self._settle_quietly()

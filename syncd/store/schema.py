@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -36,6 +37,7 @@ __all__ = [
     "branch",
     "cursor",
     "deferred",
+    "in_step",
     "lamindb",
     "meta",
     "quarantine",
@@ -212,4 +214,20 @@ user_alias = Table(
     Column("uid", String(8), primary_key=True),
     Column("hub_handle", String(30), nullable=False),
     Column("local_handle", String(30), nullable=False),
+)
+
+in_step = Table(
+    "syncd_in_step",
+    bookkeeping,
+    # per resource, the last pull that completed (read up to the hub's empty page): written in the
+    # transaction that saves the cursor it completed, read by every replica and by the registry
+    Column("resource", String(32), primary_key=True),
+    # the hub's clock (its Date header) at the first page of that pull
+    Column("pull_started", String(40), nullable=False),
+    # the hub's clock minus the puller's local clock, measured at that first page
+    Column("hub_offset_seconds", Float, nullable=False),
+    Column("finished_at", String(40), nullable=False),
+    # who pulled: the replica id (host:pid unless configured) and the hub URL (no token)
+    Column("replica", String(200), nullable=False),
+    Column("hub", String(500), nullable=False),
 )

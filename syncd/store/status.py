@@ -11,7 +11,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from syncd.errors import InstanceUnreachableError
 from syncd.settings import InstanceSettings
 from syncd.store.engine import create_instance_engine
-from syncd.store.schema import cursor, deferred, meta, quarantine, space_map
+from syncd.store.freshness import read_in_step
+from syncd.store.schema import cursor, deferred, in_step, meta, quarantine, space_map
 
 __all__ = ["read_status"]
 
@@ -46,6 +47,7 @@ def read_status(instance: InstanceSettings) -> dict[str, Any]:
             held = list(
                 conn.execute(select(space_map.c.uid).where(space_map.c.tombstoned_at.is_not(None))).scalars()
             )
+            record = read_in_step(conn) if inspect(conn).has_table(in_step.name) else None
     except SQLAlchemyError as exc:
         raise InstanceUnreachableError(f"cannot read {instance.display_url}: {type(exc).__name__}") from None
     finally:
@@ -62,4 +64,5 @@ def read_status(instance: InstanceSettings) -> dict[str, Any]:
         "quarantined": int(n_bad),
         "quarantine_sample": [{"resource": r, "key": k, "reason": why} for r, k, why in bad],
         "held_spaces": held,
+        "in_step": record,
     }
