@@ -24,7 +24,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -44,8 +44,9 @@ from syncd.logs import configure_logging, register_settings_secrets
 from syncd.metrics import Metrics
 from syncd.notify import Notifier, watchdog_interval
 from syncd.schedule import ActiveRuns, GroupJob, SyncGroup, backoff_interval
-from syncd.settings import Settings, load_settings
+from syncd.settings import InstanceSettings, Settings, load_settings
 from syncd.shard import apply_shard, format_shard
+from syncd.store.placement import sqlite_on_network_filesystems
 from syncd.store.replica import default_replica_id
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "Daemon", "serve"]
@@ -96,7 +97,9 @@ class Daemon:
         rng: random.Random | None = None,
         heartbeat_seconds: float | None = None,
         replica: str | None = None,
+        placement: Callable[[Iterable[InstanceSettings]], list[str]] = sqlite_on_network_filesystems,
     ) -> None:
+        self._placement = placement
         self._path = settings_path
         self.replica = replica or environ.get("SYNCD_REPLICA_ID") or default_replica_id()
         self._environ = environ
@@ -133,6 +136,9 @@ class Daemon:
     def _read_settings(self) -> Settings:
         settings = apply_shard(self._load(self._path, self._environ), self._shard)
         register_settings_secrets(settings)
+        problems = self._placement(settings.instances)
+        if problems:
+            raise ConfigError(problems)
         return settings
 
     def start(self) -> int | None:
