@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -89,23 +90,26 @@ def _drop(admin: str, urls: list[str]) -> None:
     engine.dispose()
 
 
-def _pullers(urls: list[str], blocks: int) -> list[str | None]:
-    """Per database: the replica that last brought it in step, or None while it is not (yet) in step."""
+def _pullers(urls: list[str], since: datetime) -> list[str | None]:
+    """Per database: the replica whose completed pull began (hub clock) at ``since`` or later, else None."""
     found: list[str | None] = []
     for url in urls:
         engine = create_engine(url)
         try:
             with engine.connect() as conn:
-                synced = conn.execute(text("SELECT count(*) FROM syncd_block_map")).scalar_one()
-                who = conn.execute(
-                    text("SELECT replica FROM syncd_in_step WHERE resource = 'space_block'")
-                ).scalar()
-            found.append(who if synced >= blocks else None)
+                rows = conn.execute(text("SELECT pull_started, replica FROM syncd_in_step")).all()
         except SQLAlchemyError:  # not bootstrapped yet
-            found.append(None)
+            rows = []
         finally:
             engine.dispose()
+        done = len(rows) == 2 and all(datetime.fromisoformat(started) >= since for started, _ in rows)
+        found.append(rows[0][1] if done else None)
     return found
+
+
+def _after_now() -> datetime:
+    """A moment that every pull beginning from now on is stamped at or after (Date has whole seconds)."""
+    return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
 
 
 def _holder(url: str) -> str | None:
@@ -120,7 +124,7 @@ def _holder(url: str) -> str | None:
         engine.dispose()
 
 
-def replicas(hub: HubProcess, admin: str, dbs: int, blocks: int, work: Path) -> None:
+def replicas(hub: HubProcess, admin: str, dbs: int, work: Path) -> None:
     urls = _pg_databases(admin, dbs)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
@@ -129,11 +133,12 @@ def replicas(hub: HubProcess, admin: str, dbs: int, blocks: int, work: Path) -> 
         config = _config(work / "replicas.toml", hub.url, urls, extra,
                          sync=f"lock_timeout_seconds = {LOCK_TIMEOUT}\n")
         started = time.perf_counter()
+        since = _after_now()
         for name in ("r0", "r1"):
             with open(work / f"{name}.log", "wb") as log:
                 cmd = [*syncd_cmd(), "serve", "--config", str(config), "--replica-id", name]
                 procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=_env())
-        while None in (pulled := _pullers(urls, blocks)):
+        while None in (pulled := _pullers(urls, since)):
             if time.perf_counter() - started > 900:
                 raise RuntimeError("replicas did not bring every database in step within 900 s")
             time.sleep(0.5)
@@ -144,6 +149,7 @@ def replicas(hub: HubProcess, admin: str, dbs: int, blocks: int, work: Path) -> 
         # failover: kill the replica holding the first database during a bulk change
         httpx.post(f"{hub.url}/_sim/space_block/bulk", json={"n": 2000, "spread_seconds": 5},
                    timeout=30).raise_for_status()
+        since = _after_now()
         deadline = time.perf_counter() + 60
         holder = None
         while holder is None and time.perf_counter() < deadline:
@@ -156,7 +162,7 @@ def replicas(hub: HubProcess, admin: str, dbs: int, blocks: int, work: Path) -> 
         procs[victim].send_signal(signal.SIGKILL)
         procs[victim].wait()
         killed = time.perf_counter()
-        while None in _pullers(urls, blocks + 2000):
+        while None in _pullers(urls, since):
             if time.perf_counter() - killed > 300:
                 raise RuntimeError("the survivor did not bring every database in step within 300 s")
             time.sleep(0.2)
@@ -199,7 +205,7 @@ def main() -> int:
                       f"| {150 + 2 * n} MB |")
             print("\n2. replicas sharing PostgreSQL instances", flush=True)
             try:
-                replicas(hub, args.pg, args.replica_dbs, args.blocks, work)
+                replicas(hub, args.pg, args.replica_dbs, work)
             except (SQLAlchemyError, RuntimeError, httpx.HTTPError) as exc:
                 print(f"  not measured: {type(exc).__name__}: {exc}")
                 return 1
