@@ -28,10 +28,13 @@ from syncd.settings import load_settings
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 AUDIT = """
-CREATE TABLE audit (replica text, backend int, at timestamptz);
+CREATE TABLE audit (replica text, backend int, session text, at timestamptz);
 CREATE FUNCTION audit_cursor() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO audit VALUES (current_setting('application_name'), pg_backend_pid(), clock_timestamp());
+  -- a session is its backend pid and start time: the operating system reuses pids
+  INSERT INTO audit SELECT current_setting('application_name'), pg_backend_pid(),
+    pg_backend_pid() || '@' || backend_start, clock_timestamp()
+    FROM pg_stat_activity WHERE pid = pg_backend_pid();
   RETURN NEW;
 END $$;
 CREATE TRIGGER audit_cursor AFTER INSERT OR UPDATE ON syncd_cursor FOR EACH ROW EXECUTE FUNCTION audit_cursor();
@@ -106,7 +109,7 @@ def _in_step(hub: RunningHub, urls: list[str]) -> bool:
 
 def _overlapping_writers(url: str) -> list[tuple[str, str]]:
     """Pairs of different replicas whose sessions wrote this instance's cursor in overlapping spans."""
-    spans = fetch(url, "SELECT replica, backend, min(at), max(at) FROM audit GROUP BY replica, backend")
+    spans = fetch(url, "SELECT replica, session, min(at), max(at) FROM audit GROUP BY replica, session")
     clashes = []
     for a in spans:
         for b in spans:
@@ -195,8 +198,10 @@ def test_a_paused_replica_never_writes_after_another_took_over(
     until(lambda: _in_step(hub, [url]), "the instance in step after more changes", deadline=60)
     until(lambda: paused.metric("syncd_runs_total") >= 3, "the resumed replica ticking again", deadline=30)
     # the session that held the lock when it was paused never wrote again
-    assert fetch(url, "SELECT count(*) FROM audit WHERE backend = :b AND at > :t",
-                 {"b": backend, "t": stopped_at}) == [(0,)]
+    [(session,)] = fetch(url, "SELECT session FROM audit WHERE backend = :b AND at <= :t ORDER BY at DESC LIMIT 1",
+                         {"b": backend, "t": stopped_at})
+    assert fetch(url, "SELECT count(*) FROM audit WHERE session = :s AND at > :t",
+                 {"s": session, "t": stopped_at}) == [(0,)]
     assert _overlapping_writers(url) == []
 
 
