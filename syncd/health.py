@@ -132,6 +132,8 @@ class HealthState:
                 return
             now = report.finished_at or self._clock()
             entry.last_attempt = now
+            if report.outcome == "interrupted":
+                return  # a shutdown stopped it: neither a success nor a failure
             if report.outcome == "ok":
                 entry.last_success = now
                 entry.last_error = entry.error_kind = None

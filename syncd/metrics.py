@@ -31,7 +31,7 @@ class Metrics:
         self.info = Gauge("syncd_build_info", "syncd version; always 1.", ["version"], registry=r)
         self.info.labels(version=syncd.__version__).set(1)
         self.runs = Counter(
-            "syncd_runs", "Sync runs per instance and outcome (ok, failed).",
+            "syncd_runs", "Sync runs per instance and outcome (ok, failed, interrupted).",
             ["instance", "outcome"], registry=r)
         self.run_errors = Counter(
             "syncd_run_errors", "Failed sync runs per instance and error kind.",
@@ -91,6 +91,8 @@ class Metrics:
         name = report.name
         self.runs.labels(instance=name, outcome=report.outcome).inc()
         self.duration.labels(instance=name).observe(max(report.duration_seconds, 0.0))
+        if report.outcome == "interrupted":
+            return
         if report.outcome != "ok":
             self.run_errors.labels(instance=name, kind=report.error_kind or "error").inc()
             return

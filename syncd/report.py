@@ -14,7 +14,8 @@ __all__ = ["ACTIONS", "Action", "InstanceReport", "Outcome", "RunReport"]
 
 Action = Literal["inserted", "updated", "deleted", "deferred", "rejected", "unchanged"]
 ACTIONS: tuple[Action, ...] = ("inserted", "updated", "deleted", "deferred", "rejected", "unchanged")
-Outcome = Literal["ok", "failed"]
+Outcome = Literal["ok", "failed", "interrupted"]
+"""``interrupted``: a shutdown stopped the run after committing what it applied; not a failure."""
 
 
 class InstanceReport(msgspec.Struct):
@@ -65,4 +66,5 @@ class RunReport(msgspec.Struct):
 
     @property
     def failed(self) -> list[InstanceReport]:
+        """Instances that did not finish in step with the hub (failed or interrupted)."""
         return [i for i in self.instances if i.outcome != "ok"]

@@ -178,10 +178,10 @@ class GroupJob:
         return reports
 
     def _after(self, reports: list[InstanceReport], full: bool) -> None:
-        failed = [r for r in reports if r.outcome != "ok"]
+        failed = [r for r in reports if r.outcome == "failed"]
         interrupted = self._stop.is_set()
         log.info(
-            "sync.finished", full=full, ok=len(reports) - len(failed),
+            "sync.finished", full=full, ok=sum(r.outcome == "ok" for r in reports),
             failed={r.name: r.error_kind or "error" for r in failed}, interrupted=interrupted,
         )
         if interrupted:

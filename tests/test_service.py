@@ -73,7 +73,7 @@ class FakeEngine:
         reports = []
         for inst in group.instances:
             if stop is not None and stop.is_set():
-                report = InstanceReport(inst.name, outcome="failed", error="interrupted",
+                report = InstanceReport(inst.name, outcome="interrupted", error="interrupted",
                                         error_kind="interrupted")
             elif inst.name in self.fail:
                 report = InstanceReport(inst.name, outcome="failed", error="hub down",
