@@ -76,7 +76,7 @@ class Metrics:
         self.requests.labels(resource=resource, status=status).inc()
         self.request_duration.labels(resource=resource).observe(max(seconds, 0.0))
 
-    def hub_retry(self, reason: str, delay: float) -> None:
+    def hub_retry(self, reason: str, delay: float, message: str = "") -> None:
         self.retries.labels(reason=reason).inc()
 
     def rows_applied(self, instance: str, resource: Resource, action: Action, count: int) -> None:
