@@ -165,13 +165,16 @@ def _run_once(settings: Settings, names: list[str] | None, full: bool, out: Text
 
     terminal = out.isatty()
     settings.groups(names)  # unknown instance names are configuration errors (exit 2)
-    if terminal:
+    observer = TerminalProgress(err) if terminal else None
+    if observer is not None:
+        # log lines and the progress line share the terminal: the log stream keeps them apart
         configure_logging(
-            level="warning" if settings.log.level == "info" else settings.log.level, fmt="console", stream=err
+            level="warning" if settings.log.level == "info" else settings.log.level,
+            fmt="console",
+            stream=observer.log_stream(),
         )
     else:
         configure_logging(level=settings.log.level, fmt=settings.log.format, stream=out)
-    observer = TerminalProgress(err) if terminal else None
     # groups run one after the other: the largest group is the most instances written at once
     with (
         imports_frozen(),
