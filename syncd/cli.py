@@ -48,7 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="ask a running daemon whether it is ready (exit 0/1/2)")
     check.add_argument("--config", help=config_help)
 
-    status = sub.add_parser("status", help="show cursors and parked rows, read from the instance databases")
+    status = sub.add_parser(
+        "status",
+        help="show cursors and parked rows, read from the instance databases",
+        description="Show each instance's cursors, last success and error, deferred, quarantined and "
+        "held rows, read from the instance databases themselves (read-only; no daemon or hub token needed).",
+        epilog="exit codes: 0 every instance was read; 1 at least one instance could not be read "
+        "(each is named with the reason, the others are still shown); 2 bad command line or configuration",
+    )
     status.add_argument("--config", help=config_help)
 
     demo = sub.add_parser("demo", help="sync the bundled hub emulator's sample data into local SQLite files")
