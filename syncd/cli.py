@@ -45,7 +45,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help=config_help)
     serve.add_argument("--shard", metavar="K/N", help="handle only shard K of N (by instance name)")
 
-    check = sub.add_parser("check", help="ask a running daemon whether it is ready (exit 0/1/2)")
+    check = sub.add_parser(
+        "check",
+        help="ask a running daemon whether it is ready (exit 0/1/2)",
+        description="Ask the running daemon's /readyz. The address is the one the daemon started with for "
+        "the same --config and $SYNCD_HEALTH_LISTEN, read from its runtime state file "
+        "($SYNCD_RUNTIME_DIR, else $RUNTIME_DIRECTORY, else /run/syncd: health-<key>.json); without "
+        "that file, [health] listen of the configuration.",
+        epilog="exit codes: 0 ready; 1 not ready (the reasons are printed); 2 cannot ask (nothing "
+        "listening, or an answer that is not the readiness JSON), or a bad command line or configuration",
+    )
     check.add_argument("--config", help=config_help)
 
     status = sub.add_parser(
@@ -143,8 +152,9 @@ def _dispatch(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err
     register_settings_secrets(settings)
     if args.command == "check":
         from syncd.health import check
+        from syncd.runtime_state import state_file
 
-        return int(check(settings, out=out))
+        return int(check(settings, out=out, state_path=state_file(path, env)))
     if args.command == "status":
         from syncd.status_cli import print_status
 
