@@ -50,3 +50,14 @@ def test_the_check_script_is_wired_into_the_ops_checks() -> None:
     script = ROOT / ".ci" / "install-check"
     assert script.stat().st_mode & 0o111
     assert ".ci/install-check" in (ROOT / ".ci" / "ops-checks").read_text()
+
+
+def test_the_docs_send_lamindb_users_to_lamin_init_and_name_the_database_it_creates() -> None:
+    text = (ROOT / "docs" / "operations.md").read_text()
+    section = text.split("## LaminDB instances: create them with `lamin init`", 1)[1].split("\n## ", 1)[0]
+    storage = re.search(r"^lamin init --storage (\S+)", section, re.MULTILINE)
+    url = re.search(r'^url = "sqlite:///(\S+)"$', section, re.MULTILINE)
+    assert storage and url
+    # where `lamin init --storage DIR` puts the SQLite database (what tests/test_lamindb_compat.py runs)
+    assert url.group(1) == f"{storage.group(1)}/.lamindb/lamin.db"
+    assert "LaminDB itself cannot open such\na database" in section
