@@ -60,7 +60,11 @@ class TerminalProgress:
             self._requests += 1
 
     def hub_retry(self, reason: str, delay: float, message: str = "") -> None:
-        self._show(f"{message or reason}; retrying in {delay:.1f} s")
+        what, then = message or reason, f"; retrying in {delay:.1f} s"
+        room = max(1, self._columns() - 1 - len(then))
+        if len(what) > room:  # a narrow terminal: cut what failed, keep when it is retried
+            what = what[: max(0, room - 1)] + "…"
+        self._show(what + then)
 
     def rows_applied(self, instance: str, resource: Resource, action: Action, count: int) -> None:
         with self._lock:

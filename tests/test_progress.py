@@ -86,3 +86,10 @@ def test_a_retry_says_what_happened() -> None:
     assert screen(out.getvalue()) == [
         "space: connection refused by 127.0.0.1:8787 (nothing listening there?); retrying in 2.0 s"
     ]
+
+
+def test_on_a_narrow_terminal_a_retry_line_still_says_when_it_retries() -> None:
+    out = io.StringIO()
+    progress = TerminalProgress(out, columns=lambda: 50)
+    progress.hub_retry("connect", 2.0, "space: connection refused by 127.0.0.1:8787 (nothing listening there?)")
+    assert screen(out.getvalue()) == ["space: connection refused by …; retrying in 2.0 s"]  # 49 columns
