@@ -8,33 +8,36 @@
 # SYNCD_HUB_TOKEN, or from token_file in the configuration. Nothing secret is
 # baked into the image. SQLite instances belong under /var/lib/syncd (a volume).
 
+# Dependencies are installed at the versions in constraints.txt (the same pins CI tests).
 # The base image, overridable: --build-arg PYTHON_IMAGE=registry.example/python:3.11-slim
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# --- stage 1: build syncd's wheel and the wheels of its dependencies ---------------------------
+# --- stage 1: install syncd and its pinned dependencies into a virtualenv at /opt/syncd -----------
 FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY syncd ./syncd
-RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN python -m venv /opt/syncd \
+    && /opt/syncd/bin/python -m pip install --no-cache-dir --constraint constraints.txt .
 
-# --- stage 2: the runtime: no compiler, no sources, a non-root user ----------------------------
+# --- stage 2: the runtime: the virtualenv only (no wheels, no sources, no compiler), non-root -----
 FROM ${PYTHON_IMAGE}
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/syncd/bin:$PATH \
     SYNCD_CONFIG=/etc/syncd/syncd.toml \
     SYNCD_HEALTH_LISTEN=0.0.0.0:8787 \
     CREDENTIALS_DIRECTORY=/run/secrets
+# /run/syncd: where the daemon records its health address for `syncd check`
 RUN groupadd --system --gid 10001 syncd \
     && useradd --system --uid 10001 --gid syncd --home-dir /var/lib/syncd --no-create-home \
        --shell /usr/sbin/nologin syncd \
-    && mkdir -p /etc/syncd /var/lib/syncd \
-    && chown syncd:syncd /var/lib/syncd \
+    && mkdir -p /etc/syncd /var/lib/syncd /run/syncd \
+    && chown syncd:syncd /var/lib/syncd /run/syncd \
     && chmod 0700 /var/lib/syncd
-COPY --from=build /wheels /tmp/wheels
-RUN python -m pip install --no-cache-dir --no-index --find-links=/tmp/wheels /tmp/wheels/syncd-*.whl \
-    && rm -rf /tmp/wheels
+# the same base image in both stages: the virtualenv's interpreter links resolve here too
+COPY --from=build /opt/syncd /opt/syncd
 VOLUME ["/var/lib/syncd"]
 WORKDIR /var/lib/syncd
 EXPOSE 8787

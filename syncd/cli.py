@@ -50,10 +50,26 @@ def _parser() -> argparse.ArgumentParser:
         "application_name (default: $SYNCD_REPLICA_ID, else host:pid)",
     )
 
-    check = sub.add_parser("check", help="ask a running daemon whether it is ready (exit 0/1/2)")
+    check = sub.add_parser(
+        "check",
+        help="ask a running daemon whether it is ready (exit 0/1/2)",
+        description="Ask the running daemon's /readyz. The address is the one the daemon started with for "
+        "the same --config and $SYNCD_HEALTH_LISTEN, read from its runtime state file "
+        "($SYNCD_RUNTIME_DIR, else $RUNTIME_DIRECTORY, else /run/syncd: health-<key>.json); without "
+        "that file, [health] listen of the configuration.",
+        epilog="exit codes: 0 ready; 1 not ready (the reasons are printed); 2 cannot ask (nothing "
+        "listening, or an answer that is not the readiness JSON), or a bad command line or configuration",
+    )
     check.add_argument("--config", help=config_help)
 
-    status = sub.add_parser("status", help="show cursors and parked rows, read from the instance databases")
+    status = sub.add_parser(
+        "status",
+        help="show cursors and parked rows, read from the instance databases",
+        description="Show each instance's cursors, last success and error, deferred, quarantined and "
+        "held rows, read from the instance databases themselves (read-only; no daemon or hub token needed).",
+        epilog="exit codes: 0 every instance was read; 1 at least one instance could not be read "
+        "(each is named with the reason, the others are still shown); 2 bad command line or configuration",
+    )
     status.add_argument("--config", help=config_help)
 
     demo = sub.add_parser("demo", help="sync the bundled hub emulator's sample data into local SQLite files")
@@ -141,8 +157,9 @@ def _dispatch(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err
     register_settings_secrets(settings)
     if args.command == "check":
         from syncd.health import check
+        from syncd.runtime_state import state_file
 
-        return int(check(settings, out=out))
+        return int(check(settings, out=out, state_path=state_file(path, env)))
     if args.command == "status":
         from syncd.status_cli import print_status
 
@@ -170,13 +187,16 @@ def _run_once(settings: Settings, names: list[str] | None, full: bool, out: Text
 
     terminal = out.isatty()
     settings.groups(names)  # unknown instance names are configuration errors (exit 2)
-    if terminal:
+    observer = TerminalProgress(err) if terminal else None
+    if observer is not None:
+        # log lines and the progress line share the terminal: the log stream keeps them apart
         configure_logging(
-            level="warning" if settings.log.level == "info" else settings.log.level, fmt="console", stream=err
+            level="warning" if settings.log.level == "info" else settings.log.level,
+            fmt="console",
+            stream=observer.log_stream(),
         )
     else:
         configure_logging(level=settings.log.level, fmt=settings.log.format, stream=out)
-    observer = TerminalProgress(err) if terminal else None
     # groups run one after the other: the largest group is the most instances written at once
     with (
         imports_frozen(),

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any, Literal, TextIO
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -34,6 +35,7 @@ import structlog
 from syncd.logs import scrub
 from syncd.metrics import Metrics
 from syncd.report import InstanceReport, InStep
+from syncd.runtime_state import read_listen_state
 from syncd.settings import Settings
 
 __all__ = [
@@ -138,6 +140,8 @@ class HealthState:
                 return  # another replica holds it: neither an attempt nor a failure of this one
             now = report.finished_at or self._clock()
             entry.last_attempt = now
+            if report.outcome == "interrupted":
+                return  # a shutdown stopped it: neither a success nor a failure
             if report.outcome == "ok":
                 entry.last_success = now
                 entry.last_error = entry.error_kind = None
@@ -286,15 +290,33 @@ def check(
     transport: httpx.BaseTransport | None = None,
     out: TextIO | None = None,
     timeout: float = 5.0,
+    state_path: Path | None = None,
 ) -> int:
-    """Ask the daemon's ``/readyz``: 0 ready, 1 not ready (says why on ``out``), 2 cannot ask."""
+    """Ask the daemon's ``/readyz``: 0 ready, 1 not ready (says why on ``out``), 2 cannot ask.
+
+    The address is the one the running daemon recorded in ``state_path`` (see
+    :mod:`syncd.runtime_state`) when that file exists, else ``[health] listen``.
+    """
     stream = out if out is not None else sys.stdout
-    url = f"http://{_probe_host(settings.health.listen_host)}:{settings.health.listen_port}/readyz"
+    configured = (settings.health.listen_host, settings.health.listen_port)
+    running = read_listen_state(state_path) if state_path is not None else None
+    host, port = running or configured
+    url = f"http://{_probe_host(host)}:{port}/readyz"
+    if running is not None and running != configured and configured[1] != 0:
+        stream.write(
+            f"note: the daemon listens on {host}:{port} (recorded in {state_path}); the configured "
+            f"[health] listen {configured[0]}:{configured[1]} takes effect when it restarts\n"
+        )
     try:
         with httpx.Client(transport=transport, timeout=timeout) as client:
             response = client.get(url)
     except httpx.HTTPError as exc:
         stream.write(f"cannot ask {url}: {type(exc).__name__}: {scrub(str(exc))}\n")
+        if state_path is not None and running is None:
+            stream.write(
+                f"(no running daemon recorded its address in {state_path}: it is not running, or its "
+                "runtime directory is missing or not writable; this is the configured [health] listen)\n"
+            )
         return EXIT_UNREACHABLE
     if response.status_code not in (200, 503):
         stream.write(f"unexpected answer from {url}: HTTP {response.status_code}\n")

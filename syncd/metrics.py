@@ -74,7 +74,8 @@ class Metrics:
         self.info = Gauge("syncd_build_info", "syncd version; always 1.", ["version"], registry=r)
         self.info.labels(version=syncd.__version__).set(1)
         self.runs = Counter(
-            "syncd_runs", "Sync runs per instance and outcome (ok, failed; skipped: another replica had it).",
+            "syncd_runs",
+            "Sync runs per instance and outcome (ok, failed, interrupted; skipped: another replica had it).",
             ["instance", "outcome"], registry=r)
         self.run_errors = Counter(
             "syncd_run_errors", "Failed sync runs per instance and error kind.",
@@ -121,7 +122,7 @@ class Metrics:
         self.requests.labels(resource=resource, status=status).inc()
         self.request_duration.labels(resource=resource).observe(max(seconds, 0.0))
 
-    def hub_retry(self, reason: str, delay: float) -> None:
+    def hub_retry(self, reason: str, delay: float, message: str = "") -> None:
         self.retries.labels(reason=reason).inc()
 
     def rows_applied(self, instance: str, resource: Resource, action: Action, count: int) -> None:
@@ -140,6 +141,8 @@ class Metrics:
         if report.outcome == "skipped":
             return
         self.duration.labels(instance=name).observe(max(report.duration_seconds, 0.0))
+        if report.outcome == "interrupted":
+            return
         if report.outcome != "ok":
             self.run_errors.labels(instance=name, kind=report.error_kind or "error").inc()
             return

@@ -19,8 +19,8 @@ class Observer(Protocol):
     def hub_request(self, resource: str, status: str, seconds: float) -> None:
         """One HTTP request finished; ``status`` is the code or an error kind (``"timeout"``)."""
 
-    def hub_retry(self, reason: str, delay: float) -> None:
-        """A transient failure will be retried after ``delay`` seconds."""
+    def hub_retry(self, reason: str, delay: float, message: str = "") -> None:
+        """A transient failure is retried after ``delay`` seconds; ``message`` says what failed, where."""
 
     def rows_applied(self, instance: str, resource: Resource, action: Action, count: int) -> None:
         """``count`` rows of one page were applied to ``instance`` with ``action``."""
@@ -33,7 +33,7 @@ class NullObserver:
     def hub_request(self, resource: str, status: str, seconds: float) -> None:
         return None
 
-    def hub_retry(self, reason: str, delay: float) -> None:
+    def hub_retry(self, reason: str, delay: float, message: str = "") -> None:
         return None
 
     def rows_applied(self, instance: str, resource: Resource, action: Action, count: int) -> None:

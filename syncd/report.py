@@ -14,8 +14,9 @@ __all__ = ["ACTIONS", "Action", "InStep", "InstanceReport", "Outcome", "RunRepor
 
 Action = Literal["inserted", "updated", "deleted", "deferred", "rejected", "unchanged"]
 ACTIONS: tuple[Action, ...] = ("inserted", "updated", "deleted", "deferred", "rejected", "unchanged")
-Outcome = Literal["ok", "failed", "skipped"]
-"""``skipped``: another replica held the instance's lock, so this one left it to that replica."""
+Outcome = Literal["ok", "failed", "interrupted", "skipped"]
+"""``interrupted``: a shutdown stopped the run after committing what it applied; not a failure.
+``skipped``: another replica held the instance's lock, so this one left it to that replica."""
 
 
 class InStep(msgspec.Struct, frozen=True):
@@ -84,8 +85,9 @@ class RunReport(msgspec.Struct):
 
     @property
     def ok(self) -> bool:
-        return all(i.outcome != "failed" for i in self.instances)
+        return all(i.outcome in ("ok", "skipped") for i in self.instances)
 
     @property
     def failed(self) -> list[InstanceReport]:
-        return [i for i in self.instances if i.outcome == "failed"]
+        """Instances that did not finish in step with the hub (failed or interrupted)."""
+        return [i for i in self.instances if i.outcome in ("failed", "interrupted")]

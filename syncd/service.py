@@ -43,6 +43,7 @@ from syncd.health import HealthState, health_app, start_health_server
 from syncd.logs import configure_logging, register_settings_secrets
 from syncd.metrics import Metrics
 from syncd.notify import Notifier, watchdog_interval
+from syncd.runtime_state import remove_listen_state, state_file, write_listen_state
 from syncd.schedule import ActiveRuns, GroupJob, SyncGroup, backoff_interval
 from syncd.settings import InstanceSettings, Settings, load_settings
 from syncd.shard import apply_shard, format_shard
@@ -130,6 +131,7 @@ class Daemon:
         self._stop_signals = 0
         self._reload_requested = False
         self._sched_lock = threading.Lock()
+        self._state_path: Path | None = None
 
     # -- start -----------------------------------------------------------------------------------
 
@@ -165,6 +167,7 @@ class Daemon:
             log.error("health.listen_failed", host=host, port=port, error=exc.strerror or str(exc))
             return EXIT_FAILURE
         self.server = _Server(server, thread)
+        self._record_listen(host)
         workers = max(8, len(settings.groups()))
         scheduler = self._scheduler_factory(workers)
         self._scheduler = scheduler
@@ -193,6 +196,17 @@ class Daemon:
         )
         self._notifier.ready(f"syncing {len(settings.instances)} instance(s)")
         return None
+
+    def _record_listen(self, host: str) -> None:
+        """Tell ``syncd check`` where the health server is bound, whatever a later reload says."""
+        path = state_file(self._path, self._environ)
+        try:
+            write_listen_state(path, host, self.port, config=self._path, pid=os.getpid())
+        except OSError as exc:
+            log.info("health.state_not_written", path=str(path), error=exc.strerror or str(exc),
+                     consequence="syncd check asks the address in the configuration")
+            return
+        self._state_path = path
 
     @property
     def port(self) -> int:
@@ -317,7 +331,8 @@ class Daemon:
             old.health.listen_host,
             old.health.listen_port,
         ):
-            log.warning("config.reload_ignored", key="health.listen", reason="takes effect on restart")
+            log.warning("config.reload_ignored", key="health.listen", reason="takes effect on restart",
+                        listening=f"{old.health.listen_host}:{self.port}")
         if new.log != old.log and self._configure_logs is not None:
             self._configure_logs(new)
         self.settings = new
@@ -351,6 +366,9 @@ class Daemon:
         return EXIT_OK
 
     def _close(self) -> None:
+        if self._state_path is not None:
+            remove_listen_state(self._state_path)
+            self._state_path = None
         if self.server is not None:
             self.server.server.shutdown()
             self.server.server.server_close()

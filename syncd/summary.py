@@ -40,7 +40,7 @@ def render_table(report: RunReport) -> str:
     header = ["instance", "resource", *_COLUMNS, "seconds", "status"]
     rows: list[list[str]] = []
     for inst in report.instances:
-        status = "ok" if inst.outcome == "ok" else "FAILED"
+        status = {"ok": "ok", "interrupted": "interrupted", "skipped": "skipped"}.get(inst.outcome, "FAILED")
         for n, resource in enumerate(Resource):
             rows.append(
                 [
@@ -60,7 +60,11 @@ def render_table(report: RunReport) -> str:
 
     out = [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
     for inst in report.instances:
-        if inst.error:
+        if inst.outcome == "interrupted":
+            out.append(f"{inst.name}: {inst.error}")
+        elif inst.outcome == "skipped":
+            out.append(f"{inst.name}: skipped, another syncd process holds it")
+        elif inst.error:
             out.append(f"{inst.name}: FAILED ({inst.error_kind}): {inst.error}")
         if inst.deferred or inst.quarantined:
             out.append(

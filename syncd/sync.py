@@ -31,7 +31,7 @@ from typing import ParamSpec, Protocol, TypeVar
 import msgspec
 import structlog
 
-from syncd.errors import HubError, HubIncompatibleError, RowRejected, StoreError
+from syncd.errors import HubError, HubIncompatibleError, HubUnavailableError, RowRejected, StoreError
 from syncd.listing import KeyListing
 from syncd.models import HubBlock, HubSpace, Page, Position, RawRow, Resource
 from syncd.observe import NullObserver, Observer
@@ -97,6 +97,9 @@ class SyncOptions(msgspec.Struct, frozen=True):
     lookback: timedelta = timedelta(seconds=120)
     full: bool = False
     stop: threading.Event = msgspec.field(default_factory=threading.Event)
+
+
+_INTERRUPTED_MESSAGE = "interrupted by shutdown; the next run resumes from the last committed page"
 
 
 class Interrupted(Exception):
@@ -176,13 +179,12 @@ def sync_group(
             _reconcile(source, members, options, obs)
     except HubError as exc:
         _commit_everywhere(members, obs)  # the pages applied so far are whole: keep them
-        _fail_all(members, str(exc), _hub_error_kind(exc))
+        if options.stop.is_set() and isinstance(exc, HubUnavailableError):
+            _interrupt_all(members)  # shutdown cut the retry waits short: not the hub's failure
+        else:
+            _fail_all(members, str(exc), _hub_error_kind(exc))
     except Interrupted:
-        _fail_all(
-            members,
-            "interrupted by shutdown; the next run resumes from the last committed page",
-            "interrupted",
-        )
+        _interrupt_all(members)
 
     def close_out(m: _Member) -> None:
         _finish(m, last_date)
@@ -232,7 +234,7 @@ def _finish(member: _Member, last_date: datetime | None) -> None:
 
 
 def _hub_error_kind(exc: HubError) -> str:
-    from syncd.errors import HubAuthError, HubUnavailableError
+    from syncd.errors import HubAuthError
 
     if isinstance(exc, HubAuthError):
         return "auth"
@@ -247,6 +249,17 @@ def _fail_all(members: list[_Member], message: str, kind: str) -> None:
     for m in members:
         if m.alive:
             _fail(m, message, kind)
+
+
+def _interrupt_all(members: list[_Member]) -> None:
+    """A shutdown stopped the run: not a failure, so nothing is recorded as the instance's last error."""
+    for m in members:
+        if m.alive:
+            m.alive = False
+            m.report.outcome = "interrupted"
+            m.report.error = _INTERRUPTED_MESSAGE
+            m.report.error_kind = "interrupted"
+            _log().info("sync.instance_interrupted", instance=m.sink.name, error=_INTERRUPTED_MESSAGE)
 
 
 def _fail(member: _Member, message: str, kind: str) -> None:

@@ -78,12 +78,14 @@ def ok(rows: list[dict[str, Any]] | None = None, **headers: str) -> httpx.Respon
 class RecordingObserver:
     requests: list[tuple[str, str, float]] = field(default_factory=list)
     retries: list[tuple[str, float]] = field(default_factory=list)
+    retry_messages: list[str] = field(default_factory=list)
 
     def hub_request(self, resource: str, status: str, seconds: float) -> None:
         self.requests.append((resource, status, seconds))
 
-    def hub_retry(self, reason: str, delay: float) -> None:
+    def hub_retry(self, reason: str, delay: float, message: str = "") -> None:
         self.retries.append((reason, delay))
+        self.retry_messages.append(message)
 
     def rows_applied(self, instance: str, resource: Resource, action: Action, count: int) -> None:
         return None

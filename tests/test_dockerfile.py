@@ -41,15 +41,42 @@ def test_base_image_is_an_arg_and_the_build_has_two_stages() -> None:
     assert froms == [f"${{{name}}} AS build", f"${{{name}}}"]
 
 
-def test_the_wheel_is_built_in_the_first_stage_and_installed_in_the_second() -> None:
-    runs = args_of("RUN")
-    assert any("pip wheel" in r for r in runs)
-    assert any(c.startswith("--from=build ") for c in args_of("COPY"))
-    stage2 = DOCKERFILE[[i for i, (w, _) in enumerate(DOCKERFILE) if w == "FROM"][1]:]
-    installs = [rest for w, rest in stage2 if w == "RUN" and "pip install" in rest]
-    assert installs
-    assert all("--no-index" in r for r in installs)  # only the wheels built in stage 1
-    assert not any(w == "COPY" and "syncd" in rest.split()[0] for w, rest in stage2)  # no sources
+def _stages() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    second = [i for i, (w, _) in enumerate(DOCKERFILE) if w == "FROM"][1]
+    return DOCKERFILE[:second], DOCKERFILE[second:]
+
+
+def test_the_first_stage_installs_the_pinned_dependencies_into_a_virtualenv() -> None:
+    stage1, _ = _stages()
+    installs = [rest for w, rest in stage1 if w == "RUN" and "pip install" in rest]
+    assert len(installs) == 1
+    assert "python -m venv /opt/syncd" in installs[0]
+    assert "/opt/syncd/bin/python -m pip install --no-cache-dir --constraint constraints.txt ." in installs[0]
+    assert any(w == "COPY" and "constraints.txt" in rest.split() for w, rest in stage1)
+
+
+def test_nothing_but_the_virtualenv_reaches_the_final_image() -> None:
+    """No wheels (a later RUN deleting them would leave them in a lower layer), no sources, no pip run."""
+    _, stage2 = _stages()
+    copies = [rest for w, rest in stage2 if w in ("COPY", "ADD")]
+    assert copies == ["--from=build /opt/syncd /opt/syncd"]
+    assert not [rest for w, rest in stage2 if w == "RUN" and ("pip" in rest or "wheel" in rest)]
+    assert "PATH=/opt/syncd/bin:$PATH" in " ".join(rest for w, rest in stage2 if w == "ENV")
+
+
+def test_the_constraints_pin_every_runtime_dependency_exactly() -> None:
+    import tomllib
+
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version and re.fullmatch(r"[0-9][0-9A-Za-z.+-]*", version), line
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for requirement in project["dependencies"]:
+        name = re.sub(r"[-_.]+", "-", re.split(r"[\[<>=!~; ]", requirement, maxsplit=1)[0]).lower()
+        assert name in pins, f"{requirement} is not pinned in constraints.txt"
 
 
 def test_runs_as_a_non_root_user_with_config_and_state_where_documented() -> None:
@@ -85,7 +112,8 @@ def test_dockerignore_lets_in_only_what_the_build_needs() -> None:
     lines = [ln for ln in (ROOT / ".dockerignore").read_text().splitlines()
              if ln.strip() and not ln.startswith("#")]
     assert lines[0] == "*"
-    assert {ln for ln in lines if ln.startswith("!")} == {"!pyproject.toml", "!README.md", "!syncd/"}
+    assert {ln for ln in lines if ln.startswith("!")} == {
+        "!pyproject.toml", "!README.md", "!constraints.txt", "!syncd/"}
 
 
 def _hadolint() -> str:

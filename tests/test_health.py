@@ -105,6 +105,20 @@ def test_a_failure_is_reported_with_its_reason_but_without_secrets() -> None:
     assert body["instances"]["lab-a"]["last_success"] == "2026-11-23T09:00:00Z"
 
 
+def test_an_interrupted_run_is_neither_a_success_nor_a_failure() -> None:
+    clock = Clock()
+    state = _state(clock, ("lab-a",))
+    state.set_phase("running")
+    state.record(_ok("lab-a", clock))
+    clock.advance(10)
+    state.record(InstanceReport("lab-a", outcome="interrupted", error="interrupted by shutdown",
+                                error_kind="interrupted", finished_at=clock()))
+    entry = state.readiness()[1]["instances"]["lab-a"]
+    assert (entry["last_success"], entry["last_error"], entry["consecutive_failures"]) == (
+        "2026-11-23T09:00:00Z", None, 0)
+    assert entry["last_attempt"] == "2026-11-23T09:00:10Z"
+
+
 def test_liveness_follows_the_heartbeat_not_the_instances() -> None:
     clock = Clock()
     state = _state(clock)

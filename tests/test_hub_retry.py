@@ -92,7 +92,7 @@ def test_retry_is_logged(logs: list[MutableMapping[str, Any]]) -> None:
         client.fetch_keys(Resource.SPACE_BLOCK, limit=10)
     assert [e for e in logs if e["event"] == "hub.retry"] == [
         {"event": "hub.retry", "log_level": "warning", "resource": "space_block", "status": 503,
-         "reason": "503", "attempt": 1, "delay": 3.0},
+         "reason": "503", "error": "space_block: 127.0.0.1:9 answered HTTP 503", "attempt": 1, "delay": 3.0},
     ]
     requests = [(e["status"], e["attempt"]) for e in logs if e["event"] == "hub.request"]
     assert requests == [("503", 1), ("200", 2)]
@@ -257,3 +257,59 @@ def test_policy_lets_other_exceptions_through_at_once() -> None:
         policy.run(attempt, label="space", on_retry=lambda error, n, delay: None)
     assert calls == [1, 2, 3]
     assert len(clock.sleeps) == 2
+
+
+def _refused_by_the_os(request: httpx.Request) -> httpx.Response:
+    try:
+        raise ConnectionRefusedError(111, "Connection refused")
+    except ConnectionRefusedError as exc:
+        raise httpx.ConnectError(str(exc), request=request) from exc
+
+
+def _reset_by_the_os(request: httpx.Request) -> httpx.Response:
+    try:
+        raise ConnectionResetError(104, "Connection reset by peer")
+    except ConnectionResetError as exc:
+        raise httpx.ReadError(str(exc), request=request) from exc
+
+
+def _unresolvable(request: httpx.Request) -> httpx.Response:
+    try:
+        raise __import__("socket").gaierror(-2, "Name or service not known")
+    except OSError as exc:
+        raise httpx.ConnectError(str(exc), request=request) from exc
+
+
+SAID: list[tuple[Reply, str]] = [
+    (_refused_by_the_os, "space: connection refused by 127.0.0.1:9 (nothing listening there?)"),
+    (raising(httpx.ConnectError, "[Errno 111] Connection refused"),
+     "space: connection refused by 127.0.0.1:9 (nothing listening there?)"),
+    (_unresolvable, "space: cannot resolve the host name of 127.0.0.1:9: [Errno -2] Name or service not known"),
+    (raising(httpx.ConnectError, "[Errno 113] No route to host"),
+     "space: cannot connect to 127.0.0.1:9: [Errno 113] No route to host"),
+    (raising(httpx.ConnectTimeout, "timed out"), "space: no connection to 127.0.0.1:9 within 5 s"),
+    (raising(httpx.ReadTimeout, "timed out"), "space: no answer from 127.0.0.1:9 within 12 s"),
+    (raising(httpx.WriteTimeout, "timed out"), "space: sending the request to 127.0.0.1:9 took longer than 12 s"),
+    (raising(httpx.PoolTimeout, "timed out"), "space: no free connection to 127.0.0.1:9 within 12 s"),
+    (_reset_by_the_os, "space: connection reset by 127.0.0.1:9"),
+    (raising(httpx.ReadError, "EOF occurred"),
+     "space: connection to 127.0.0.1:9 failed while reading the answer: EOF occurred"),
+    (raising(httpx.WriteError, "Broken pipe"),
+     "space: connection to 127.0.0.1:9 failed while sending the request: Broken pipe"),
+    (raising(httpx.RemoteProtocolError, "Server disconnected without sending a response."),
+     "space: 127.0.0.1:9 broke off the HTTP exchange: Server disconnected without sending a response."),
+    (raising(httpx.DecodingError, "bad gzip"), "space: 127.0.0.1:9 sent a body that cannot be decoded: bad gzip"),
+    (httpx.Response(503, json={"code": "X", "message": "busy"}), "space: 127.0.0.1:9 answered HTTP 503; hub code X: busy"),
+    (httpx.Response(200, json={"rows": []}),
+     "space: 127.0.0.1:9 answered HTTP 200 with a JSON dict instead of an array"),
+]
+
+
+@pytest.mark.parametrize(("failure", "said"), SAID, ids=[f"said-{i}" for i in range(len(SAID))])
+def test_a_retry_says_what_happened_and_where(failure: Reply, said: str) -> None:
+    """Every kind of transient failure names what happened and the hub's address, never just a kind."""
+    clock = FakeClock()
+    observer = RecordingObserver()
+    with make_client(ScriptedHub(failure, ok(ROWS)), clock, observer=observer) as client:
+        client.fetch_page(Resource.SPACE, limit=10)
+    assert observer.retry_messages == [said]

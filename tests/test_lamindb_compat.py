@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import settings_for
+from builders import TOKEN, settings_for
 from sqlalchemy.engine import make_url
 from syncenv import (
     START,
@@ -210,3 +210,41 @@ def test_lamindb_reads_a_database_that_syncd_bootstrapped(tmp_path: Path, lamin_
         "lamindb_instance_is_clone=False",
     ]) + "\n", encoding="utf-8")
     sync_twice_and_read(hub_store, url, lamin_env, "anonymous/syncd-bare", tmp_path / "neutral")
+
+
+# The documented route for LaminDB users (docs/operations.md, "LaminDB instances"): `lamin init` creates
+# the instance, syncd's configuration names its database, `syncd run-once` fills it, LaminDB reads it;
+# each step run as the command a user runs.
+def test_lamin_init_then_syncd_run_once_then_lamindb_reads_the_synced_rows(
+    tmp_path: Path, lamin_env: dict[str, str], hub_store: HubStore,
+) -> None:
+    storage = tmp_path / "lab-a"
+    lamin_init(lamin_env, tmp_path / "wd", storage)  # lamin init --storage .../lab-a
+    database = storage / ".lamindb" / "lamin.db"
+    assert database.is_file()
+    with emulator(hub_store) as hub:
+        config = tmp_path / "syncd.toml"
+        config.write_text(f'[hub]\nurl = "{hub.url}"\n\n[[instances]]\nname = "lab-a"\n'
+                          f'url = "sqlite:///{database}"\n')
+        done = subprocess.run([sys.executable, "-m", "syncd", "run-once", "--config", str(config)],
+                              env={**lamin_env, "SYNCD_HUB_TOKEN": TOKEN}, capture_output=True, text=True,
+                              timeout=300, check=False)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        summary = json.loads(done.stdout.splitlines()[-1])
+        assert summary["event"] == "sync.summary" and summary["ok"]
+    # LaminDB as the user who ran `lamin init`, in the directory where it ran (LaminDB keeps the current
+    # instance per directory) with nothing set; and anywhere else with LAMIN_CURRENT_INSTANCE
+    check_lamindb_view(_read(lamin_env, tmp_path / "wd"), hub_store)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    check_lamindb_view(_read({**lamin_env, "LAMIN_CURRENT_INSTANCE": "anonymous/lab-a"}, elsewhere), hub_store)
+
+
+def _read(env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    read = subprocess.run([sys.executable, str(READER)], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert read.returncode == 0, read.stdout[-3000:] + read.stderr[-3000:]
+    [line] = [ln for ln in read.stdout.splitlines() if ln.startswith("LAMINDB-READ ")]
+    seen: dict[str, Any] = json.loads(line.removeprefix("LAMINDB-READ "))
+    assert seen["dialect"] == "sqlite"
+    return seen

@@ -98,3 +98,13 @@ def test_promtool_check_metrics_passes() -> None:
     result = subprocess.run([promtool, "check", "metrics"], input=sample_exposition(),
                             capture_output=True, check=False)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+def test_an_interrupted_run_is_counted_as_such_not_as_an_error() -> None:
+    m = Metrics()
+    m.instance_done(InstanceReport("lab-a", outcome="interrupted", error="interrupted by shutdown",
+                                   error_kind="interrupted", finished_at=datetime(2026, 1, 1, tzinfo=UTC)))
+    s = _samples(m)
+    assert s[("syncd_runs_total", (("instance", "lab-a"), ("outcome", "interrupted")))] == 1
+    assert not [key for key in s if key[0] == "syncd_run_errors_total"]
+    assert ("syncd_last_success_timestamp_seconds", (("instance", "lab-a"),)) not in s

@@ -121,6 +121,11 @@ def test_sigterm_during_a_long_sync_exits_within_the_grace_and_resumes_cleanly(
     stopping = daemon.event("daemon.stopping")
     assert stopping is not None
     assert stopping["in_flight"] == 1
+    # an interruption, logged as what it is: not an instance failure, nothing at error level
+    interrupted = daemon.event("sync.instance_interrupted")
+    assert interrupted is not None and (interrupted["level"], interrupted["instance"]) == ("info", "lab-a")
+    assert daemon.event("sync.instance_failed") is None
+    assert not [e for e in daemon.events() if e.get("level") == "error"]
     with sqlite3.connect(tmp_path / "lab-a.db") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 

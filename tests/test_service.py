@@ -73,7 +73,7 @@ class FakeEngine:
         reports = []
         for inst in group.instances:
             if stop is not None and stop.is_set():
-                report = InstanceReport(inst.name, outcome="failed", error="interrupted",
+                report = InstanceReport(inst.name, outcome="interrupted", error="interrupted",
                                         error_kind="interrupted")
             elif inst.name in self.fail:
                 report = InstanceReport(inst.name, outcome="failed", error="hub down",
@@ -382,3 +382,45 @@ def test_a_job_never_overlaps_itself() -> None:
     engine.block.set()
     first.join(DEADLINE)
     assert len(engine.calls) == 1
+
+
+def test_check_reaches_the_daemon_where_it_listens_after_a_reload_changed_the_listen_address(
+    tmp_path: Path,
+) -> None:
+    import io
+
+    from syncd.cli import main
+    from syncd.runtime_state import state_file
+
+    runtime = tmp_path / "run"
+    runtime.mkdir()
+    env = {**ENV, "SYNCD_RUNTIME_DIR": str(runtime)}
+    path = _config(tmp_path, ["lab-a"])
+    running = _daemon(path, FakeEngine(), environ=env)
+    running.base()
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        unused = probe.getsockname()[1]
+    path.write_text(path.read_text().replace('listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{unused}"'))
+    running.daemon.request_reload()
+    _until(lambda: running.daemon.settings is not None
+           and running.daemon.settings.health.listen_port == unused, "the reload")
+
+    def check() -> tuple[int, str]:
+        out = io.StringIO()
+        code = main(["check", "--config", str(path)], environ=env, stdout=out, stderr=io.StringIO())
+        return code, out.getvalue()
+
+    _until(lambda: check()[0] == 0, "check to find the daemon ready")
+    code, said = check()
+    assert code == 0
+    assert (f"note: the daemon listens on 127.0.0.1:{running.daemon.port} (recorded in "
+            f"{state_file(path, env)}); the configured [health] listen 127.0.0.1:{unused} takes effect "
+            "when it restarts") in said
+    assert running.stop() == 0
+    # stopped: the file is gone, and check says why it cannot ask
+    assert not state_file(path, env).exists()
+    code, said = check()
+    assert code == 2
+    assert f"cannot ask http://127.0.0.1:{unused}/readyz" in said
+    assert f"no running daemon recorded its address in {state_file(path, env)}" in said

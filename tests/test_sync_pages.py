@@ -14,7 +14,7 @@ import structlog
 from applying import query
 from builders import T0, block_row, instance_settings, space_row
 
-from syncd.errors import HubAuthError
+from syncd.errors import HubAuthError, HubUnavailableError
 from syncd.models import Page, Position, RawRow, Resource
 from syncd.report import InstanceReport
 from syncd.settings import SyncSettings
@@ -166,14 +166,29 @@ def test_stop_interrupts_after_the_page_in_flight_commits_and_the_next_run_resum
     stop = threading.Event()
     stop.set()
     pages = [[space_row(1, at=1)], [space_row(2, at=2)]]
-    reports = _run(RecordedHub({Resource.SPACE: pages}), _stores(tmp_path, "a"), stop=stop)
-    assert reports["a"].error_kind == "interrupted"
+    with structlog.testing.capture_logs() as events:
+        reports = _run(RecordedHub({Resource.SPACE: pages}), _stores(tmp_path, "a"), stop=stop)
+    # a shutdown is not a failure: its own outcome and event, at info, and no last error recorded
+    assert (reports["a"].outcome, reports["a"].error_kind) == ("interrupted", "interrupted")
+    assert [(e["event"], e["log_level"]) for e in events if e["event"].startswith("sync.instance_")] == [
+        ("sync.instance_interrupted", "info")
+    ]
     url = f"sqlite:///{tmp_path / 'a'}.db"
     assert query(url, "SELECT count(*) FROM syncd_space_map") == [(1,)]
     hub = RecordedHub({Resource.SPACE: [[space_row(2, at=2)]]})
     assert _run(hub, _stores(tmp_path, "a"))["a"].outcome == "ok"
     assert hub.requests[0] == ("space", space_row(1, at=1)["updated_at"], None)
     assert query(url, "SELECT count(*) FROM syncd_space_map") == [(2,)]
+
+
+def test_a_retry_budget_cut_short_by_shutdown_is_an_interruption(tmp_path: Path) -> None:
+    stop = threading.Event()
+    stop.set()
+    hub = RecordedHub({}, fail=HubUnavailableError("space: hub unavailable after 2 attempt(s)"))
+    with structlog.testing.capture_logs() as events:
+        reports = _run(hub, _stores(tmp_path, "a"), stop=stop)
+    assert reports["a"].outcome == "interrupted"
+    assert not [e for e in events if e["log_level"] == "error"]
 
 
 def test_a_page_that_does_not_advance_the_position_fails_loudly(tmp_path: Path) -> None:

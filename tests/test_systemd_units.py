@@ -103,7 +103,7 @@ def _scratch_root(tmp_path: Path, units: dict[str, str]) -> Path:
     """A root holding the distribution's units, ours and the binaries ExecStart= names.
 
     systemd-analyze checks that those binaries exist; syncd is not installed at
-    /usr/local/bin on a test machine, so a stub stands in for it.
+    /opt/syncd/bin on a test machine, so a stub stands in for it.
     """
     root = tmp_path / "root"
     system = Path(os.path.realpath("/lib/systemd/system"))
@@ -111,7 +111,7 @@ def _scratch_root(tmp_path: Path, units: dict[str, str]) -> Path:
     (root / "etc/systemd/system").mkdir(parents=True)
     for name, text in units.items():
         (root / "etc/systemd/system" / name).write_text(text)
-    for binary in ("usr/local/bin/syncd", "usr/bin/kill"):
+    for binary in ("opt/syncd/bin/syncd", "usr/bin/kill"):
         path = root / binary
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("#!/bin/sh\nexit 1\n")

@@ -40,6 +40,7 @@ import structlog
 from syncd import __version__
 from syncd.errors import HubAuthError, HubError, HubIncompatibleError, HubTransientError
 from syncd.hub.dates import parse_http_date, retry_after_seconds, utc_now
+from syncd.hub.failures import describe_transport_error, hub_address
 from syncd.hub.queries import changes_query, keys_query, resource_path
 from syncd.hub.retry import RetryPolicy
 from syncd.models import Page, Position, RawRow, Resource
@@ -100,6 +101,10 @@ class HubClient:
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._base_url = settings.url.rstrip("/")
+        self._address = hub_address(self._base_url)
+        self._timeout = httpx.Timeout(
+            settings.timeout_seconds, connect=min(settings.timeout_seconds, CONNECT_TIMEOUT_SECONDS),
+        )
         self._token = settings.token.reveal()
         self._observer: Observer = observer if observer is not None else NullObserver()
         self._monotonic = monotonic
@@ -115,9 +120,7 @@ class HubClient:
         )
         self._http = httpx.Client(
             transport=transport,
-            timeout=httpx.Timeout(
-                settings.timeout_seconds, connect=min(settings.timeout_seconds, CONNECT_TIMEOUT_SECONDS),
-            ),
+            timeout=self._timeout,
             headers={
                 "Authorization": f"Bearer {self._token}",
                 "apikey": self._token,
@@ -199,10 +202,10 @@ class HubClient:
         url = f"{self._base_url}{resource_path(resource)}?{query}"
 
         def on_retry(error: HubTransientError, attempt: int, delay: float) -> None:
-            self._observer.hub_retry(error.reason, delay)
+            self._observer.hub_retry(error.reason, delay, str(error))
             _log().warning(
                 "hub.retry", resource=resource.value, status=error.status, reason=error.reason,
-                attempt=attempt, delay=round(delay, 3),
+                error=str(error), attempt=attempt, delay=round(delay, 3),
             )
 
         return self._policy.run(
@@ -255,10 +258,8 @@ class HubClient:
             return HubIncompatibleError(
                 self._redact(f"{resource.value}: request to the hub could not be sent ({type(exc).__name__})")
             )
-        detail = str(exc) or type(exc).__name__
-        return HubTransientError(
-            self._redact(f"{resource.value}: {kind} error talking to the hub: {detail}"), reason=kind,
-        )
+        what = describe_transport_error(exc, self._address, self._timeout)
+        return HubTransientError(self._redact(f"{resource.value}: {what}"), reason=kind)
 
     def _rows(self, resource: Resource, response: httpx.Response, body: bytes) -> list[RawRow]:
         status = response.status_code
@@ -272,7 +273,7 @@ class HubClient:
         if status in TRANSIENT_STATUSES:
             retry_after = self._retry_after(response) if status in _RETRY_AFTER_STATUSES else None
             raise HubTransientError(
-                self._redact(f"{name}: HTTP {status} from the hub{detail}"),
+                self._redact(f"{name}: {self._address} answered HTTP {status}{detail}"),
                 status=status, reason=str(status), retry_after=retry_after,
             )
         if status == 400:
@@ -286,7 +287,7 @@ class HubClient:
     def _decode_rows(self, resource: Resource, response: httpx.Response, content: bytes) -> list[RawRow]:
         def bad_body(why: str) -> HubTransientError:
             return HubTransientError(
-                f"{resource.value}: HTTP {response.status_code} with {why}",
+                f"{resource.value}: {self._address} answered HTTP {response.status_code} with {why}",
                 status=response.status_code, reason="bad_body",
             )
 

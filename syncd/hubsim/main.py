@@ -1,7 +1,8 @@
 """``syncd hubsim``: run the bundled hub emulator until SIGINT or SIGTERM.
 
 Prints one line, ``hubsim url=http://127.0.0.1:8900 tokens=hubsim-token``,
-then serves. Exit codes: 0 after a signal, 1 when the port cannot be bound,
+then serves. ``--help`` shows the REST API's headers and the admin API;
+``docs/hubsim.md`` documents both in full. Exit codes: 0 after a signal, 1 when the port cannot be bound,
 2 for a bad command line (including a non-loopback ``--host`` without
 ``--allow-remote``).
 """
@@ -37,23 +38,68 @@ def _fault(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"not a rate: {rate!r}") from None
 
 
+_DESCRIPTION = """\
+Run the bundled hub emulator: the hub's PostgREST API over generated sample data,
+with faults on demand. It prints one line, "hubsim url=http://127.0.0.1:8900
+tokens=hubsim-token", then serves until SIGINT or SIGTERM.
+
+REST API (what syncd reads): GET /rest/v1/space and GET /rest/v1/space_block with
+the hub contract's queries. Every request must carry the token twice, as PostgREST
+does: "apikey: TOKEN" and "Authorization: Bearer TOKEN"; without either, or with a
+token the emulator does not know, it answers 401 (code PGRST301).
+  curl -H 'apikey: hubsim-token' -H 'Authorization: Bearer hubsim-token' \\
+    'http://127.0.0.1:8900/rest/v1/space?select=*&order=updated_at.asc,id.asc&limit=2'
+"""
+
+_EPILOG = """\
+admin API (with --admin; JSON bodies; no token, so keep the emulator on loopback):
+  POST /_sim/space                      create a space: {"name": ..., "id": ...}
+  POST /_sim/space_block                create a block: {"space_id": ..., "content": ...}
+  POST /_sim/{resource}/{id}            change columns: {"name": "Lab Zed"}
+  POST /_sim/{resource}/{id}/delete     tombstone it; {"hard": true} removes the row
+  POST /_sim/space_block/{id}/version   a new version: {"content": ..., "version_tag": ...}
+  POST /_sim/{resource}/late            a late commit: {"row": {...}, "age_seconds": 30}
+  GET  /_sim/{resource}[/{id}]          every row, or one
+  PUT  /_sim/faults                     e.g. {"error_rates": {"503": 0.2}}, {"down": "503"}
+  POST /_sim/faults/next                the next N requests fail: {"count": 2, "status": 503}
+  DELETE /_sim/faults                   no faults
+  PUT  /_sim/tokens, GET|DELETE /_sim/stats, GET|POST /_sim/clock (POST needs --manual-clock)
+{resource} is space or space_block. Examples and every route: docs/hubsim.md.
+
+exit codes: 0 stopped by a signal; 1 the port cannot be bound; 2 bad command line
+(a non-loopback --host without --allow-remote included)
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="syncd hubsim", description="Run the bundled hub emulator.")
+    parser = argparse.ArgumentParser(
+        prog="syncd hubsim",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add = parser.add_argument
-    add("--host", default="127.0.0.1", help="address to bind (loopback only without --allow-remote)")
-    add("--port", type=int, default=8900, help="port to bind; 0 picks a free one")
+    add("--host", default="127.0.0.1",
+        help="address to bind (default: %(default)s; loopback only without --allow-remote)")
+    add("--port", type=int, default=8900, help="port to bind (default: %(default)s); 0 picks a free one")
     add("--allow-remote", action="store_true", help="allow binding a non-loopback address")
-    add("--spaces", type=int, default=5, help="sample spaces to generate")
-    add("--blocks", type=int, default=50, help="sample blocks to generate (all versions)")
-    add("--content-size", type=int, default=500, help="approximate block content size in bytes")
-    add("--seed", type=int, default=0, help="seed for sample data, spellings and faults")
-    add("--token", action="append", default=[], help="accepted token seeing every space (repeatable)")
-    add("--max-rows", type=int, default=1000, help="server-side row cap per page")
+    add("--spaces", type=int, default=5, help="sample spaces to generate (default: %(default)s)")
+    add("--blocks", type=int, default=50,
+        help="sample blocks to generate, all versions (default: %(default)s)")
+    add("--content-size", type=int, default=500,
+        help="approximate block content size in bytes (default: %(default)s)")
+    add("--seed", type=int, default=0,
+        help="seed for sample data, spellings and faults (default: %(default)s)")
+    add("--token", action="append", default=[],
+        help=f"accepted token seeing every space (repeatable; default: {DEFAULT_TOKEN})")
+    add("--max-rows", type=int, default=1000, help="server-side row cap per page (default: %(default)s)")
     add("--spellings", action="store_true", help="serve timestamps in varied spellings")
-    add("--fault", action="append", type=_fault, default=[], help="e.g. 503=0.1, 429=0.05, reset=0.01")
-    add("--retry-after", type=float, default=1.0, help="Retry-After seconds on injected 429/503")
-    add("--latency-ms", type=float, default=0.0, help="added latency per request")
-    add("--admin", action="store_true", help="serve the /_sim/ admin API")
+    add("--fault", action="append", type=_fault, default=[], metavar="KIND=RATE",
+        help="random faults per request, e.g. 503=0.1, 429=0.05, reset=0.01, truncate=0.01 (repeatable)")
+    add("--retry-after", type=float, default=1.0,
+        help="Retry-After seconds on injected 429/503 (default: %(default)s)")
+    add("--latency-ms", type=float, default=0.0, help="added latency per request (default: %(default)s)")
+    add("--admin", action="store_true", help="serve the /_sim/ admin API (below)")
     add("--manual-clock", action="store_true", help="the clock moves only via POST /_sim/clock")
     return parser
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, inspect, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, create_engine, func, inspect, select
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from syncd.errors import InstanceUnreachableError
 from syncd.settings import InstanceSettings
@@ -17,11 +20,49 @@ from syncd.store.schema import cursor, deferred, in_step, meta, quarantine, spac
 __all__ = ["read_status"]
 
 
+def _reason(exc: BaseException, url: str) -> str:
+    """The driver's own first line (``file is not a database``), with the password masked."""
+    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    said = str(orig).strip()
+    message = said.splitlines()[0] if said else type(orig).__name__
+    password = make_url(url).password
+    return message.replace(str(password), "***") if password else message
+
+
+def _read_only_engine(url: str, display_url: str) -> Engine | None:
+    """An engine that cannot create or change the database; None for a SQLite file not created yet."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return create_instance_engine(url)
+    path = Path(parsed.database or "")
+    if not path.exists():
+        if not path.parent.is_dir():
+            raise InstanceUnreachableError(f"cannot open {display_url}: no such directory {path.parent}")
+        return None  # the first run creates it
+    return create_engine(
+        URL.create("sqlite+pysqlite", database=f"file:{path.resolve()}", query={"mode": "ro", "uri": "true"}),
+        poolclass=NullPool,
+    )
+
+
 def read_status(instance: InstanceSettings) -> dict[str, Any]:
-    """Cursors, last success and error, deferred/quarantined/held rows of one instance."""
-    engine = create_instance_engine(instance.url.reveal())
+    """Cursors, last success and error, deferred/quarantined/held rows of one instance.
+
+    Reads only: a SQLite file is opened read-only. Raises
+    :class:`~syncd.errors.InstanceUnreachableError` with the driver's reason
+    (as ``run-once`` reports it) when the database cannot be opened or read.
+    """
+    url = instance.url.reveal()
+    engine = _read_only_engine(url, instance.display_url)
+    if engine is None:
+        return {"instance": instance.name, "synced": False, "cursors": {}}
     try:
-        with engine.connect() as conn:
+        try:
+            conn = engine.connect()
+        except (SQLAlchemyError, OSError) as exc:
+            reason = _reason(exc, url)
+            raise InstanceUnreachableError(f"cannot open {instance.display_url}: {reason}") from None
+        with conn:
             if "syncd_cursor" not in inspect(conn).get_table_names():
                 return {"instance": instance.name, "synced": False, "cursors": {}}
             metas = {k: v for k, v in conn.execute(select(meta.c.key, meta.c.value))}
@@ -49,7 +90,7 @@ def read_status(instance: InstanceSettings) -> dict[str, Any]:
             )
             record = read_in_step(conn) if inspect(conn).has_table(in_step.name) else None
     except SQLAlchemyError as exc:
-        raise InstanceUnreachableError(f"cannot read {instance.display_url}: {type(exc).__name__}") from None
+        raise InstanceUnreachableError(f"cannot read {instance.display_url}: {_reason(exc, url)}") from None
     finally:
         engine.dispose()
     last_error = json.loads(metas["last_error"]) if "last_error" in metas else None
