@@ -22,6 +22,7 @@ from syncd.errors import InstanceUnreachableError, RowRejected, StoreError
 from syncd.listing import KeyListing
 from syncd.models import HubBlock, HubSpace, Resource
 from syncd.rows import parse_block, parse_space, row_key
+from syncd.secrets import MASKED, scrub_url_text, url_secrets
 from syncd.settings import InstanceSettings, SyncSettings
 from syncd.store.blocks import apply_blocks
 from syncd.store.bootstrap import build_deferred_indexes, prepare_schema
@@ -142,16 +143,12 @@ class InstanceStore:
         self.close()
 
     def _describe(self, exc: BaseException) -> str:
-        """An error's first line, with any password in the URL removed."""
+        """An error's first line, with every secret of the instance's URL removed."""
         orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
         message = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-        password = self._password()
-        return message.replace(password, "***") if password else message
-
-    def _password(self) -> str | None:
-        from sqlalchemy.engine import make_url
-
-        return make_url(self._instance.url.reveal()).password
+        for secret in url_secrets(self._instance.url.reveal()):
+            message = message.replace(secret, MASKED)
+        return scrub_url_text(message)
 
     @property
     def conn(self) -> Connection:

@@ -9,6 +9,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from syncd.errors import InstanceUnreachableError
+from syncd.logs import scrub
 from syncd.settings import InstanceSettings
 from syncd.store.engine import create_instance_engine
 from syncd.store.schema import cursor, deferred, meta, quarantine, space_map
@@ -51,6 +52,9 @@ def read_status(instance: InstanceSettings) -> dict[str, Any]:
     finally:
         engine.dispose()
     last_error = json.loads(metas["last_error"]) if "last_error" in metas else None
+    if isinstance(last_error, dict) and isinstance(last_error.get("error"), str):
+        # written by the run that failed; shown here through the same redaction as the logs
+        last_error["error"] = scrub(last_error["error"])
     return {
         "instance": instance.name,
         "synced": True,
