@@ -227,5 +227,7 @@ def register_settings_secrets(settings: Settings) -> None:
         hubs.append(inst.hub)
         for value in url_secrets(inst.url.reveal()):
             register_secret(value)
+        if inst.password is not None:
+            register_secret(inst.password.reveal())
     for hub in hubs:
         register_secret(hub.token.reveal())

@@ -25,7 +25,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from syncd.errors import ConfigError
 from syncd.registry.errors import InstanceError
 from syncd.registry.tables import registry_only
-from syncd.secrets import MASKED, mask_url, scrub_url_text, url_secrets
+from syncd.secrets import MASKED, Secret, mask_url, scrub_url_text, url_secrets
 from syncd.settings import config_path, load_settings
 from syncd.store import schema
 
@@ -84,14 +84,15 @@ def _sqlite_engine(url: URL, *, read_only: bool) -> Engine:
 class Instance:
     """One instance database: a read-only engine, and a read-write engine made on first write."""
 
-    def __init__(self, url: str, *, name: str | None = None) -> None:
+    def __init__(self, url: str, *, name: str | None = None, password: Secret | None = None) -> None:
         try:
             self._url = make_url(url)
         except ArgumentError:
             raise InstanceError(f"not a database URL: {mask_url(url)!r}") from None
         self.name = name or "default"
         self.display_url = mask_url(url)
-        self._secrets = url_secrets(url)
+        self._password = password  # PostgreSQL, from password_file/password_credential: never in the URL
+        self._secrets = url_secrets(url) + ([password.reveal()] if password else [])
         self.dialect = self._url.get_backend_name()
         if self.dialect not in ("sqlite", "postgresql"):
             raise InstanceError(
@@ -107,6 +108,8 @@ class Instance:
         if url.drivername == "postgresql":
             url = url.set(drivername="postgresql+psycopg")
         connect_args: dict[str, Any] = {"connect_timeout": 10, "application_name": "syncd.registry"}
+        if self._password is not None:
+            connect_args["password"] = self._password.reveal()
         if not read_only:
             return create_engine(url, connect_args=connect_args)
         # every statement runs on its own in a read-only session: one round trip per query, and the
@@ -250,7 +253,7 @@ def _from_config(path: Path, environ: Mapping[str, str], name: str | None) -> In
         chosen = settings.instance(name) if name is not None else settings.instances[0]
     except ConfigError as exc:
         raise InstanceError("; ".join(exc.problems)) from None
-    return Instance(chosen.url.reveal(), name=chosen.name)
+    return Instance(chosen.url.reveal(), name=chosen.name, password=chosen.password)
 
 
 def disconnect() -> None:

@@ -28,7 +28,7 @@ from syncd.store.blocks import apply_blocks
 from syncd.store.bootstrap import build_deferred_indexes, prepare_schema
 from syncd.store.context import ApplyContext, ApplyResult, FinishState
 from syncd.store.cursors import load_cursor, save_cursor, write_meta
-from syncd.store.engine import create_instance_engine
+from syncd.store.engine import EngineFactory, create_instance_engine
 from syncd.store.indexes import indexes_pending
 from syncd.store.keysets import among
 from syncd.store.lock import instance_lock
@@ -60,7 +60,7 @@ class InstanceStore:
         clock: Callable[[], datetime] = _utc_now,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
-        engine_factory: Callable[[str], Engine] = create_instance_engine,
+        engine_factory: EngineFactory = create_instance_engine,
     ) -> None:
         self.name = instance.name
         self._instance = instance
@@ -89,7 +89,7 @@ class InstanceStore:
         """Connect, take the instance lock, and check (or bootstrap) the schema."""
         url = self._instance.url.reveal()
         try:
-            self._engine = self._engine_factory(url)
+            self._engine = self._engine_factory(url, password=self._instance.password)
             self._conn = self._stack.enter_context(self._engine.connect())
         except (SQLAlchemyError, OSError) as exc:
             self.close()

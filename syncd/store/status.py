@@ -19,7 +19,7 @@ __all__ = ["read_status"]
 
 def read_status(instance: InstanceSettings) -> dict[str, Any]:
     """Cursors, last success and error, deferred/quarantined/held rows of one instance."""
-    engine = create_instance_engine(instance.url.reveal())
+    engine = create_instance_engine(instance.url.reveal(), password=instance.password)
     try:
         with engine.connect() as conn:
             if "syncd_cursor" not in inspect(conn).get_table_names():
