@@ -2,7 +2,10 @@
 
 - **Connections**: at most ``max_connections`` are served at once, each on its
   own thread. Further connections wait in the kernel's listen backlog (they
-  hold no file descriptor of syncd's) until a slot frees.
+  hold no file descriptor of syncd's) until a slot frees; when every slot is
+  taken, the oldest connection whose request head has not arrived within
+  ``head_grace_seconds`` is closed to make room, so idle connections cannot
+  starve new ones.
 - **Time**: a connection is closed ``connection_seconds`` after it was
   accepted, whatever it is doing: a request whose headers never end (a bare
   ``GET /readyz`` without the blank line), a body trickling in, or a client
@@ -54,7 +57,8 @@ class HealthLimits(msgspec.Struct, frozen=True):
     connection_seconds: float = 5.0
     max_request_bytes: int = 8192
     fd_reserve: int = 64
-    backlog: int = 128
+    backlog: int = 1024
+    head_grace_seconds: float = 1.0
 
 
 def fd_room() -> int | None:
@@ -104,8 +108,25 @@ class _DebugStream:
         return None
 
 
+class _Conn:
+    """One open connection: when it must be closed, and whether its request head has arrived."""
+
+    __slots__ = ("closing", "deadline", "head_done", "number")
+
+    def __init__(self, number: int, deadline: float) -> None:
+        self.number = number
+        self.deadline = deadline
+        self.head_done = False
+        self.closing = False
+
+
 class _Handler(WSGIRequestHandler):
     server: BoundedServer
+
+    def parse_request(self) -> bool:
+        ok = super().parse_request()
+        self.server.head_done(self.request)
+        return ok
 
     def setup(self) -> None:
         # also bounds each single read and write
@@ -141,19 +162,23 @@ class BoundedServer(WSGIServer):
         self._room = room
         self._slots = threading.BoundedSemaphore(limits.max_connections)
         self._lock = threading.Lock()
-        self._open: dict[socket.socket, float] = {}  # connection -> when it must be closed
+        self._open: dict[socket.socket, _Conn] = {}
+        self._accepted = 0
         self._stopping = threading.Event()
-        self._counts = {"served": 0, "refused_fd_reserve": 0, "closed_at_deadline": 0, "peak_open": 0}
-        self._reported = {"refused_fd_reserve": 0, "closed_at_deadline": 0}
+        self._reported = {"refused_fd_reserve": 0, "closed_at_deadline": 0, "evicted_unfinished": 0}
+        self._counts = {"served": 0, "peak_open": 0, **self._reported}
         self._next_report = monotonic() + _REPORT_EVERY_SECONDS
         super().__init__(address, _Handler)
 
     # -- accepting -------------------------------------------------------------------------------
 
     def _handle_request_noblock(self) -> None:
-        # a free slot first: beyond the bound, connections wait in the backlog, holding none of our fds
-        if not self._slots.acquire(timeout=_POLL_SECONDS):
-            return
+        # a free slot first: beyond the bound, connections wait in the backlog, holding none of our fds;
+        # a connection still sending its request head gives its slot up to the next one
+        if not self._slots.acquire(blocking=False):
+            self._evict_oldest_unfinished()
+            if not self._slots.acquire(timeout=_POLL_SECONDS):
+                return
         room = self._room()
         try:
             request, address = self.get_request()
@@ -166,7 +191,8 @@ class BoundedServer(WSGIServer):
             self._refuse(request)
             return
         with self._lock:
-            self._open[request] = self._monotonic() + self.limits.connection_seconds
+            self._accepted += 1
+            self._open[request] = _Conn(self._accepted, self._monotonic() + self.limits.connection_seconds)
             self._counts["peak_open"] = max(self._counts["peak_open"], len(self._open))
         thread = threading.Thread(
             target=self._serve_one, args=(request, address), name="syncd-health-conn", daemon=True)
@@ -189,6 +215,30 @@ class BoundedServer(WSGIServer):
             self.shutdown_request(request)
             self._slots.release()
 
+    def head_done(self, request: socket.socket) -> None:
+        """The connection's request head has arrived: it is no longer evicted for a newcomer."""
+        with self._lock:
+            conn = self._open.get(request)
+            if conn is not None:
+                conn.head_done = True
+
+    def _evict_oldest_unfinished(self) -> None:
+        # accepted before this moment and still without a request head: fair game
+        cutoff = self._monotonic() - self.limits.head_grace_seconds + self.limits.connection_seconds
+        with self._lock:
+            unfinished = [
+                (c.number, s)
+                for s, c in self._open.items()
+                if not c.head_done and not c.closing and c.deadline <= cutoff
+            ]
+            if not unfinished:
+                return
+            _number, victim = min(unfinished, key=lambda pair: pair[0])
+            self._open[victim].closing = True
+            self._counts["evicted_unfinished"] += 1
+        with contextlib.suppress(OSError):
+            victim.shutdown(socket.SHUT_RDWR)
+
     def _forget(self, request: socket.socket) -> None:
         with self._lock:
             self._open.pop(request, None)
@@ -209,7 +259,9 @@ class BoundedServer(WSGIServer):
         """Between requests: close connections past their deadline; report limits that were hit."""
         now = self._monotonic()
         with self._lock:
-            late = [conn for conn, deadline in self._open.items() if deadline <= now]
+            late = [s for s, c in self._open.items() if c.deadline <= now and not c.closing]
+            for sock in late:
+                self._open[sock].closing = True
             self._counts["closed_at_deadline"] += len(late)
         for conn in late:
             # wakes the connection's thread from its read or write; it closes the socket

@@ -123,7 +123,28 @@ def test_connections_beyond_the_bound_wait_and_are_then_answered(
     stats = server.stats()
     assert stats["peak_open"] == 2
     assert stats["served"] >= 5
-    assert stats["closed_at_deadline"] == 2
+    # each idle one was closed at its deadline, or, past it, evicted for a waiting connection
+    assert stats["closed_at_deadline"] + stats["evicted_unfinished"] == 2
+
+
+def test_a_connection_without_its_request_head_makes_room_for_a_newcomer(
+    make_server: Callable[..., BoundedServer],
+) -> None:
+    clock = FakeMonotonic()
+    limits = HealthLimits(max_connections=2, connection_seconds=30.0, head_grace_seconds=1.0)
+    server = make_server(limits=limits, monotonic=clock)
+    idle = [_connect(server, PARTIAL) for _ in range(2)]
+    _wait_for(lambda: server.stats()["open"] == 2, "both slots to be taken")
+    clock.advance(2.0)  # past the grace for a request head, far from the deadline
+    probe = _connect(server, b"GET /livez HTTP/1.0\r\n\r\n")
+    assert _read_all(probe).startswith(b"HTTP/1.0 200 OK")
+    probe.close()
+    stats = server.stats()
+    assert stats["evicted_unfinished"] == 1
+    assert stats["closed_at_deadline"] == 0
+    assert _read_all(idle[0]) == b""  # the oldest one was closed, without an answer
+    for sock in idle:
+        sock.close()
 
 
 def test_a_request_is_read_only_up_to_its_size_bound(make_server: Callable[..., BoundedServer]) -> None:
