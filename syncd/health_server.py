@@ -58,7 +58,7 @@ class HealthLimits(msgspec.Struct, frozen=True):
     max_request_bytes: int = 8192
     fd_reserve: int = 64
     backlog: int = 1024
-    head_grace_seconds: float = 1.0
+    head_grace_seconds: float = 0.25
 
 
 def fd_room() -> int | None:

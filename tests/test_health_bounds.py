@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from syncd.health import HealthState, health_app, start_health_server
 from syncd.health_server import BoundedServer, HealthLimits
@@ -145,6 +146,12 @@ def test_a_connection_without_its_request_head_makes_room_for_a_newcomer(
     assert _read_all(idle[0]) == b""  # the oldest one was closed, without an answer
     for sock in idle:
         sock.close()
+    with capture_logs() as events:
+        clock.advance(60.0)  # once a minute at most: what was limited since the last report
+        _wait_for(lambda: any(e["event"] == "health.connections_limited" for e in events), "the report")
+    report = next(e for e in events if e["event"] == "health.connections_limited")
+    assert report["log_level"] == "warning"
+    assert (report["evicted_unfinished"], report["refused_fd_reserve"]) == (1, 0)
 
 
 def test_a_request_is_read_only_up_to_its_size_bound(make_server: Callable[..., BoundedServer]) -> None:

@@ -177,6 +177,7 @@ def restore_logging() -> Iterator[None]:
 @pytest.mark.usefixtures("restore_logging")
 def test_the_credential_password_reaches_postgresql_and_no_log(tmp_path: Path, pg_url: str) -> None:
     (tmp_path / "pg-lab").write_text(PG_PW + "\n")
+    (tmp_path / "pg-lab").chmod(0o400)  # as systemd lays a credential out for the service's user
     data = _one(url=pg_url, password_credential="pg-lab")
     settings = parse_settings(data, {"SYNCD_HUB_TOKEN": TOKEN, "CREDENTIALS_DIRECTORY": str(tmp_path)})
     inst = settings.instances[0]
@@ -200,3 +201,19 @@ def test_the_credential_password_reaches_postgresql_and_no_log(tmp_path: Path, p
     configure_logging(level="info", fmt="json", stream=buf)
     structlog.get_logger("t").error("store.failed", error=f"server said {PG_PW}")
     assert PG_PW not in buf.getvalue()
+
+
+@pytest.mark.postgres
+def test_libpq_password_file_route_reaches_postgresql(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"127.0.0.1:*:*:*:{PG_PW}\n")
+    passfile.chmod(0o600)  # libpq ignores a password file others can read
+    monkeypatch.setenv("PGPASSFILE", str(passfile))
+    engine = create_instance_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.connection.dbapi_connection.info.password == PG_PW  # type: ignore[union-attr]
+    finally:
+        engine.dispose()
