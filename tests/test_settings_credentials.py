@@ -123,6 +123,22 @@ def test_a_token_file_others_can_read_is_warned_about(tmp_path: Path, mode: int,
         assert exposed == []
 
 
+def test_before_logging_is_set_up_the_warning_goes_to_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "hub-token"
+    path.write_text(TOKEN)
+    path.chmod(0o644)
+    data = _one()
+    data["hub"]["token_file"] = str(path)
+    structlog.reset_defaults()
+    parse_settings(data, {})
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (f"syncd: warning: hub.token_file: {path} is readable by group or others (mode 0644): "
+                            f"chmod 600 {path} (or 0400): only the user syncd runs as should read it\n")
+
+
 def test_a_pg_password_from_a_credential_never_enters_the_url(tmp_path: Path) -> None:
     (tmp_path / "pg-lab").write_text(PG_PW + "\n")
     data = _one(url="postgresql://syncd@127.0.0.1/lab", password_credential="pg-lab")

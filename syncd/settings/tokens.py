@@ -9,13 +9,15 @@ never put into the URL.
 
 A file that cannot be read is a problem naming the file, the reason and the
 user syncd runs as. A secret file that group or others may read is accepted
-with a ``config.secret_file_exposed`` warning, as ssh does for its keys.
+with a ``config.secret_file_exposed`` warning, as ssh does for its keys (a
+line on stderr when logging is not set up yet, as in ``syncd status``).
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -65,14 +67,14 @@ def _warn_if_exposed(path: Path, key: str, stat_fn: Callable[[Path], os.stat_res
         mode = stat.S_IMODE(stat_fn(path).st_mode)
     except OSError:
         return
-    if mode & 0o077:
-        log.warning(
-            "config.secret_file_exposed",
-            key=key,
-            path=str(path),
-            mode=f"{mode:04o}",
-            fix=f"chmod 600 {path} (or 0400): only the user syncd runs as should read it",
-        )
+    if not mode & 0o077:
+        return
+    fix = f"chmod 600 {path} (or 0400): only the user syncd runs as should read it"
+    if structlog.is_configured():
+        log.warning("config.secret_file_exposed", key=key, path=str(path), mode=f"{mode:04o}", fix=fix)
+    else:  # a command that reads its settings before it sets up logging: a line on stderr, not stdout
+        exposed = f"{path} is readable by group or others (mode {mode:04o})"
+        sys.stderr.write(f"syncd: warning: {key}: {exposed}: {fix}\n")
 
 
 def _read_token(
