@@ -166,7 +166,7 @@ class BoundedServer(WSGIServer):
         self._accepted = 0
         self._stopping = threading.Event()
         self._reported = {"refused_fd_reserve": 0, "closed_at_deadline": 0, "evicted_unfinished": 0}
-        self._counts = {"served": 0, "peak_open": 0, **self._reported}
+        self._counts = {"handled": 0, "peak_open": 0, **self._reported}
         self._next_report = monotonic() + _REPORT_EVERY_SECONDS
         super().__init__(address, _Handler)
 
@@ -207,7 +207,7 @@ class BoundedServer(WSGIServer):
         try:
             self.finish_request(request, address)
             with self._lock:
-                self._counts["served"] += 1
+                self._counts["handled"] += 1
         except Exception:  # a broken connection ends only itself
             log.debug("health.connection_failed", exc_info=True)
         finally:
@@ -279,7 +279,7 @@ class BoundedServer(WSGIServer):
             log.warning("health.connections_limited", **new, limits=msgspec.structs.asdict(self.limits))
 
     def stats(self) -> dict[str, int]:
-        """Counters since start, and how many connections are open now."""
+        """Counters since start (``handled``: connections whose handling ended), and how many are open now."""
         with self._lock:
             return {**self._counts, "open": len(self._open)}
 
