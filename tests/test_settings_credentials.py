@@ -233,3 +233,44 @@ def test_libpq_password_file_route_reaches_postgresql(
             assert conn.connection.dbapi_connection.info.password == PG_PW  # type: ignore[union-attr]
     finally:
         engine.dispose()
+
+
+_AS_ANOTHER_USER = """
+import os, sys, tomllib
+from pathlib import Path
+from syncd.errors import ConfigError
+from syncd.settings import parse_settings
+data = tomllib.loads(Path(sys.argv[1]).read_text())  # the configuration is readable; the token is not
+if os.geteuid() == 0:  # root reads any file: become nobody, as a service user would be
+    os.setgroups([])
+    os.setresgid(65534, 65534, 65534)
+    os.setresuid(65534, 65534, 65534)
+try:
+    parse_settings(data, {"CREDENTIALS_DIRECTORY": sys.argv[2]} if len(sys.argv) > 2 else {}, source="syncd.toml")
+except ConfigError as exc:
+    print("\\n".join(exc.problems))
+"""
+
+
+@pytest.mark.parametrize("via", ["token_file", "credential"])
+def test_a_root_only_token_read_by_another_user_is_named_with_the_real_error(tmp_path: Path, via: str) -> None:
+    import subprocess
+    import sys
+    import tempfile
+
+    # a directory everyone may enter (pytest's own are private to their owner), holding a root-only token
+    with tempfile.TemporaryDirectory(dir="/tmp") as scratch:
+        secrets = Path(scratch)
+        secrets.chmod(0o755)
+        token_path = secrets / "hub-token"
+        token_path.write_text(TOKEN)
+        token_path.chmod(0o600 if os.geteuid() == 0 else 0o000)  # root-only, or nobody's when not root
+        config = tmp_path / "syncd.toml"
+        hub = f'token_file = "{token_path}"\n' if via == "token_file" else ""
+        config.write_text(f'[hub]\nurl = "http://127.0.0.1:9"\n{hub}[[instances]]\nname = "a"\nurl = "sqlite://"\n')
+        args = [sys.executable, "-c", _AS_ANOTHER_USER, str(config)] + ([scratch] if via == "credential" else [])
+        out = subprocess.run(args, capture_output=True, text=True, check=False, timeout=60)
+    uid = 65534 if os.geteuid() == 0 else os.geteuid()
+    assert out.stdout.strip().startswith(
+        f"syncd.toml: hub.token_file: cannot read {token_path}: Permission denied (syncd runs as uid {uid}"
+    ), out.stdout + out.stderr
