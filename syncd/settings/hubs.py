@@ -107,7 +107,8 @@ def instances_section(
         url = _database_url(r, item, prefix)
         password_ok, password = instance_password(r, item, prefix, environ, reader)
         if url is not None and password is not None:
-            password_ok = _password_fits(r, url, prefix)
+            given = "password_file" if "password_file" in item else "password_credential"
+            password_ok = _password_fits(r, url, prefix, given)
         hub = _instance_hub(r, item, prefix, hub_t, base_hub, environ, reader)
         if url is not None and hub is not None and password_ok:
             result.append(InstanceSettings(name=name, url=Secret(url), hub=hub, password=password))
@@ -162,11 +163,11 @@ def _database_url(r: TableReader, item: Mapping[str, Any], prefix: str) -> str |
     return parsed.render_as_string(hide_password=False)
 
 
-def _password_fits(r: TableReader, url: str, prefix: str) -> bool:
+def _password_fits(r: TableReader, url: str, prefix: str, given: str) -> bool:
     """A password from a file goes to PostgreSQL alone, and only when the URL has none of its own."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
-        r.problem(f"{prefix}.password_file", "a password is for PostgreSQL instances; SQLite has none")
+        r.problem(f"{prefix}.{given}", "a password is for PostgreSQL instances; SQLite has none")
         return False
     if parsed.password is not None or any(k.lower() == "password" for k in parsed.query):
         r.problem(f"{prefix}.url", "has a password, and password_file/password_credential gives another")
