@@ -3,8 +3,9 @@
 :class:`HealthState` is what the daemon knows about itself: its phase, the
 scheduler's last heartbeat, and each instance's last sync. :func:`health_app`
 is a plain WSGI application serving it (``/livez``, ``/readyz``, ``/metrics``);
-:func:`start_health_server` runs that app on a background thread and returns
-``(server, thread)``. :func:`check` asks a running daemon's ``/readyz`` and
+:func:`start_health_server` (:mod:`syncd.health_server`, which bounds
+connections, their time and the descriptors they may take) runs that app on a
+background thread and returns ``(server, thread)``. :func:`check` asks a running daemon's ``/readyz`` and
 answers with an exit code.
 
 Liveness never depends on the hub or the databases: only on the scheduler
@@ -16,22 +17,20 @@ pulled), is within the bound, and is false while starting and stopping.
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from socketserver import ThreadingMixIn
 from typing import Any, Literal, TextIO
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import httpx
 import msgspec
 import structlog
 
+from syncd.health_server import start_health_server
 from syncd.logs import scrub
 from syncd.metrics import Metrics
 from syncd.report import InstanceReport, InStep
@@ -246,34 +245,6 @@ def health_app(state: HealthState, metrics: Metrics) -> WSGIApplication:
         return [json.dumps(body).encode() + b"\n" if method == "GET" else b""]
 
     return app
-
-
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class _Server6(_Server):
-    address_family = socket.AF_INET6
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """Requests are logged through structlog at debug, not printed to stderr."""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("health.request", line=format % args)
-
-
-def start_health_server(
-    app: WSGIApplication, host: str, port: int,
-) -> tuple[WSGIServer, threading.Thread]:
-    """Listen on ``host:port`` (0 picks a free port: see ``server.server_port``) and serve on a thread."""
-    server_class = _Server6 if ":" in host else _Server
-    server = make_server(host, port, app, server_class=server_class, handler_class=_QuietHandler)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="syncd-health", daemon=True)
-    thread.start()
-    return server, thread
 
 
 def _probe_host(host: str) -> str:

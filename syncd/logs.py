@@ -11,7 +11,8 @@ redacted, so a secret held in a frame's locals or quoted in an exception
 message never reaches the output. Redaction masks the value of any key that
 names a credential (``token``, ``password``, ``authorization``, ...), every
 value registered through :func:`register_secret` wherever it appears in a
-string, and ``Bearer ...`` credentials.
+string, ``Bearer ...`` credentials, and the password of any URL or
+``password=`` pair written in a string (:func:`syncd.secrets.scrub_url_text`).
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import structlog
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 from structlog.types import EventDict, Processor, WrappedLogger
+
+from syncd.secrets import scrub_url_text, url_secrets
 
 if TYPE_CHECKING:
     from syncd.settings import Settings
@@ -82,7 +83,7 @@ def registered_secret_count() -> int:
 
 
 def scrub(text: str) -> str:
-    """``text`` with registered secrets and ``Bearer`` credentials masked (for text shown outside logs)."""
+    """``text`` with registered secrets, URL passwords and ``Bearer`` credentials masked."""
     return _scrub_text(text)
 
 
@@ -90,6 +91,7 @@ def _scrub_text(text: str) -> str:
     pattern = _pattern
     if pattern is not None:
         text = pattern.sub(MASK, text)
+    text = scrub_url_text(text)
     return _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
 
 
@@ -214,15 +216,18 @@ def configure_logging(
 
 
 def register_settings_secrets(settings: Settings) -> None:
-    """Register every hub token and database password of ``settings`` for log redaction."""
+    """Register every hub token and database secret of ``settings`` for log redaction.
+
+    Database secrets are every credential-bearing part of each instance URL
+    (:func:`syncd.secrets.url_secrets`) and a password read from a file or a
+    credential (``password_file``, ``password_credential``).
+    """
     hubs = [settings.hub] if settings.hub is not None else []
     for inst in settings.instances:
         hubs.append(inst.hub)
-        try:
-            password = make_url(inst.url.reveal()).password
-        except (ArgumentError, ValueError):
-            password = None
-        if password:
-            register_secret(str(password))
+        for value in url_secrets(inst.url.reveal()):
+            register_secret(value)
+        if inst.password is not None:
+            register_secret(inst.password.reveal())
     for hub in hubs:
         register_secret(hub.token.reveal())

@@ -25,7 +25,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from syncd.errors import ConfigError
 from syncd.registry.errors import InstanceError
 from syncd.registry.tables import registry_only
-from syncd.secrets import mask_url
+from syncd.secrets import MASKED, Secret, mask_url, scrub_url_text, url_secrets
 from syncd.settings import config_path, load_settings
 from syncd.store import schema
 
@@ -84,13 +84,15 @@ def _sqlite_engine(url: URL, *, read_only: bool) -> Engine:
 class Instance:
     """One instance database: a read-only engine, and a read-write engine made on first write."""
 
-    def __init__(self, url: str, *, name: str | None = None) -> None:
+    def __init__(self, url: str, *, name: str | None = None, password: Secret | None = None) -> None:
         try:
             self._url = make_url(url)
         except ArgumentError:
             raise InstanceError(f"not a database URL: {mask_url(url)!r}") from None
         self.name = name or "default"
         self.display_url = mask_url(url)
+        self._password = password  # PostgreSQL, from password_file/password_credential: never in the URL
+        self._secrets = url_secrets(url) + ([password.reveal()] if password else [])
         self.dialect = self._url.get_backend_name()
         if self.dialect not in ("sqlite", "postgresql"):
             raise InstanceError(
@@ -106,6 +108,8 @@ class Instance:
         if url.drivername == "postgresql":
             url = url.set(drivername="postgresql+psycopg")
         connect_args: dict[str, Any] = {"connect_timeout": 10, "application_name": "syncd.registry"}
+        if self._password is not None:
+            connect_args["password"] = self._password.reveal()
         if not read_only:
             return create_engine(url, connect_args=connect_args)
         # every statement runs on its own in a read-only session: one round trip per query, and the
@@ -119,7 +123,7 @@ class Instance:
         try:
             conn = self._reader.connect()
         except DBAPIError as exc:
-            raise InstanceError(f"cannot connect to {self.display_url}: {_reason(exc)}") from None
+            raise InstanceError(f"cannot connect to {self.display_url}: {self._why(exc)}") from None
         try:
             yield conn
         except DBAPIError as exc:
@@ -152,7 +156,7 @@ class Instance:
             ctx = self._writer.begin()
             conn = ctx.__enter__()
         except DBAPIError as exc:
-            raise InstanceError(f"cannot connect to {self.display_url}: {_reason(exc)}") from None
+            raise InstanceError(f"cannot connect to {self.display_url}: {self._why(exc)}") from None
         try:
             yield conn
         except BaseException as exc:
@@ -161,6 +165,9 @@ class Instance:
         else:
             ctx.__exit__(None, None, None)
 
+    def _why(self, exc: DBAPIError) -> str:
+        return _reason(exc, self._secrets)
+
     def tables(self) -> frozenset[str]:
         """Names of the tables in the database (read once); checks that it is a LaminDB instance."""
         if self._tables is None:
@@ -168,7 +175,7 @@ class Instance:
                 try:
                     names = frozenset(inspect(conn).get_table_names())
                 except DBAPIError as exc:
-                    raise InstanceError(f"cannot read {self.display_url}: {_reason(exc)}") from None
+                    raise InstanceError(f"cannot read {self.display_url}: {self._why(exc)}") from None
             if _REQUIRED_TABLE not in names:
                 raise InstanceError(
                     f"{self.display_url} is not a LaminDB instance (it has no table {_REQUIRED_TABLE}); "
@@ -188,8 +195,12 @@ class Instance:
         return f"Instance(name={self.name!r}, url={self.display_url!r})"
 
 
-def _reason(exc: DBAPIError) -> str:
-    return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+def _reason(exc: DBAPIError, secrets: list[str]) -> str:
+    """The driver's first line, with the instance URL's secrets masked."""
+    text = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    for secret in secrets:
+        text = text.replace(secret, MASKED)
+    return scrub_url_text(text)
 
 
 class _State:
@@ -242,7 +253,7 @@ def _from_config(path: Path, environ: Mapping[str, str], name: str | None) -> In
         chosen = settings.instance(name) if name is not None else settings.instances[0]
     except ConfigError as exc:
         raise InstanceError("; ".join(exc.problems)) from None
-    return Instance(chosen.url.reveal(), name=chosen.name)
+    return Instance(chosen.url.reveal(), name=chosen.name, password=chosen.password)
 
 
 def disconnect() -> None:

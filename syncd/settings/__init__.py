@@ -35,6 +35,7 @@ from syncd.settings.sections import (
     schedule_section,
     sync_section,
 )
+from syncd.settings.tokens import read_secret_file
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -93,7 +94,7 @@ def parse_settings(
 ) -> Settings:
     """Check already-parsed TOML ``data``; raise :class:`ConfigError` listing every problem."""
     r = TableReader(source, require_token=require_token)
-    reader = read_file or (lambda p: p.read_text(encoding="utf-8"))
+    reader = read_file or read_secret_file
     allowed_top = {"hub", "sync", "schedule", "health", "log", "instances"}
     for extra in sorted(set(data) - allowed_top):
         r.problem(extra, f"unknown section (known: {', '.join(sorted(allowed_top))})")

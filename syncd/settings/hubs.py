@@ -1,8 +1,9 @@
-"""The ``[hub]`` section, hub tokens and the ``[[instances]]`` tables.
+"""The ``[hub]`` section and the ``[[instances]]`` tables.
 
-A token comes from ``token_file``, else the environment variable
-``token_env`` (default ``SYNCD_HUB_TOKEN``), else the systemd credential
-``hub-token``. An instance may override the hub URL and the token.
+An instance may override the hub URL and the token (read by
+:mod:`syncd.settings.tokens`). A hub URL carrying credentials
+(``https://user:password@hub``) is refused: the hub takes its token as a
+Bearer header, and the URL is written into log lines.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from syncd.secrets import Secret, mask_url
-from syncd.settings.model import HubSettings, InstanceSettings, TokenSource
+from syncd.secrets import Secret, mask_url, scrub_url_text
+from syncd.settings.databases import refuse_shared_databases
+from syncd.settings.model import HubSettings, InstanceSettings
 from syncd.settings.reader import TableReader
+from syncd.settings.tokens import TOKEN_ENV, instance_password, token
 
 __all__ = ["HUB_KEYS", "TOKEN_ENV", "hub_section", "instances_section"]
 
-TOKEN_ENV = "SYNCD_HUB_TOKEN"  # noqa: S105 - the variable's name, not a token
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 HUB_KEYS = {
@@ -33,7 +35,7 @@ HUB_KEYS = {
     "retry_max_seconds",
     "retry_after_cap_seconds",
 }
-_INSTANCE_KEYS = {"name", "url", "hub_url", "token_file", "token_env"}
+_INSTANCE_KEYS = {"name", "url", "hub_url", "token_file", "token_env", "password_file", "password_credential"}
 
 
 def hub_section(
@@ -50,66 +52,28 @@ def hub_section(
         r.problem(f"{prefix}.{url_key}", "is required")
         return None
     if not isinstance(url, str) or not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", url):
-        r.problem(f"{prefix}.{url_key}", f"must be an http:// or https:// URL, got {url!r}")
+        shown = scrub_url_text(url) if isinstance(url, str) else url
+        r.problem(f"{prefix}.{url_key}", f"must be an http:// or https:// URL, got {shown!r}")
         return None
-    token = _token(r, t, prefix, environ, reader)
-    if token is None:
+    if "@" in url.split("/", 3)[2]:
+        r.problem(
+            f"{prefix}.{url_key}",
+            "must not carry credentials (user:password@): the hub takes its token from token_file, "
+            f"token_env or the hub-token credential; got {scrub_url_text(url)!r}",
+        )
+        return None
+    found = token(r, t, prefix, environ, reader)
+    if found is None:
         return None
     return HubSettings(
         url=url.rstrip("/"),
-        token=token[0],
-        token_source=token[1],
+        token=found[0],
+        token_source=found[1],
         timeout_seconds=r.number(t, prefix, "timeout_seconds", 30.0, 0.1, 600.0),
         retry_attempts=r.integer(t, prefix, "retry_attempts", 8, 1, 100),
         retry_max_seconds=r.number(t, prefix, "retry_max_seconds", 300.0, 0.0, 86400.0),
         retry_after_cap_seconds=r.number(t, prefix, "retry_after_cap_seconds", 120.0, 0.0, 3600.0),
     )
-
-
-def _token(
-    r: TableReader,
-    t: Mapping[str, Any],
-    prefix: str,
-    environ: Mapping[str, str],
-    reader: Callable[[Path], str],
-) -> tuple[Secret, TokenSource] | None:
-    token_file = r.string(t, prefix, "token_file")
-    token_env = r.string(t, prefix, "token_env")
-    absent = (Secret(""), TokenSource("absent", ""))
-    if token_file is not None:
-        try:
-            value = reader(Path(token_file)).strip()
-        except OSError as exc:
-            if not r.require_token:
-                return absent
-            r.problem(f"{prefix}.token_file", f"cannot read {token_file} ({exc.strerror})")
-            return None
-        if not value:
-            if not r.require_token:
-                return absent
-            r.problem(f"{prefix}.token_file", f"{token_file} is empty")
-            return None
-        return Secret(value), TokenSource("file", token_file)
-    env_name = token_env or TOKEN_ENV
-    if environ.get(env_name):
-        return Secret(environ[env_name].strip()), TokenSource("env", env_name)
-    cred_dir = environ.get("CREDENTIALS_DIRECTORY")
-    if token_env is None and cred_dir:
-        path = Path(cred_dir) / "hub-token"
-        try:
-            value = reader(path).strip()
-        except OSError:
-            value = ""
-        if value:
-            return Secret(value), TokenSource("credential", str(path))
-    if not r.require_token:
-        return absent
-    r.problem(
-        f"{prefix}.token_file",
-        f"no hub token: set token_file, or the environment variable {env_name}"
-        + ("" if token_env else ", or provide the systemd credential hub-token"),
-    )
-    return None
 
 
 def instances_section(
@@ -124,6 +88,7 @@ def instances_section(
         r.problem("instances", "at least one [[instances]] table is required")
         return []
     result: list[InstanceSettings] = []
+    databases: list[tuple[str, str, str]] = []
     seen: set[str] = set()
     for index, item in enumerate(raw):
         prefix = f"instances[{index}]"
@@ -140,9 +105,16 @@ def instances_section(
             r.problem(f"{prefix}.name", f"duplicate instance name {name!r}")
         seen.add(name)
         url = _database_url(r, item, prefix)
+        password_ok, password = instance_password(r, item, prefix, environ, reader)
+        if url is not None and password is not None:
+            given = "password_file" if "password_file" in item else "password_credential"
+            password_ok = _password_fits(r, url, prefix, given)
         hub = _instance_hub(r, item, prefix, hub_t, base_hub, environ, reader)
-        if url is not None and hub is not None:
-            result.append(InstanceSettings(name=name, url=Secret(url), hub=hub))
+        if url is not None and hub is not None and password_ok:
+            result.append(InstanceSettings(name=name, url=Secret(url), hub=hub, password=password))
+        if url is not None:
+            databases.append((prefix, name, url))
+    refuse_shared_databases(r, databases, environ)
     return result
 
 
@@ -157,7 +129,8 @@ def _instance_hub(
 ) -> HubSettings | None:
     overrides = {k: item[k] for k in ("token_file", "token_env") if k in item}
     if "hub_url" not in item and not overrides:
-        if base_hub is None:
+        # a [hub] table that failed was reported under its own keys: nothing more to say here
+        if base_hub is None and not hub_t:
             r.problem(f"{prefix}.hub_url", "no [hub] section and no hub_url for this instance")
         return base_hub
     merged = dict(hub_t)
@@ -188,3 +161,15 @@ def _database_url(r: TableReader, item: Mapping[str, Any], prefix: str) -> str |
         # syncd ships psycopg 3; a bare postgresql:// URL means that driver
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
+
+
+def _password_fits(r: TableReader, url: str, prefix: str, given: str) -> bool:
+    """A password from a file goes to PostgreSQL alone, and only when the URL has none of its own."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        r.problem(f"{prefix}.{given}", "a password is for PostgreSQL instances; SQLite has none")
+        return False
+    if parsed.password is not None or any(k.lower() == "password" for k in parsed.query):
+        r.problem(f"{prefix}.url", "has a password, and password_file/password_credential gives another")
+        return False
+    return True

@@ -79,6 +79,8 @@ class InstanceSettings(msgspec.Struct, frozen=True):
     name: str
     url: Secret  # repr masked by Secret
     hub: HubSettings
+    # a PostgreSQL password from password_file or password_credential: a connection argument, never in the URL
+    password: Secret | None = None
 
     @property
     def display_url(self) -> str:

@@ -23,26 +23,37 @@ lookups probe the unique indexes instead of scanning whole tables.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-__all__ = ["create_instance_engine", "fence_session", "price_random_reads_as_cached"]
+from syncd.secrets import Secret
+
+__all__ = ["EngineFactory", "create_instance_engine", "fence_session", "price_random_reads_as_cached"]
+
+
+class EngineFactory(Protocol):
+    """How an instance store makes its engine (:func:`create_instance_engine`, or a test's)."""
+
+    def __call__(self, url: str, *, password: Secret | None = None) -> Engine: ...
 
 
 def create_instance_engine(
     url: str,
     *,
     busy_timeout_seconds: float = 30.0,
+    password: Secret | None = None,
     application_name: str = "syncd",
     session_timeout_seconds: float | None = None,
 ) -> Engine:
     """An engine for one instance database (SQLite or PostgreSQL).
 
-    On PostgreSQL, ``application_name`` names the session (the replica, see
+    ``password`` (PostgreSQL) goes to the driver as a connection argument, so
+    it is never part of the URL the engine shows. On PostgreSQL,
+    ``application_name`` names the session (the replica, see
     :mod:`syncd.store.replica`) and ``session_timeout_seconds`` bounds how long
     the session may stay silent before the server ends it (see :func:`fence_session`).
     """
@@ -73,10 +84,13 @@ def create_instance_engine(
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    connect_args: dict[str, Any] = {"connect_timeout": 10, "application_name": application_name}
+    if password is not None:
+        connect_args["password"] = password.reveal()
     engine = create_engine(
         parsed,
         poolclass=NullPool,
-        connect_args={"connect_timeout": 10, "application_name": application_name},
+        connect_args=connect_args,
         # a page's lookups come back as json values (keysets.Lookups): read them with orjson
         json_deserializer=orjson.loads,
     )

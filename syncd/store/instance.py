@@ -25,13 +25,14 @@ from syncd.errors import RowRejected, StoreError
 from syncd.listing import KeyListing
 from syncd.models import HubBlock, HubSpace, Resource
 from syncd.rows import parse_block, parse_space, row_key
+from syncd.secrets import MASKED, scrub_url_text, url_secrets
 from syncd.settings import InstanceSettings, SyncSettings
 from syncd.store.blocks import apply_blocks
 from syncd.store.bootstrap import build_deferred_indexes, prepare_schema
 from syncd.store.context import ApplyContext, ApplyResult, FinishState
 from syncd.store.cursors import load_cursor, save_cursor, write_meta
 from syncd.store.diagnose import first_line, store_failure
-from syncd.store.engine import create_instance_engine
+from syncd.store.engine import EngineFactory, create_instance_engine
 from syncd.store.freshness import PullStart, read_in_step, record_pull
 from syncd.store.indexes import indexes_pending
 from syncd.store.keysets import among
@@ -66,7 +67,7 @@ class InstanceStore:
         clock: Callable[[], datetime] = _utc_now,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
-        engine_factory: Callable[[str], Engine] | None = None,
+        engine_factory: EngineFactory | None = None,
         replica: str | None = None,
     ) -> None:
         self.name = instance.name
@@ -107,7 +108,7 @@ class InstanceStore:
         """Connect, take the instance lock, and check (or bootstrap) the schema."""
         url = self._instance.url.reveal()
         try:
-            self._engine = self._engine_factory(url)
+            self._engine = self._engine_factory(url, password=self._instance.password)
             self._conn = self._stack.enter_context(self._engine.connect())
         except (SQLAlchemyError, OSError) as exc:
             self.close()
@@ -183,12 +184,13 @@ class InstanceStore:
             self._guard.release()
 
     def _describe(self, exc: BaseException) -> str:
-        """An error's first line, with any password in the URL removed."""
+        """An error's first line, with every secret of the instance's URL removed."""
         return self._mask(first_line(exc))
 
     def _mask(self, message: str) -> str:
-        password = self._password()
-        return message.replace(password, "***") if password else message
+        for secret in url_secrets(self._instance.url.reveal()):
+            message = message.replace(secret, MASKED)
+        return scrub_url_text(message)
 
     def _sqlite_file(self) -> Path | None:
         """The database file of a SQLite instance; None for PostgreSQL or an in-memory database."""
@@ -205,11 +207,6 @@ class InstanceStore:
     def _failure(self, exc: BaseException, doing: str) -> StoreError:
         """The error that fails this instance alone, saying what was being done and why it failed."""
         return store_failure(exc, doing, sqlite_file=self._sqlite_file(), mask=self._mask)
-
-    def _password(self) -> str | None:
-        from sqlalchemy.engine import make_url
-
-        return make_url(self._instance.url.reveal()).password
 
     @property
     def conn(self) -> Connection:

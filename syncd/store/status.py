@@ -12,6 +12,8 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from syncd.errors import InstanceUnreachableError
+from syncd.logs import scrub
+from syncd.secrets import Secret
 from syncd.settings import InstanceSettings
 from syncd.store.engine import create_instance_engine
 from syncd.store.freshness import read_in_step
@@ -29,11 +31,11 @@ def _reason(exc: BaseException, url: str) -> str:
     return message.replace(str(password), "***") if password else message
 
 
-def _read_only_engine(url: str, display_url: str) -> Engine | None:
+def _read_only_engine(url: str, display_url: str, password: Secret | None) -> Engine | None:
     """An engine that cannot create or change the database; None for a SQLite file not created yet."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return create_instance_engine(url)
+        return create_instance_engine(url, password=password)
     path = Path(parsed.database or "")
     if not path.exists():
         if not path.parent.is_dir():
@@ -53,7 +55,7 @@ def read_status(instance: InstanceSettings) -> dict[str, Any]:
     (as ``run-once`` reports it) when the database cannot be opened or read.
     """
     url = instance.url.reveal()
-    engine = _read_only_engine(url, instance.display_url)
+    engine = _read_only_engine(url, instance.display_url, instance.password)
     if engine is None:
         return {"instance": instance.name, "synced": False, "cursors": {}}
     try:
@@ -94,6 +96,9 @@ def read_status(instance: InstanceSettings) -> dict[str, Any]:
     finally:
         engine.dispose()
     last_error = json.loads(metas["last_error"]) if "last_error" in metas else None
+    if isinstance(last_error, dict) and isinstance(last_error.get("error"), str):
+        # written by the run that failed; shown here through the same redaction as the logs
+        last_error["error"] = scrub(last_error["error"])
     return {
         "instance": instance.name,
         "synced": True,
