@@ -1,0 +1,211 @@
+"""The hub client against a hostile hub: huge, inflating, trickling, over-long and undecodable bodies."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from hub_fakes import FakeClock, RecordingObserver, make_client
+
+from syncd.errors import (
+    HubIncompatibleError,
+    HubResponseTooLarge,
+    HubTransientError,
+    HubUnavailableError,
+)
+from syncd.hub.body import GUARD_FROM_BYTES, count_json_values
+from syncd.models import Resource
+
+CHUNK = 64 * 1024
+BOUND = 1024 * 1024
+
+
+class Endless(httpx.SyncByteStream):
+    """A body generated chunk by chunk, as long as asked; counts what the client pulled."""
+
+    def __init__(self, total: int, chunk: bytes = b"x" * CHUNK, on_chunk: Any = None) -> None:
+        self.total = total
+        self.chunk = chunk
+        self.pulled = 0
+        self.on_chunk = on_chunk
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        sent = 0
+        while sent < self.total:
+            piece = self.chunk[: self.total - sent]
+            sent += len(piece)
+            self.pulled += len(piece)
+            if self.on_chunk is not None:
+                self.on_chunk()
+            yield piece
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class HostileHub:
+    """Answers every request with a fresh body from ``make`` and records the limits asked for."""
+
+    def __init__(self, make: Any, headers: dict[str, str] | None = None) -> None:
+        self.make = make
+        self.headers = headers or {}
+        self.streams: list[Endless] = []
+        self.limits: list[int] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.limits.append(int(request.url.params["limit"]))
+        made = self.make(self.limits[-1])
+        # bytes are streamed too: an httpx.Response built on bytes reads (and inflates) them at once
+        stream = made if isinstance(made, Endless) else Endless(len(made), made)
+        self.streams.append(stream)
+        return httpx.Response(200, stream=stream, headers=self.headers)
+
+
+def test_a_500_mb_body_is_read_no_further_than_the_bound_and_ends_hub_incompatible() -> None:
+    hub = HostileHub(lambda _limit: Endless(500 * 1024 * 1024, b"[" + b"x" * (CHUNK - 1)))
+    observer = RecordingObserver()
+    with (
+        make_client(hub, FakeClock(), observer=observer, max_body_bytes=BOUND) as client,
+        pytest.raises(HubResponseTooLarge, match="one row alone passes the bound") as caught,
+    ):
+        client.fetch_page(Resource.SPACE, limit=1000)
+    assert isinstance(caught.value, HubIncompatibleError)
+    # asked again with smaller pages, then given up: never retried at one size
+    assert hub.limits == [1000, 250, 62, 15, 3, 1]
+    assert all(s.pulled <= BOUND + CHUNK for s in hub.streams)
+    assert all(s.closed for s in hub.streams)
+    assert [status for _, status, _ in observer.requests] == ["too_large"] * 6
+
+
+def test_a_declared_length_over_the_bound_is_refused_before_reading() -> None:
+    hub = HostileHub(
+        lambda _limit: Endless(10 * BOUND), headers={"content-length": str(10 * BOUND)}
+    )
+    with make_client(hub, FakeClock(), max_body_bytes=BOUND) as client, pytest.raises(HubResponseTooLarge):
+        client.fetch_keys(Resource.SPACE, limit=10)
+    assert [s.pulled for s in hub.streams] == [0]
+
+
+def _gzip_bomb(inflated: int) -> bytes:
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = b"0" * CHUNK
+    parts = [squeeze.compress(zeros) for _ in range(inflated // CHUNK)]
+    return b"".join(parts) + squeeze.flush()
+
+
+def test_a_gzip_bomb_stops_at_the_bound_once_inflated() -> None:
+    bomb = _gzip_bomb(64 * BOUND)  # 64 MiB of zeros in well under a megabyte
+    assert len(bomb) < BOUND
+    hub = HostileHub(lambda _limit: bomb, headers={"content-encoding": "gzip"})
+    with (
+        make_client(hub, FakeClock(), max_body_bytes=BOUND) as client,
+        pytest.raises(HubResponseTooLarge, match="inflated"),
+    ):
+        client.fetch_keys(Resource.SPACE, limit=10)
+    assert hub.streams[0].pulled == len(bomb)  # one chunk: it inflates past the bound at once
+
+
+def test_a_gzip_body_within_the_bound_is_inflated() -> None:
+    rows = [{"id": "0b0e1c2a-5d6f-4a1b-8c9d-0e1f2a3b4c5d", "lnid": "a" * 12, "updated_at": "2026-01-01T00:00:00Z"}]
+    hub = HostileHub(lambda _limit: gzip.compress(orjson.dumps(rows)), headers={"content-encoding": "gzip"})
+    with make_client(hub, FakeClock(), max_body_bytes=BOUND) as client:
+        assert client.fetch_keys(Resource.SPACE, limit=10)[0] == rows
+
+
+def test_an_encoding_syncd_did_not_ask_for_is_incompatible() -> None:
+    hub = HostileHub(lambda _limit: b"[]", headers={"content-encoding": "br"})
+    with (
+        make_client(hub, FakeClock()) as client,
+        pytest.raises(HubIncompatibleError, match="Content-Encoding 'br'"),
+    ):
+        client.fetch_keys(Resource.SPACE, limit=10)
+    assert len(hub.limits) == 1  # not retried
+
+
+def test_a_body_trickling_in_ends_at_timeout_seconds() -> None:
+    clock = FakeClock()
+
+    def a_second_per_byte() -> None:
+        clock.now += 1.0
+
+    hub = HostileHub(lambda _limit: Endless(10**6, b"[", on_chunk=a_second_per_byte))
+    observer = RecordingObserver()
+    with (
+        make_client(hub, clock, observer=observer, timeout_seconds=10.0, retry_attempts=2) as client,
+        pytest.raises(HubUnavailableError) as caught,
+    ):
+        client.fetch_page(Resource.SPACE, limit=10)
+    assert isinstance(caught.value.__cause__, HubTransientError)
+    assert caught.value.__cause__.reason == "timeout"
+    # each attempt ends on the first chunk past its 10 s: the body is cut, not waited for
+    assert [s.pulled for s in hub.streams] == [11, 11]
+    assert [status for _, status, _ in observer.requests] == ["timeout", "timeout"]
+
+
+def test_a_page_with_more_rows_than_asked_for_breaks_the_contract() -> None:
+    rows = [{"id": str(n)} for n in range(5)]
+    hub = HostileHub(lambda _limit: orjson.dumps(rows))
+    with (
+        make_client(hub, FakeClock()) as client,
+        pytest.raises(HubIncompatibleError, match="5 rows for limit=2"),
+    ):
+        client.fetch_page(Resource.SPACE, limit=2)
+    assert hub.limits == [2]  # not retried
+
+
+def test_a_body_of_millions_of_tiny_objects_is_refused_before_it_is_decoded() -> None:
+    body = b"[" + b"{}," * (GUARD_FROM_BYTES // 3) + b"{}]"
+    hub = HostileHub(lambda _limit: body)
+    with (
+        make_client(hub, FakeClock(), max_body_bytes=4 * BOUND) as client,
+        pytest.raises(HubIncompatibleError, match="JSON values for limit=10"),
+    ):
+        client.fetch_page(Resource.SPACE, limit=10)
+
+
+def test_values_inside_strings_are_not_counted() -> None:
+    assert count_json_values(b'[{"a": "x,y,{z}[", "b": "q\\",r"}, 1]') == 5
+    assert count_json_values(b"[]") == 2  # an upper bound: the empty array is one value
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'[{"a":' * 100_000 + b"1" + b"}]" * 100_000,
+        b"\xff\xfe not utf-8",
+    ],
+    ids=["arrays-100k-deep", "objects-100k-deep", "not-utf8"],
+)
+def test_an_undecodable_body_is_a_bad_body_never_an_internal_error(body: bytes) -> None:
+    hub = HostileHub(lambda _limit: body)
+    observer = RecordingObserver()
+    with (
+        make_client(hub, FakeClock(), observer=observer, retry_attempts=2) as client,
+        pytest.raises(HubUnavailableError) as caught,
+    ):
+        client.fetch_page(Resource.SPACE, limit=10)
+    assert isinstance(caught.value.__cause__, HubTransientError)
+    assert caught.value.__cause__.reason == "bad_body"
+    assert [status for _, status, _ in observer.requests] == ["bad_body", "bad_body"]
+
+
+def test_a_page_over_the_bound_is_asked_again_in_smaller_pages() -> None:
+    row = {"id": "0b0e1c2a-5d6f-4a1b-8c9d-0e1f2a3b4c5d", "content": "y" * 100_000}
+
+    def rows_as_asked(limit: int) -> bytes:
+        return orjson.dumps([row] * min(limit, 40))
+
+    hub = HostileHub(rows_as_asked)
+    with make_client(hub, FakeClock(), max_body_bytes=BOUND) as client:
+        first = client.fetch_page(Resource.SPACE_BLOCK, limit=40)
+        second = client.fetch_page(Resource.SPACE_BLOCK, limit=40)
+    assert len(first.rows) == len(second.rows) == 10
+    # 40 rows of 100 kB pass the 1 MiB bound, 10 do not; the next page keeps the smaller limit
+    assert hub.limits == [40, 10, 10]
