@@ -25,6 +25,9 @@ def summary_event(report: RunReport) -> dict[str, Any]:
             "held_spaces": inst.held_spaces,
             "rereads": inst.rereads,
             "hub_requests": inst.hub_requests,
+            "newly_quarantined": inst.newly_quarantined,
+            "untrusted_dates": inst.untrusted_dates,
+            "hub_clock_ahead_seconds": inst.hub_clock_ahead_seconds,
         }
         for resource in Resource:
             entry[resource.value] = {a: inst.count(resource, a) for a in _COLUMNS}
@@ -77,4 +80,17 @@ def render_table(report: RunReport) -> str:
                 f"{inst.name}: read again from the beginning: {', '.join(sorted(set(inst.rereads)))} "
                 "(rows the change stream could not show; see `sync.stream_restarted` in the log)"
             )
+        if inst.untrusted_dates:
+            ahead = inst.hub_clock_ahead_seconds or 0.0
+            out.append(
+                f"{inst.name}: the hub's Date was up to {ahead:.0f} s ahead of the "
+                f"local clock on {inst.untrusted_dates} response(s), beyond [sync] clock_skew_seconds: those "
+                "responses advanced no cursor (check the clocks of the hub and of this host)"
+            )
+    rejected = sum(i.newly_quarantined for i in report.instances)
+    if rejected:
+        out.append(
+            f"{rejected} row(s) newly rejected to quarantine by this run (logged as `sync.row_rejected`); "
+            "`syncd status` lists the quarantined rows and why"
+        )
     return "\n".join(out)

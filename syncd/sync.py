@@ -22,7 +22,6 @@ import contextvars
 import functools
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -31,15 +30,17 @@ from typing import ParamSpec, Protocol, TypeVar
 import msgspec
 import structlog
 
-from syncd.errors import HubError, HubIncompatibleError, RowRejected, StoreError
+from syncd.errors import HubError, HubIncompatibleError, StoreError
+from syncd.hub.dates import utc_now
+from syncd.hubclock import DateCheck
 from syncd.listing import KeyListing
 from syncd.models import HubBlock, HubSpace, Page, Position, RawRow, Resource
 from syncd.observe import NullObserver, Observer
+from syncd.pagecheck import CheckedPage, check_page
 from syncd.report import InstanceReport
-from syncd.rows import parse_row
 from syncd.store.context import ApplyResult, FinishState
 from syncd.store.parking import Rejection
-from syncd.timestamps import format_canonical, parse_rfc3339
+from syncd.timestamps import format_canonical
 from syncd.watermark import CursorState, PassTracker, earliest_start
 
 __all__ = ["RESOURCES", "Sink", "Source", "SyncOptions", "sync_group"]
@@ -93,14 +94,24 @@ class Sink(Protocol):
 
 
 class SyncOptions(msgspec.Struct, frozen=True):
+    """How a group syncs. ``clock`` is the local wall clock the hub's is checked against
+    (:mod:`syncd.hubclock`); ``deadline_seconds`` bounds one run (None: no bound)."""
+
     page_size: int = 1000
     lookback: timedelta = timedelta(seconds=120)
     full: bool = False
     stop: threading.Event = msgspec.field(default_factory=threading.Event)
+    clock_skew: timedelta = timedelta(seconds=300)
+    clock: Callable[[], datetime] = utc_now
+    deadline_seconds: float | None = None
 
 
 class Interrupted(Exception):
     """The stop event was set; the page in flight has been committed."""
+
+
+class DeadlineReached(Exception):
+    """The run's deadline passed; the pages read so far have been committed."""
 
 
 def _log() -> structlog.typing.FilteringBoundLogger:
@@ -114,35 +125,10 @@ class _Member(msgspec.Struct):
     alive: bool = True
 
 
-def _position(raw: RawRow) -> Position | None:
-    """The keyset position of a raw row, even when other fields are invalid."""
-    try:
-        stamp = raw["updated_at"]
-        return Position(parse_rfc3339(stamp), str(stamp), uuid.UUID(str(raw["id"])))
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return None
-
-
 # how long an instance's open transaction may wait for the next page before it is committed
 _HOLD_FOR_NEXT_PAGE_SECONDS = 0.25
 # how many pages an instance may trail the fetch by (see _Lanes)
 _AHEAD_PAGES = 3
-
-_Checked = tuple[Page, list[HubSpace | HubBlock], list[Rejection], Position | None]
-
-
-def validate_page(page: Page) -> tuple[list[HubSpace | HubBlock], list[Rejection], Position | None]:
-    """Split a page into valid rows and rejections; also return its last keyset position."""
-    valid: list[HubSpace | HubBlock] = []
-    rejected: list[Rejection] = []
-    for raw in page.rows:
-        try:
-            valid.append(parse_row(page.resource, raw))
-        except RowRejected as exc:
-            rejected.append(Rejection(raw, exc.reason))
-    last = next((p for p in map(_position, reversed(page.rows)) if p is not None), None)
-    return valid, rejected, last
-
 
 def sync_group(
     source: Source,
@@ -157,6 +143,11 @@ def sync_group(
     obs = observer if observer is not None else NullObserver()
     members = [_Member(s, reports[s.name], monotonic()) for s in sinks]
     last_date: datetime | None = None
+    deadline = None if options.deadline_seconds is None else monotonic() + options.deadline_seconds
+
+    def expired() -> bool:
+        return deadline is not None and monotonic() >= deadline
+
     try:
         with (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-fetch") as pool,
@@ -169,11 +160,12 @@ def sync_group(
         ):
             for resource in RESOURCES:
                 last_date = (
-                    _sync_resource(source, members, resource, options, obs, pool, lanes) or last_date
+                    _sync_resource(source, members, resource, options, obs, pool, lanes, expired)
+                    or last_date
                 )
                 _retry_parked(members, resource, obs)
         if options.full:
-            _reconcile(source, members, options, obs)
+            _reconcile(source, members, options, obs, expired)
     except HubError as exc:
         _commit_everywhere(members, obs)  # the pages applied so far are whole: keep them
         _fail_all(members, str(exc), _hub_error_kind(exc))
@@ -182,6 +174,13 @@ def sync_group(
             members,
             "interrupted by shutdown; the next run resumes from the last committed page",
             "interrupted",
+        )
+    except DeadlineReached:
+        _fail_all(
+            members,
+            f"run deadline of {options.deadline_seconds:g} s ([sync] run_deadline_seconds) reached; "
+            "the pages read are committed and the next run continues from there",
+            "deadline",
         )
 
     def close_out(m: _Member) -> None:
@@ -385,6 +384,7 @@ def _sync_resource(
     obs: Observer,
     pool: ThreadPoolExecutor,
     lanes: _Lanes | None = None,
+    expired: Callable[[], bool] = lambda: False,
 ) -> datetime | None:
     states: dict[str, CursorState] = {}
     for m in [m for m in members if m.alive]:
@@ -398,22 +398,24 @@ def _sync_resource(
     tracker = PassTracker(start, options.lookback)
     since = format_canonical(start.since) if start.since is not None else None
 
-    def fetch(after: Position | None, since: str | None) -> _Checked:
-        # validated in the fetch thread too, so it overlaps with applying the previous page
+    def fetch(after: Position | None, since: str | None) -> CheckedPage:
+        # checked in the fetch thread too, so it overlaps with applying the previous page
         page = source.fetch_page(resource, limit=options.page_size, after=after, since=since)
-        return page, *validate_page(page)
+        return check_page(page, now=options.clock(), tolerance=options.clock_skew)
 
-    pending: Future[_Checked] = pool.submit(_in_context(fetch), start.after, since)
-    pages = 0
+    pending: Future[CheckedPage] = pool.submit(_in_context(fetch), start.after, since)
+    pages = untrusted = 0
     while True:
         try:
-            page, valid, rejected, last = pending.result(timeout=_HOLD_FOR_NEXT_PAGE_SECONDS)
+            checked = pending.result(timeout=_HOLD_FOR_NEXT_PAGE_SECONDS)
         except TimeoutError:
             # the hub is slow (or retrying with backoff): commit what is applied before waiting on,
             # so no instance's write lock is held while the hub takes its time
             _commit_everywhere(members, obs, lanes)
-            page, valid, rejected, last = pending.result()
+            checked = pending.result()
+        page, valid, rejected, last = checked.page, checked.valid, checked.rejected, checked.last
         pages += 1
+        untrusted += _distrust(members, resource, checked.date, options.clock_skew, first=not untrusted)
         unplaceable = bool(page.rows) and last is None
         if unplaceable:
             # no row gives a keyset position: quarantine them and end the pass here, proving
@@ -442,14 +444,36 @@ def _sync_resource(
         _apply_everywhere(
             members, resource, page, (valid, rejected), states, lambda s: tracker.state_for(s), obs, lanes
         )
-        if options.stop.is_set():
+        if options.stop.is_set() or expired():
             pending.cancel()
             _commit_everywhere(members, obs, lanes)
-            raise Interrupted
+            raise Interrupted if options.stop.is_set() else DeadlineReached
         if not any(m.alive for m in members):
             pending.cancel()
             _drain(lanes)  # a lane's bug is raised here rather than lost
             return None
+
+
+def _distrust(
+    members: list[_Member], resource: Resource, date: DateCheck, tolerance: timedelta, *, first: bool
+) -> int:
+    """1 when the response's ``Date`` was too far ahead of the local clock to be used (reported), else 0."""
+    ahead = date.ahead_seconds
+    if ahead is None:
+        return 0
+    for m in members:
+        if m.alive:
+            m.report.untrusted_dates += 1
+            m.report.hub_clock_ahead_seconds = max(m.report.hub_clock_ahead_seconds or 0.0, ahead)
+    if first:  # once per pass: every page of a hub whose clock is wrong would say the same
+        _log().warning(
+            "sync.hub_date_untrusted",
+            resource=resource.value,
+            ahead_seconds=round(ahead, 3),
+            tolerance_seconds=tolerance.total_seconds(),
+            effect="this response's Date advances no cursor",
+        )
+    return 1
 
 
 def _drain(lanes: _Lanes | None) -> None:
@@ -482,7 +506,13 @@ def _retry_parked(members: list[_Member], resource: Resource, obs: Observer) -> 
             _fail(m, str(exc), "store")
 
 
-def _reconcile(source: Source, members: list[_Member], options: SyncOptions, obs: Observer) -> None:
+def _reconcile(
+    source: Source,
+    members: list[_Member],
+    options: SyncOptions,
+    obs: Observer,
+    expired: Callable[[], bool] = lambda: False,
+) -> None:
     """List every live key: remove what vanished, and re-read streams that went past live rows unseen.
 
     A sink given the listing may send a stream back to the beginning (rows that
@@ -496,6 +526,8 @@ def _reconcile(source: Source, members: list[_Member], options: SyncOptions, obs
             live.add_rows(rows)
             if options.stop.is_set():
                 raise Interrupted
+            if expired():
+                raise DeadlineReached
         if live.skipped:
             _log().warning("sync.listing_bad_ids", resource=resource.value, skipped=live.skipped)
         # the listing is complete (it ended on an empty page): now it may delete
@@ -512,5 +544,5 @@ def _reconcile(source: Source, members: list[_Member], options: SyncOptions, obs
     if reread:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-fetch") as pool:
             for resource in RESOURCES:  # spaces first: restored spaces may send blocks back too
-                _sync_resource(source, members, resource, options, obs, pool)
+                _sync_resource(source, members, resource, options, obs, pool, expired=expired)
                 _retry_parked(members, resource, obs)

@@ -1,0 +1,109 @@
+"""A hub whose clock lies: a far-future ``Date`` and rows stamped after it never poison the cursor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from builders import settings_for
+from syncenv import START, Interposer, cursors, emulator, manual_clock, parked, sync, synced_spaces
+
+from syncd.hubclock import check_date
+from syncd.hubsim import HubStore, ManualClock
+from syncd.summary import render_table, summary_event
+from syncd.timestamps import parse_stored
+
+FAR_FUTURE = "Fri, 31 Dec 9999 23:59:59 GMT"
+TOLERANCE = timedelta(seconds=300)
+
+
+class LyingClock(Interposer):
+    """The emulator behind a proxy that dates every response ``date`` while ``lying`` is set."""
+
+    def __init__(self, date: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.date = date
+        self.lying = True
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if not self.lying:
+            return response
+        body = response.read()
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() not in ("date", "content-length")]
+        return httpx.Response(response.status_code, headers=[*headers, ("date", self.date)], content=body)
+
+
+def _local(hub_clock: ManualClock) -> Callable[[], datetime]:
+    return hub_clock  # the local clock agrees with the honest hub's
+
+
+def test_a_far_future_date_advances_no_cursor_and_is_reported(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    store = HubStore(clock=ManualClock(START))
+    store.create_space("first")
+    with emulator(store) as hub:
+        clock = manual_clock(hub)
+        settings = settings_for(hub.url, {"a": db})
+        liar = LyingClock(FAR_FUTURE)
+        report = sync(settings, transport=liar, clock=_local(clock))
+        inst = report.instances[0]
+        assert inst.outcome == "ok"
+        assert inst.untrusted_dates >= 2  # every response of the run: one per resource at least
+        assert inst.hub_clock_ahead_seconds is not None and inst.hub_clock_ahead_seconds > 1e10
+        for row in cursors(db).values():
+            assert row["complete_before"] is None or parse_stored(row["complete_before"]) <= START
+            assert row["last_hub_date"] is None
+        assert "ahead of the local clock" in render_table(report)
+        assert summary_event(report)["instances"][0]["untrusted_dates"] == inst.untrusted_dates
+
+        # the next change on the hub still arrives once the hub's clock is honest again
+        clock.advance(600)
+        store.create_space("second")
+        liar.lying = False
+        clock.advance(600)
+        assert sync(settings, transport=liar, clock=_local(clock)).ok
+    assert sorted(s.name for s in synced_spaces(db).values()) == ["first", "second"]
+
+
+def test_rows_stamped_after_the_hubs_date_are_quarantined_and_do_not_move_the_cursor(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    store = HubStore(clock=ManualClock(START))
+    good = store.create_space("good")
+    bad = store.create_space("from-the-future")
+
+    def stamp_in_9999(resource: str, row: dict[str, Any]) -> dict[str, Any]:
+        if row["id"] == str(bad["id"]):
+            return {**row, "updated_at": "9999-12-31T00:00:00+00:00"}
+        return row
+
+    with emulator(store) as hub:
+        clock = manual_clock(hub)
+        clock.advance(600)
+        settings = settings_for(hub.url, {"a": db})
+        report = sync(settings, transport=Interposer(rewrite=stamp_in_9999), clock=_local(clock))
+        assert report.ok
+        for row in cursors(db).values():
+            assert row["complete_before"] is not None
+            assert parse_stored(row["complete_before"]) <= clock()
+        store.create_space("later")
+        clock.advance(600)
+        assert sync(settings, transport=Interposer(rewrite=stamp_in_9999), clock=_local(clock)).ok
+    names = sorted(s.name for s in synced_spaces(db).values())
+    assert names == sorted([good["name"], "later"])
+    entries = parked(db)
+    assert [e["row_key"] for e in entries] == [str(bad["id"])]
+    assert "later than the hub's Date" in entries[0]["reason"]
+
+
+def test_the_date_check_trusts_a_date_behind_the_local_clock_and_within_tolerance() -> None:
+    now = START
+    assert check_date(now - timedelta(days=3), now=now, tolerance=TOLERANCE).trusted == now - timedelta(days=3)
+    assert check_date(now + TOLERANCE, now=now, tolerance=TOLERANCE).trusted == now + TOLERANCE
+    beyond = check_date(now + TOLERANCE + timedelta(seconds=1), now=now, tolerance=TOLERANCE)
+    assert beyond.trusted is None
+    assert beyond.ahead_seconds == TOLERANCE.total_seconds() + 1
+    assert beyond.rows_not_after == now + TOLERANCE
