@@ -224,6 +224,7 @@ def _finish(member: _Member, last_date: datetime | None) -> None:
         return
     member.report.deferred, member.report.quarantined = state.deferred, state.quarantined
     member.report.held_spaces, member.report.held = state.held, len(state.held)
+    member.report.newly_quarantined = state.newly_quarantined
     if last_date is not None and state.complete_before is not None:
         # how far the proven-complete watermark trails the hub's clock
         member.report.lag_seconds = max(0.0, (last_date - state.complete_before).total_seconds())

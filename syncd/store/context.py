@@ -82,9 +82,12 @@ class FinishState(msgspec.Struct, frozen=True):
 
     ``complete_before`` is the oldest of its resources' watermarks: every hub
     row stamped earlier has been applied (None until each resource has one).
+    ``newly_quarantined`` counts the quarantine entries this run wrote (new
+    rows, or new versions of rows already there).
     """
 
     deferred: int
     quarantined: int
     held: list[str]
     complete_before: datetime | None
+    newly_quarantined: int = 0
