@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -9,15 +10,29 @@ from typing import Any
 
 import httpx
 from builders import settings_for
-from syncenv import START, Interposer, cursors, emulator, manual_clock, parked, sync, synced_spaces
+from syncenv import (
+    START,
+    Interposer,
+    cursors,
+    emulator,
+    execute,
+    manual_clock,
+    parked,
+    sync,
+    synced_spaces,
+    write_config,
+)
 
+from syncd.cli import main
 from syncd.hubclock import check_date
 from syncd.hubsim import HubStore, ManualClock
+from syncd.models import Resource
 from syncd.summary import render_table, summary_event
 from syncd.timestamps import parse_stored
 
 FAR_FUTURE = "Fri, 31 Dec 9999 23:59:59 GMT"
 TOLERANCE = timedelta(seconds=300)
+S = Resource.SPACE
 
 
 class LyingClock(Interposer):
@@ -107,3 +122,50 @@ def test_the_date_check_trusts_a_date_behind_the_local_clock_and_within_toleranc
     assert beyond.trusted is None
     assert beyond.ahead_seconds == TOLERANCE.total_seconds() + 1
     assert beyond.rows_not_after == now + TOLERANCE
+
+
+def test_status_warns_of_a_poisoned_cursor_and_reset_cursor_repairs_it(tmp_path: Path) -> None:
+    db_path = tmp_path / "a.db"
+    db = f"sqlite:///{db_path}"
+    store = HubStore(clock=ManualClock(START))
+    store.create_space("first")
+    with emulator(store) as hub:
+        clock = manual_clock(hub)
+        config = write_config(tmp_path / "syncd.toml", hub.url, {"a": db})
+        settings = settings_for(hub.url, {"a": db})
+        assert sync(settings, clock=_local(clock)).ok
+        # what a far-future Date did before it was checked: both cursors moved to 9999
+        execute(db, "UPDATE syncd_cursor SET complete_before = '9999-12-31T23:58:00.000000Z'")
+        clock.advance(600)
+        store.create_space("missed")
+        clock.advance(600)
+        assert sync(settings, clock=_local(clock)).ok
+        assert sorted(s.name for s in synced_spaces(db).values()) == ["first"]  # the poison at work
+
+        out = io.StringIO()
+        assert main(["status", "--config", str(config)], environ={}, stdout=out) == 0
+        assert "WARNING: the space cursor (9999-12-31T23:58:00+00:00) is ahead of the local clock" in out.getvalue()
+        assert "syncd reset-cursor --instance a" in out.getvalue()
+
+        out = io.StringIO()
+        assert main(["reset-cursor", "--config", str(config), "--instance", "a"], environ={}, stdout=out) == 0
+        assert "a: cursor reset for space, space_block" in out.getvalue()
+        report = sync(settings, clock=_local(clock))
+        out = io.StringIO()
+        assert main(["status", "--config", str(config)], environ={}, stdout=out) == 0
+        assert "WARNING" not in out.getvalue()
+    assert sorted(s.name for s in synced_spaces(db).values()) == ["first", "missed"]
+    inst = report.instances[0]
+    # read again from the start, written only where it differs
+    assert (inst.count(S, "inserted"), inst.count(S, "updated"), inst.count(S, "unchanged")) == (1, 0, 1)
+
+
+def test_reset_cursor_refuses_an_instance_never_synced(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "syncd.toml", "http://127.0.0.1:9", {"a": f"sqlite:///{tmp_path / 'a.db'}"})
+    err = io.StringIO()
+    code = main(["reset-cursor", "--config", str(config), "--instance", "a"], environ={}, stdout=io.StringIO(),
+                stderr=err)
+    assert code == 1
+    assert "a: never synced" in err.getvalue()
+    assert main(["reset-cursor", "--config", str(config), "--instance", "zz"], environ={},
+                stdout=io.StringIO(), stderr=io.StringIO()) == 2
