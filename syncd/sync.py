@@ -16,16 +16,14 @@ fails the whole group; pages already applied stay applied (they are whole).
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import contextvars
 import functools
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import ParamSpec, Protocol, TypeVar
+from typing import Protocol
 
 import msgspec
 import structlog
@@ -33,6 +31,7 @@ import structlog
 from syncd.errors import HubError, HubIncompatibleError, StoreError
 from syncd.hub.dates import utc_now
 from syncd.hubclock import DateCheck
+from syncd.lanes import HOLD_FOR_NEXT_PAGE_SECONDS, Lanes, in_context
 from syncd.listing import KeyListing
 from syncd.models import HubBlock, HubSpace, Page, Position, RawRow, Resource
 from syncd.observe import NullObserver, Observer
@@ -47,8 +46,6 @@ __all__ = ["RESOURCES", "Sink", "Source", "SyncOptions", "sync_group"]
 
 RESOURCES = (Resource.SPACE, Resource.SPACE_BLOCK)
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
 
 class Source(Protocol):
@@ -125,11 +122,6 @@ class _Member(msgspec.Struct):
     alive: bool = True
 
 
-# how long an instance's open transaction may wait for the next page before it is committed
-_HOLD_FOR_NEXT_PAGE_SECONDS = 0.25
-# how many pages an instance may trail the fetch by (see _Lanes)
-_AHEAD_PAGES = 3
-
 def sync_group(
     source: Source,
     sinks: list[Sink],
@@ -153,7 +145,7 @@ def sync_group(
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-fetch") as pool,
             # one instance applies in this thread: it has nobody to run ahead of
             (
-                _Lanes(members, functools.partial(_commit, obs=obs))
+                Lanes(members, functools.partial(_commit, obs=obs))
                 if len(members) > 1
                 else contextlib.nullcontext()
             ) as lanes,
@@ -194,22 +186,8 @@ def sync_group(
         return
     # in parallel: the first run of a new database builds its deferred indexes here (store.indexes)
     with ThreadPoolExecutor(max_workers=len(members), thread_name_prefix="syncd-finish") as finishers:
-        for done in [finishers.submit(_in_context(close_out), m) for m in members]:
+        for done in [finishers.submit(in_context(close_out), m) for m in members]:
             done.result()
-
-
-def _in_context(work: Callable[_P, _R]) -> Callable[_P, _R]:
-    """``work`` to run in another thread with a copy of this thread's context variables.
-
-    Worker threads do not inherit them, and the log context (run id, group)
-    that the caller bound lives there.
-    """
-    context = contextvars.copy_context()
-
-    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        return context.run(work, *args, **kwargs)
-
-    return run
 
 
 def _finish(member: _Member, last_date: datetime | None) -> None:
@@ -264,82 +242,6 @@ def _count(member: _Member, result: ApplyResult, obs: Observer) -> None:
         obs.rows_applied(member.sink.name, resource, action, n)
 
 
-class _Lanes:
-    """Each instance applies its pages in order, on a thread of its own.
-
-    An instance may trail the fetch by up to ``ahead`` pages, so a fast
-    instance no longer waits for the slowest one on every page (a page stays
-    in memory until the slowest instance has applied it). :meth:`drain` waits
-    until every lane is empty; it comes before anything else that uses an
-    instance's connection (commit, cursor, parked rows, listing).
-
-    While the fetch waits on a lane that is full for more than
-    ``hold_seconds``, every other lane commits what it has applied (``commit``
-    runs as a task of that lane): no instance holds its write lock while it
-    waits for another instance, just as none does while waiting for the hub.
-    """
-
-    def __init__(
-        self,
-        members: list[_Member],
-        commit: Callable[[_Member], None],
-        *,
-        ahead: int = _AHEAD_PAGES,
-        hold_seconds: float = _HOLD_FOR_NEXT_PAGE_SECONDS,
-    ) -> None:
-        self._members = list(members)
-        self._commit = commit
-        self._ahead = ahead
-        self._hold = hold_seconds
-        self._pools = {
-            id(m): ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"syncd-apply-{n}")
-            for n, m in enumerate(members)
-        }
-        self._queued: dict[int, collections.deque[Future[None]]] = {
-            id(m): collections.deque() for m in members
-        }
-
-    def _enqueue(self, member: _Member, work: Callable[[], None]) -> None:
-        self._queued[id(member)].append(self._pools[id(member)].submit(_in_context(work)))
-
-    def submit(self, member: _Member, work: Callable[[], None]) -> None:
-        queued = self._queued[id(member)]
-        stalled = False
-        while len(queued) >= self._ahead:
-            try:
-                queued[0].result(timeout=None if stalled else self._hold)
-            except TimeoutError:
-                stalled = True
-                self._commit_others(member)
-                continue
-            queued.popleft()
-        self._enqueue(member, work)
-
-    def _commit_others(self, waiting_for: _Member) -> None:
-        for m in self._members:
-            queued = self._queued[id(m)]
-            while queued and queued[0].done():
-                queued.popleft().result()  # a lane's bug surfaces here, not later
-            if m is not waiting_for and m.alive and len(queued) < self._ahead:
-                self._enqueue(m, functools.partial(self._commit, m))
-
-    def drain(self) -> None:
-        for queued in self._queued.values():
-            while queued:
-                queued.popleft().result()
-
-    def __enter__(self) -> _Lanes:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        # on the way out of an error too: pages already handed over are applied, then committed
-        for pool in self._pools.values():
-            pool.shutdown(wait=True)
-        failures = [e for q in self._queued.values() for f in q if (e := f.exception()) is not None]
-        if failures and exc_type is None:
-            raise failures[0]  # a lane's bug that nothing collected yet still ends the group
-
-
 def _apply_everywhere(
     members: list[_Member],
     resource: Resource,
@@ -348,7 +250,7 @@ def _apply_everywhere(
     states: dict[str, CursorState],
     new_state: Callable[[CursorState], CursorState],
     obs: Observer,
-    lanes: _Lanes | None,
+    lanes: Lanes[_Member] | None,
 ) -> None:
     """Hand one page to every live instance: to its lane, or applied here without lanes."""
     valid, rejected = checked
@@ -384,7 +286,7 @@ def _sync_resource(
     options: SyncOptions,
     obs: Observer,
     pool: ThreadPoolExecutor,
-    lanes: _Lanes | None = None,
+    lanes: Lanes[_Member] | None = None,
     expired: Callable[[], bool] = lambda: False,
 ) -> datetime | None:
     states: dict[str, CursorState] = {}
@@ -404,11 +306,11 @@ def _sync_resource(
         page = source.fetch_page(resource, limit=options.page_size, after=after, since=since)
         return check_page(page, now=options.clock(), tolerance=options.clock_skew)
 
-    pending: Future[CheckedPage] = pool.submit(_in_context(fetch), start.after, since)
+    pending: Future[CheckedPage] = pool.submit(in_context(fetch), start.after, since)
     pages = untrusted = 0
     while True:
         try:
-            checked = pending.result(timeout=_HOLD_FOR_NEXT_PAGE_SECONDS)
+            checked = pending.result(timeout=HOLD_FOR_NEXT_PAGE_SECONDS)
         except TimeoutError:
             # the hub is slow (or retrying with backoff): commit what is applied before waiting on,
             # so no instance's write lock is held while the hub takes its time
@@ -440,7 +342,7 @@ def _sync_resource(
             tracker.position.id,
         ):
             raise HubIncompatibleError(f"{resource.value}: pagination made no progress at {last.id}")
-        pending = pool.submit(_in_context(fetch), last, None)
+        pending = pool.submit(in_context(fetch), last, None)
         tracker.page(last, page.hub_date)
         _apply_everywhere(
             members, resource, page, (valid, rejected), states, lambda s: tracker.state_for(s), obs, lanes
@@ -477,12 +379,12 @@ def _distrust(
     return 1
 
 
-def _drain(lanes: _Lanes | None) -> None:
+def _drain(lanes: Lanes[_Member] | None) -> None:
     if lanes is not None:
         lanes.drain()
 
 
-def _commit_everywhere(members: list[_Member], obs: Observer, lanes: _Lanes | None = None) -> None:
+def _commit_everywhere(members: list[_Member], obs: Observer, lanes: Lanes[_Member] | None = None) -> None:
     _drain(lanes)
     for m in members:
         _commit(m, obs)

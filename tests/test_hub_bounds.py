@@ -209,3 +209,19 @@ def test_a_page_over_the_bound_is_asked_again_in_smaller_pages() -> None:
     assert len(first.rows) == len(second.rows) == 10
     # 40 rows of 100 kB pass the 1 MiB bound, 10 do not; the next page keeps the smaller limit
     assert hub.limits == [40, 10, 10]
+
+
+def test_a_body_over_the_bound_is_freed_even_while_the_error_is_kept() -> None:
+    hub = HostileHub(lambda _limit: Endless(4 * BOUND))
+    with (
+        make_client(hub, FakeClock(), max_body_bytes=BOUND) as client,
+        pytest.raises(HubResponseTooLarge) as caught,
+    ):
+        client.fetch_keys(Resource.SPACE, limit=10)
+    held = []
+    tb = caught.value.__traceback__
+    while tb is not None:  # a retry policy or a log call may keep the traceback, and its frames, alive
+        held += [v for v in tb.tb_frame.f_locals.values() if isinstance(v, bytearray)]
+        tb = tb.tb_next
+    assert held, "the reader's buffer is among the traceback's locals"
+    assert [len(b) for b in held] == [0] * len(held)

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import orjson
 
-from syncd.errors import HubIncompatibleError, HubResponseTooLarge, HubTransientError
+from syncd.errors import HubError, HubIncompatibleError, HubResponseTooLarge, HubTransientError
 
 __all__ = [
     "ACCEPT_ENCODING",
@@ -147,12 +147,19 @@ def read_body(
                 )
         body += inflater.flush()
     except zlib.error as exc:
+        body.clear()
         raise HubTransientError(
             f"{label}: HTTP {status} with a {encoding} body that does not inflate: {exc}",
             status=status,
             reason="bad_body",
         ) from None
+    except HubError:
+        # the error's traceback keeps this frame, and so the buffer, alive until the cyclic
+        # collector's next pass (a retry policy may hold it longer): free the bytes now
+        body.clear()
+        raise
     if len(body) > max_bytes:
+        body.clear()
         raise too_large("inflated")
     return body
 
