@@ -225,3 +225,13 @@ def test_a_body_over_the_bound_is_freed_even_while_the_error_is_kept() -> None:
         tb = tb.tb_next
     assert held, "the reader's buffer is among the traceback's locals"
     assert [len(b) for b in held] == [0] * len(held)
+
+
+@pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS], ids=["zlib-wrapped", "raw"])
+def test_both_spellings_of_deflate_are_inflated_within_the_bound(wbits: int) -> None:
+    rows = [{"id": str(n), "content": "z" * 300_000} for n in range(3)]  # inflates past one step
+    squeeze = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    body = squeeze.compress(orjson.dumps(rows)) + squeeze.flush()
+    hub = HostileHub(lambda _limit: body, headers={"content-encoding": "deflate"})
+    with make_client(hub, FakeClock(), max_body_bytes=BOUND) as client:
+        assert client.fetch_keys(Resource.SPACE, limit=10)[0] == rows

@@ -49,6 +49,8 @@ GUARD_FROM_BYTES = 2 * 1024 * 1024
 """Bodies smaller than this are decoded without counting their values first: even decoded as
 the worst mix of tiny objects they stay within a few tens of megabytes."""
 
+_STEP = 1024 * 1024  # inflated bytes produced at a time
+
 # a JSON string, escapes included (written as an unrolled loop: no backtracking between alternatives)
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 
@@ -57,7 +59,7 @@ class _Inflater:
     """Inflates a gzip or deflate stream without ever producing more than it is allowed."""
 
     def __init__(self, encoding: str) -> None:
-        self._encoding = encoding
+        self.encoding = encoding
         self._first = True
         if encoding in ("gzip", "x-gzip"):
             self._inflate: zlib._Decompress | None = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -66,23 +68,56 @@ class _Inflater:
         else:
             self._inflate = None  # identity
 
-    def feed(self, data: bytes, room: int) -> bytes:
-        """Up to ``room + 1`` inflated bytes from ``data``; more than ``room`` means over the bound."""
+    def feed(self, data: bytes, room: int) -> Iterator[bytes]:
+        """``data`` inflated, in pieces of at most :data:`_STEP` bytes, stopping once past ``room``.
+
+        More than ``room`` bytes in all means over the bound; the pieces are
+        small so that inflating never holds much more than the body itself.
+        """
         if self._inflate is None:
-            return data
+            yield data
+            return
+        pending = data
+        while True:
+            step = min(room + 1, _STEP)
+            out = self._decompress(pending, step)
+            pending = self._inflate.unconsumed_tail
+            if out:
+                yield out
+            room -= len(out)
+            if room < 0 or (not pending and len(out) < step):
+                return
+
+    def _decompress(self, data: bytes, step: int) -> bytes:
+        assert self._inflate is not None
         first, self._first = self._first, False
         try:
-            return self._inflate.decompress(data, room + 1)
+            return self._inflate.decompress(data, step)
         except zlib.error:
-            if not (first and self._encoding == "deflate"):
+            if not (first and self.encoding == "deflate"):
                 raise
             # "deflate" is sent both with and without the zlib wrapper: try it bare
             self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
-            return self._inflate.decompress(data, room + 1)
+            return self._inflate.decompress(data, step)
 
     def flush(self) -> bytes:
         """What the inflater still buffers once the input has ended (all input was consumed)."""
         return b"" if self._inflate is None else self._inflate.flush()
+
+
+def _source(response: httpx.Response, label: str) -> tuple[Iterator[bytes], _Inflater]:
+    """Where the body's bytes come from, and how to inflate them."""
+    if response.is_stream_consumed:
+        # read (and inflated) already by an in-memory transport such as respx; never off a socket
+        return iter([response.content]), _Inflater("identity")
+    encoding = response.headers.get("content-encoding", "identity").strip().lower() or "identity"
+    if encoding not in ("identity", "gzip", "x-gzip", "deflate"):
+        raise HubIncompatibleError(
+            f"{label}: HTTP {response.status_code} with Content-Encoding {encoding[:40]!r}, not one "
+            f"syncd asked for ({ACCEPT_ENCODING})",
+            status=response.status_code,
+        )
+    return response.iter_raw(), _Inflater(encoding)
 
 
 def read_body(
@@ -102,14 +137,7 @@ def read_body(
     that does not inflate.
     """
     status = response.status_code
-    encoding = response.headers.get("content-encoding", "identity").strip().lower() or "identity"
-    if encoding not in ("identity", "gzip", "x-gzip", "deflate"):
-        raise HubIncompatibleError(
-            f"{label}: HTTP {status} with Content-Encoding {encoding[:40]!r}, not one syncd asked for "
-            f"({ACCEPT_ENCODING})",
-            status=status,
-        )
-
+    chunks, inflater = _source(response, label)
     def too_large(what: str) -> HubResponseTooLarge:
         return HubResponseTooLarge(
             f"{label}: HTTP {status} body over {max_bytes} bytes ({what}); stopped reading "
@@ -121,13 +149,6 @@ def read_body(
     declared = response.headers.get("content-length", "").strip()
     if declared.isdigit() and int(declared) > max_bytes:
         raise too_large(f"Content-Length {declared}")
-    inflater = _Inflater(encoding)
-    chunks: Iterator[bytes]
-    if response.is_stream_consumed:
-        # read (and inflated) already by an in-memory transport such as respx; never off a socket
-        chunks, inflater = iter([response.content]), _Inflater("identity")
-    else:
-        chunks = response.iter_raw()
     body = bytearray()
     received = 0
     try:
@@ -135,7 +156,8 @@ def read_body(
             received += len(chunk)
             if received > max_bytes:
                 raise too_large("as sent")
-            body += inflater.feed(chunk, max_bytes - len(body))
+            for piece in inflater.feed(chunk, max_bytes - len(body)):
+                body += piece
             if len(body) > max_bytes:
                 raise too_large("inflated")
             if monotonic() > deadline:
@@ -149,7 +171,7 @@ def read_body(
     except zlib.error as exc:
         body.clear()
         raise HubTransientError(
-            f"{label}: HTTP {status} with a {encoding} body that does not inflate: {exc}",
+            f"{label}: HTTP {status} with a {inflater.encoding} body that does not inflate: {exc}",
             status=status,
             reason="bad_body",
         ) from None
