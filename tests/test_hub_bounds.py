@@ -229,9 +229,9 @@ def test_a_body_over_the_bound_is_freed_even_while_the_error_is_kept() -> None:
 
 @pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS], ids=["zlib-wrapped", "raw"])
 def test_both_spellings_of_deflate_are_inflated_within_the_bound(wbits: int) -> None:
-    rows = [{"id": str(n), "content": "z" * 300_000} for n in range(3)]  # inflates past one step
+    rows = [{"id": str(n), "content": "z" * 300_000} for n in range(5)]  # inflated in two steps
     squeeze = zlib.compressobj(6, zlib.DEFLATED, wbits)
     body = squeeze.compress(orjson.dumps(rows)) + squeeze.flush()
     hub = HostileHub(lambda _limit: body, headers={"content-encoding": "deflate"})
-    with make_client(hub, FakeClock(), max_body_bytes=BOUND) as client:
+    with make_client(hub, FakeClock(), max_body_bytes=4 * BOUND) as client:
         assert client.fetch_keys(Resource.SPACE, limit=10)[0] == rows
