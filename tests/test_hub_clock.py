@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 from builders import settings_for
+from sqlalchemy import create_engine
 from syncenv import (
     START,
     Interposer,
@@ -27,6 +28,8 @@ from syncd.cli import main
 from syncd.hubclock import check_date
 from syncd.hubsim import HubStore, ManualClock
 from syncd.models import Resource
+from syncd.store.bootstrap import prepare_schema
+from syncd.store.lock import instance_lock
 from syncd.summary import render_table, summary_event
 from syncd.timestamps import parse_stored
 
@@ -169,3 +172,21 @@ def test_reset_cursor_refuses_an_instance_never_synced(tmp_path: Path) -> None:
     assert "a: never synced" in err.getvalue()
     assert main(["reset-cursor", "--config", str(config), "--instance", "zz"], environ={},
                 stdout=io.StringIO(), stderr=io.StringIO()) == 2
+
+
+def test_reset_cursor_waits_for_the_instance_lock_then_fails_clearly(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    config = write_config(tmp_path / "syncd.toml", "http://127.0.0.1:9", {"a": db}, lock_timeout_seconds=0)
+    engine = create_engine(db)
+    try:
+        with engine.connect() as conn:
+            with conn.begin():
+                prepare_schema(conn)
+            with instance_lock(conn, db, timeout=0):  # a daemon syncing this instance right now
+                err = io.StringIO()
+                code = main(["reset-cursor", "--config", str(config), "--instance", "a"], environ={},
+                            stdout=io.StringIO(), stderr=err)
+    finally:
+        engine.dispose()
+    assert code == 1
+    assert "another syncd process is syncing this instance" in err.getvalue()
