@@ -63,7 +63,7 @@ def check_page(page: Page, *, now: datetime, tolerance: timedelta) -> CheckedPag
             rejected.append(Rejection(raw, exc.reason))
             continue
         if row.updated_at > not_after:
-            rejected.append(Rejection(raw, future_stamp(row.updated_at, date)))
+            rejected.append(Rejection(raw, future_stamp(row.updated_at, date), stamp_trusted=False))
             continue
         valid.append(row)
     last = next((p for p in map(row_position, reversed(page.rows)) if p is not None), None)

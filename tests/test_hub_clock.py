@@ -110,11 +110,18 @@ def test_rows_stamped_after_the_hubs_date_are_quarantined_and_do_not_move_the_cu
         store.create_space("later")
         clock.advance(600)
         assert sync(settings, transport=Interposer(rewrite=stamp_in_9999), clock=_local(clock)).ok
-    names = sorted(s.name for s in synced_spaces(db).values())
-    assert names == sorted([good["name"], "later"])
-    entries = parked(db)
-    assert [e["row_key"] for e in entries] == [str(bad["id"])]
-    assert "later than the hub's Date" in entries[0]["reason"]
+        names = sorted(s.name for s in synced_spaces(db).values())
+        assert names == sorted([good["name"], "later"])
+        entries = parked(db)
+        assert [e["row_key"] for e in entries] == [str(bad["id"])]
+        assert "later than the hub's Date" in entries[0]["reason"]
+
+        # the hub fixes its clock and serves the row again, re-stamped: it leaves quarantine
+        store.update_space(bad["id"], description="re-stamped")
+        clock.advance(600)
+        assert sync(settings, clock=_local(clock)).ok
+    assert "from-the-future" in {s.name for s in synced_spaces(db).values()}
+    assert parked(db) == []
 
 
 def test_the_date_check_trusts_a_date_behind_the_local_clock_and_within_tolerance() -> None:

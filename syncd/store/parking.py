@@ -51,8 +51,12 @@ class Deferral(msgspec.Struct, frozen=True):
 
 
 class Rejection(msgspec.Struct, frozen=True):
+    """A rejected row and why. ``stamp_trusted`` False: its ``updated_at`` is itself what is wrong
+    (later than the hub's clock), so the entry gives way to any valid version of the row."""
+
     payload: object
     reason: str
+    stamp_trusted: bool = True
 
 
 QUARANTINE_PAYLOAD_BYTES = 64 * 1024
@@ -238,7 +242,7 @@ def quarantine_rows(conn: Connection, resource: Resource, items: list[Rejection]
     }
     for key, item in keyed.items():
         updated = item.payload.get("updated_at") if isinstance(item.payload, Mapping) else None
-        updated_text = _instant(updated)
+        updated_text = _instant(updated) if item.stamp_trusted else None
         payload, note = _quarantined_payload(item.payload)
         reason = _bounded(item.reason, _REASON_CHARS) + note
         if key in existing and existing[key] == (updated_text, reason):
