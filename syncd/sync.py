@@ -3,15 +3,18 @@
 It depends on two small protocols, :class:`Source` (the hub) and
 :class:`Sink` (an instance database), never on HTTP or SQL. Per resource
 (``space`` first, then ``space_block``) it reads one stream of pages starting
-where the least advanced instance stands, validates each page once, and
+where the least advanced instance stands, checks each page once (its
+``Date`` against the local clock, its rows against the contract:
+:mod:`syncd.pagecheck`), and
 applies it to every instance in a transaction together with that instance's
 cursor (an instance may group consecutive pages in one transaction; the pass
 commits them at its end). The next page is fetched and validated while the
 current one is applied, and each instance applies its pages in order on a
-thread of its own (:class:`_Lanes`): a slow instance does not hold the
-others back page by page.
+thread of its own (:class:`syncd.lanes.Lanes`): a slow instance does not hold
+the others back page by page.
 An instance that fails drops out of the run; the others go on. A hub failure
 fails the whole group; pages already applied stay applied (they are whole).
+A run that passes its deadline stops after the page in flight, likewise.
 """
 
 from __future__ import annotations
@@ -45,7 +48,6 @@ from syncd.watermark import CursorState, PassTracker, earliest_start
 __all__ = ["RESOURCES", "Sink", "Source", "SyncOptions", "sync_group"]
 
 RESOURCES = (Resource.SPACE, Resource.SPACE_BLOCK)
-
 
 
 class Source(Protocol):
