@@ -4,7 +4,8 @@
 
 A tiny HTTP server on 127.0.0.1 (in this process) answers every request with
 one attack: a 500 MB body, a gzip bomb, a body trickling one byte a second,
-a page of 1.7 million rows, JSON nested 100,000 levels deep. Each run is the
+a page of 1.7 million rows, JSON nested 100,000 levels deep, a hub that goes
+silent just before the request's time bound. Each run is the
 real command (``syncd run-once`` with a configuration file, JSON logs) in its
 own process under ``bench_wrap.py``, so its peak RSS is its own and the
 server's memory is not counted. Prints one table row per attack.
@@ -60,6 +61,15 @@ def _gzip_spaces(inflated: int) -> bytes:
     return b"".join(parts)
 
 
+def _silent_before_the_bound() -> Iterator[bytes]:
+    """A byte just before the request's bound, then nothing: one read timeout would end at twice it."""
+    yield b"["
+    time.sleep(TIMEOUT_SECONDS - 1)
+    yield b" "
+    time.sleep(600)
+    yield b"]"
+
+
 def _trickle() -> Iterator[bytes]:
     yield b"["
     for _ in range(600):
@@ -99,6 +109,7 @@ def attacks() -> list[Attack]:
         Attack("30 MB of empty objects (under the byte bound)", lambda: _repeat(b"{},", 30 * MB)),
         Attack("JSON nested 100,000 levels deep", lambda: iter([b"[" * 100_000 + b"]" * 100_000])),
         Attack(f"body trickling 1 byte/s (timeout_seconds = {TIMEOUT_SECONDS})", _trickle),
+        Attack(f"a byte at {TIMEOUT_SECONDS - 1} s, then silence", _silent_before_the_bound),
     ]
 
 

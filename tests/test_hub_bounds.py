@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import socketserver
+import threading
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from hub_fakes import FakeClock, RecordingObserver, make_client
+from hub_fakes import FakeClock, RecordingObserver, hub_settings, make_client
 
 from syncd.errors import (
     HubIncompatibleError,
@@ -18,6 +20,7 @@ from syncd.errors import (
     HubTransientError,
     HubUnavailableError,
 )
+from syncd.hub import HubClient
 from syncd.hub.body import GUARD_FROM_BYTES, count_json_values
 from syncd.models import Resource
 
@@ -218,10 +221,13 @@ def test_a_body_over_the_bound_is_freed_even_while_the_error_is_kept() -> None:
         pytest.raises(HubResponseTooLarge) as caught,
     ):
         client.fetch_keys(Resource.SPACE, limit=10)
-    held = []
+    held: list[bytearray] = []
     tb = caught.value.__traceback__
     while tb is not None:  # a retry policy or a log call may keep the traceback, and its frames, alive
-        held += [v for v in tb.tb_frame.f_locals.values() if isinstance(v, bytearray)]
+        for value in tb.tb_frame.f_locals.values():
+            buffer = value if isinstance(value, bytearray) else getattr(value, "body", None)
+            if isinstance(buffer, bytearray):
+                held.append(buffer)
         tb = tb.tb_next
     assert held, "the reader's buffer is among the traceback's locals"
     assert [len(b) for b in held] == [0] * len(held)
@@ -235,3 +241,71 @@ def test_both_spellings_of_deflate_are_inflated_within_the_bound(wbits: int) -> 
     hub = HostileHub(lambda _limit: body, headers={"content-encoding": "deflate"})
     with make_client(hub, FakeClock(), max_body_bytes=4 * BOUND) as client:
         assert client.fetch_keys(Resource.SPACE, limit=10)[0] == rows
+
+
+class _Armed:
+    """A timer that never fires on its own: the hostile server fires it, as the clock would, once it
+    has sent what it wanted and gone silent (so the test never waits for real time)."""
+
+    def __init__(self, seconds: float, function: Any) -> None:
+        self.seconds = seconds
+        self.function = function
+        self.cancelled = False
+        armed.append(self)
+
+    def start(self) -> None:
+        return None
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+armed: list[_Armed] = []
+
+
+class _GoesSilent(socketserver.StreamRequestHandler):
+    """Reads a request, sends ``self.server.prefix``, lets the deadline come, then says nothing more."""
+
+    def handle(self) -> None:
+        while self.rfile.readline() not in (b"\r\n", b""):
+            pass
+        self.wfile.write(self.server.prefix)  # type: ignore[attr-defined]
+        self.wfile.flush()
+        armed[-1].function()  # the deadline passes while the client is blocked reading
+        self.server.release.wait(30)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: aaaa",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n[",
+        b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n[",
+    ],
+    ids=["in-the-headers", "in-a-declared-body", "in-a-body-ending-at-close"],
+)
+def test_a_hub_gone_silent_is_cut_off_at_timeout_seconds(prefix: bytes) -> None:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _GoesSilent)
+    server.daemon_threads = True
+    server.prefix = prefix  # type: ignore[attr-defined]
+    server.release = threading.Event()  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    armed.clear()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    clock = FakeClock()
+    try:
+        with (
+            HubClient(hub_settings(url=url, retry_attempts=1, timeout_seconds=30.0), sleep=clock.sleep,
+                      monotonic=clock.monotonic, timer=_Armed) as client,
+            pytest.raises(HubUnavailableError) as caught,
+        ):
+            client.fetch_keys(Resource.SPACE, limit=10)
+    finally:
+        server.release.set()  # type: ignore[attr-defined]
+        server.shutdown()
+        server.server_close()
+    cause = caught.value.__cause__
+    assert isinstance(cause, HubTransientError)
+    assert cause.reason == "timeout"
+    assert [t.seconds for t in armed] == [30.0]  # one attempt, armed for its whole timeout_seconds
+    assert all(t.cancelled for t in armed)

@@ -8,7 +8,8 @@ unbounded number of Python objects:
   and inflated here (gzip or deflate, the encodings syncd asks for) with the
   output of every step capped, so a small gzip bomb stops at the bound too;
 * the request's deadline is checked after every chunk: a body that trickles
-  in ends at the deadline, not when the hub stops sending;
+  in ends at the deadline, not when the hub stops sending (a read blocked on
+  a silent hub is cut off by :mod:`syncd.hub.watchdog`);
 * before a large body is decoded, the JSON values it can hold are counted
   (strings aside): a body of millions of tiny objects would otherwise grow
   many times over in memory while it is decoded;
@@ -127,63 +128,89 @@ def read_body(
     max_bytes: int,
     deadline: float,
     monotonic: Callable[[], float],
+    cut_off: Callable[[], bool] = lambda: False,
 ) -> bytearray:
     """The body of a streamed ``response``, inflated, read no further than the bounds allow.
 
     Raises :class:`HubResponseTooLarge` past ``max_bytes`` (compressed or
     inflated), :class:`HubTransientError` (``timeout``) once ``monotonic()``
-    passes ``deadline``, :class:`HubIncompatibleError` for an encoding syncd
-    did not ask for and :class:`HubTransientError` (``bad_body``) for a body
-    that does not inflate.
+    passes ``deadline`` or ``cut_off()`` says the watchdog cut the connection
+    off, :class:`HubIncompatibleError` for an encoding syncd did
+    not ask for and :class:`HubTransientError` (``bad_body``) for a body that
+    does not inflate.
     """
-    status = response.status_code
-    chunks, inflater = _source(response, label)
-    def too_large(what: str) -> HubResponseTooLarge:
-        return HubResponseTooLarge(
-            f"{label}: HTTP {status} body over {max_bytes} bytes ({what}); stopped reading "
-            "(bound: [sync] response_bytes_per_row x page_size, see docs/hardening.md)",
-            limit_bytes=max_bytes,
-            status=status,
-        )
-
+    reader = _Reader(response, label, max_bytes)
     declared = response.headers.get("content-length", "").strip()
     if declared.isdigit() and int(declared) > max_bytes:
-        raise too_large(f"Content-Length {declared}")
-    body = bytearray()
-    received = 0
+        raise reader.too_large(f"Content-Length {declared}")
+    chunks, inflater = _source(response, label)
     try:
-        for chunk in chunks:
-            received += len(chunk)
-            if received > max_bytes:
-                raise too_large("as sent")
-            for piece in inflater.feed(chunk, max_bytes - len(body)):
-                body += piece
-            if len(body) > max_bytes:
-                raise too_large("inflated")
-            if monotonic() > deadline:
-                raise HubTransientError(
-                    f"{label}: timeout error talking to the hub: body not complete within the "
-                    f"request's time bound ({received} bytes read)",
-                    status=status,
-                    reason="timeout",
-                )
-        body += inflater.flush()
+        try:
+            reader.read(chunks, inflater, deadline, monotonic)
+        except httpx.TransportError:
+            if cut_off():
+                raise reader.too_slow() from None
+            raise
+        if cut_off():  # a body without a declared length just ends when its socket is shut
+            raise reader.too_slow()
     except zlib.error as exc:
-        body.clear()
+        reader.body.clear()
         raise HubTransientError(
-            f"{label}: HTTP {status} with a {inflater.encoding} body that does not inflate: {exc}",
-            status=status,
+            f"{label}: HTTP {response.status_code} with a {inflater.encoding} body that does not "
+            f"inflate: {exc}",
+            status=response.status_code,
             reason="bad_body",
         ) from None
     except HubError:
         # the error's traceback keeps this frame, and so the buffer, alive until the cyclic
         # collector's next pass (a retry policy may hold it longer): free the bytes now
-        body.clear()
+        reader.body.clear()
         raise
-    if len(body) > max_bytes:
-        body.clear()
-        raise too_large("inflated")
-    return body
+    return reader.body
+
+
+class _Reader:
+    """One body being read: the bytes so far and the errors that end it."""
+
+    def __init__(self, response: httpx.Response, label: str, max_bytes: int) -> None:
+        self.label = label
+        self.status = response.status_code
+        self.max_bytes = max_bytes
+        self.body = bytearray()
+        self.received = 0
+
+    def read(
+        self, chunks: Iterator[bytes], inflater: _Inflater, deadline: float, monotonic: Callable[[], float]
+    ) -> None:
+        for chunk in chunks:
+            self.received += len(chunk)
+            if self.received > self.max_bytes:
+                raise self.too_large("as sent")
+            for piece in inflater.feed(chunk, self.max_bytes - len(self.body)):
+                self.body += piece
+            if len(self.body) > self.max_bytes:
+                raise self.too_large("inflated")
+            if monotonic() > deadline:
+                raise self.too_slow()
+        self.body += inflater.flush()
+        if len(self.body) > self.max_bytes:
+            raise self.too_large("inflated")
+
+    def too_large(self, what: str) -> HubResponseTooLarge:
+        return HubResponseTooLarge(
+            f"{self.label}: HTTP {self.status} body over {self.max_bytes} bytes ({what}); stopped reading "
+            "(bound: [sync] response_bytes_per_row x page_size, see docs/hardening.md)",
+            limit_bytes=self.max_bytes,
+            status=self.status,
+        )
+
+    def too_slow(self) -> HubTransientError:
+        return HubTransientError(
+            f"{self.label}: timeout error talking to the hub: body not complete within the "
+            f"request's time bound ({self.received} bytes read)",
+            status=self.status,
+            reason="timeout",
+        )
 
 
 def count_json_values(body: bytes | bytearray) -> int:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -54,6 +55,7 @@ from syncd.hub.body import ACCEPT_ENCODING, VALUES_PER_ROW, decode_json, read_bo
 from syncd.hub.dates import parse_http_date, retry_after_seconds, utc_now
 from syncd.hub.queries import changes_query, keys_query, resource_path
 from syncd.hub.retry import RetryPolicy
+from syncd.hub.watchdog import TimerFactory, Watchdog
 from syncd.models import Page, Position, RawRow, Resource
 from syncd.observe import NullObserver, Observer
 
@@ -102,7 +104,8 @@ class HubClient:
     ``settings.retry_attempts`` attempts and ``settings.retry_max_seconds``.
     ``clock`` (the wall clock) is used only to measure a ``Retry-After`` date
     when the response has no ``Date`` header. ``max_body_bytes`` bounds every
-    response body, as sent and as inflated.
+    response body, as sent and as inflated; ``timer`` starts the watchdog that
+    cuts a body off at ``timeout_seconds`` while a read is blocked.
     """
 
     def __init__(
@@ -116,6 +119,7 @@ class HubClient:
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = utc_now,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        timer: TimerFactory = threading.Timer,
     ) -> None:
         self._base_url = settings.url.rstrip("/")
         self._token = settings.token.reveal()
@@ -125,6 +129,7 @@ class HubClient:
         self._sent = 0
         self._timeout = settings.timeout_seconds
         self._max_body = max_body_bytes
+        self._watchdog = Watchdog(timer)
         self._page_limit: dict[Resource, int] = {}  # shrunk after a page over the body bound
         self._policy = RetryPolicy(
             max_attempts=max(1, settings.retry_attempts),
@@ -261,10 +266,17 @@ class HubClient:
         started = self._monotonic()
         self._sent += 1
         try:
-            response, body = self._receive(resource, url, deadline=started + self._timeout)
+            with self._watchdog.guard(self._timeout) as cut_off:
+                response, body = self._receive(resource, url, started + self._timeout, cut_off)
         except httpx.RequestError as exc:
-            kind = _transport_kind(exc)
+            kind = "timeout" if cut_off() else _transport_kind(exc)
             self._report(resource, kind, started, attempt)
+            if cut_off():
+                raise HubTransientError(
+                    f"{resource.value}: timeout error talking to the hub: no complete answer within "
+                    f"timeout_seconds ({self._timeout:g} s)",
+                    reason="timeout",
+                ) from None
             raise self._request_failure(resource, exc, kind) from (None if kind == "request_error" else exc)
         except HubTransientError as exc:
             self._report(resource, exc.reason, started, attempt)
@@ -286,7 +298,9 @@ class HubClient:
         self._report(resource, str(response.status_code), started, attempt)
         return rows, parse_http_date(response.headers.get("date"))
 
-    def _receive(self, resource: Resource, url: str, *, deadline: float) -> tuple[httpx.Response, bytearray]:
+    def _receive(
+        self, resource: Resource, url: str, deadline: float, cut_off: Callable[[], bool]
+    ) -> tuple[httpx.Response, bytearray]:
         """The response to ``GET url`` and its body, read within the bounds (:mod:`syncd.hub.body`).
 
         httpx binds a response's stream to the response, a reference cycle; a body read with
@@ -294,10 +308,10 @@ class HubClient:
         page. Read here, the body is freed as soon as the page is decoded. Leaving the
         ``with`` block early closes the connection: the rest of a body over a bound is never read.
         """
-        with self._http.stream("GET", url) as response:
+        with self._http.stream("GET", url, extensions={"trace": self._watchdog.trace}) as response:
             body = read_body(
                 response, label=resource.value, max_bytes=self._max_body, deadline=deadline,
-                monotonic=self._monotonic,
+                monotonic=self._monotonic, cut_off=cut_off,
             )
         return response, body
 
