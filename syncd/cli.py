@@ -19,6 +19,7 @@ import structlog
 from syncd import __version__
 from syncd.errors import ConfigError, SyncdError
 from syncd.logs import register_settings_secrets
+from syncd.models import Resource
 from syncd.settings import Settings, config_path, load_settings, parse_shard
 
 __all__ = ["entry", "main"]
@@ -71,6 +72,22 @@ def _parser() -> argparse.ArgumentParser:
         "(each is named with the reason, the others are still shown); 2 bad command line or configuration",
     )
     status.add_argument("--config", help=config_help)
+
+    reset = sub.add_parser(
+        "reset-cursor",
+        help="make the next run of one instance read every hub row again (see docs/hardening.md)",
+        description="Send one instance's change streams back to the beginning. Nothing applied is "
+        "removed; the next run reads every row again and writes only what differs.",
+    )
+    reset.add_argument("--config", help=config_help)
+    reset.add_argument("--instance", required=True, metavar="NAME", help="the instance whose cursor to reset")
+    reset.add_argument(
+        "--resource",
+        action="append",
+        choices=[r.value for r in Resource],
+        default=[],
+        help="only this resource's stream (repeatable; default: every resource)",
+    )
 
     demo = sub.add_parser("demo", help="sync the bundled hub emulator's sample data into local SQLite files")
     demo.add_argument(
@@ -164,7 +181,22 @@ def _dispatch(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err
         from syncd.status_cli import print_status
 
         return print_status(settings, out)
+    if args.command == "reset-cursor":
+        return _reset_cursor(settings, args.instance, args.resource, out)
     return _run_once(settings, args.instance or None, args.full, out, err)
+
+
+def _reset_cursor(settings: Settings, name: str, resources: list[str], out: TextIO) -> int:
+    from syncd.cursor_reset import reset_cursors
+
+    instance = settings.instance(name)  # an unknown name is a configuration error (exit 2)
+    chosen = [Resource(r) for r in resources] or list(Resource)
+    reset_cursors(instance, chosen, lock_timeout=settings.sync.lock_timeout_seconds)
+    out.write(
+        f"{name}: cursor reset for {', '.join(r.value for r in chosen)}; "
+        "the next run reads every row again and writes only what differs\n"
+    )
+    return 0
 
 
 def _report(report: object, out: TextIO, err: TextIO, terminal: bool) -> None:

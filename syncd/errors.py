@@ -7,6 +7,7 @@
     ├── HubError                     talking to the hub failed
     │   ├── HubAuthError             401/403: token missing, expired or without access; never retried
     │   ├── HubIncompatibleError     400/404 or a reply outside the contract; never retried
+    │   │   └── HubResponseTooLarge  a body over the configured size bound (asked again in smaller pages)
     │   ├── HubTransientError        408/425/429/5xx, resets, timeouts, non-array bodies; retried
     │   └── HubUnavailableError      the retry budget ran out; wraps the last transient error
     ├── StoreError                   an instance database could not be used (kind "store")
@@ -32,6 +33,7 @@ __all__ = [
     "HubAuthError",
     "HubError",
     "HubIncompatibleError",
+    "HubResponseTooLarge",
     "HubTransientError",
     "HubUnavailableError",
     "IncompatibleSchemaError",
@@ -75,6 +77,14 @@ class HubAuthError(HubError):
 
 class HubIncompatibleError(HubError):
     """The hub answered outside the contract (400, 404, wrong shapes). Not retried."""
+
+
+class HubResponseTooLarge(HubIncompatibleError):
+    """A response body passed ``limit_bytes`` (compressed or inflated); the rest was not read."""
+
+    def __init__(self, message: str, *, limit_bytes: int, status: int | None = None) -> None:
+        self.limit_bytes = limit_bytes
+        super().__init__(message, status=status)
 
 
 class HubTransientError(HubError):

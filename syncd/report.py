@@ -47,7 +47,10 @@ class InstanceReport(msgspec.Struct):
     what is parked in the instance *after* the run; ``held`` counts tombstoned
     spaces kept because LaminDB records still reference them; ``rereads`` names
     each stream the instance read again from the beginning, and why (``space_block:
-    space_restored``, ``space: rows_missing``).
+    space_restored``, ``space: rows_missing``). ``untrusted_dates`` counts hub
+    responses whose ``Date`` was too far ahead of the local clock to be used
+    (the furthest by ``hub_clock_ahead_seconds``); ``newly_quarantined`` counts
+    row versions this run quarantined for the first time.
     """
 
     name: str
@@ -66,6 +69,9 @@ class InstanceReport(msgspec.Struct):
     lag_seconds: float | None = None
     hub_requests: int = 0
     in_step: InStep | None = None
+    untrusted_dates: int = 0
+    hub_clock_ahead_seconds: float | None = None
+    newly_quarantined: int = 0
 
     def count(self, resource: Resource, action: Action) -> int:
         return self.counts[(resource, action)]

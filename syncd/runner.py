@@ -117,7 +117,8 @@ def sync_group(
             with (
                 Keepalive(stores, every_seconds=settings.sync.lease_seconds / 3),
                 HubClient(
-                    group.hub, transport=transport, sleep=sleep, observer=obs, monotonic=monotonic
+                    group.hub, transport=transport, sleep=sleep, observer=obs, monotonic=monotonic,
+                    max_body_bytes=settings.sync.max_response_bytes,
                 ) as client,
             ):
                 sinks: list[Sink] = list(stores)
@@ -126,6 +127,9 @@ def sync_group(
                     lookback=timedelta(seconds=settings.sync.lookback_seconds),
                     full=full,
                     stop=stop if stop is not None else threading.Event(),
+                    clock_skew=timedelta(seconds=settings.sync.clock_skew_seconds),
+                    clock=clock,
+                    deadline_seconds=settings.sync.run_deadline_seconds,
                 )
                 _sync_group(client, sinks, reports, options, observer=obs, monotonic=monotonic)
     except Exception as exc:  # the job boundary: a bug fails this group, not the process

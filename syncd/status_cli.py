@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import TextIO
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, TextIO
 
 from syncd.errors import StoreError
+from syncd.hub.dates import utc_now
 from syncd.settings import Settings
 from syncd.store.status import read_status
-from syncd.timestamps import format_canonical
+from syncd.timestamps import format_canonical, parse_stored
 
 __all__ = ["print_status"]
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
+def _ahead(cursor: Mapping[str, Any], limit: datetime) -> str | None:
+    """The latest of a cursor's instants when it lies after ``limit``, else None."""
+    moments = [parse_stored(v) for v in (cursor["complete_before"], cursor.get("pass_at")) if v]
+    latest = max(moments, default=None)
+    return None if latest is None or latest <= limit else latest.isoformat()
 
 
-def print_status(settings: Settings, out: TextIO, *, clock: Callable[[], datetime] = _utc_now) -> int:
-    """Print every instance's cursors and parked rows; 1 when an instance cannot be read."""
+def print_status(settings: Settings, out: TextIO, *, clock: Callable[[], datetime] = utc_now) -> int:
+    """Print every instance's cursors and parked rows; 1 when an instance cannot be read.
+
+    A cursor later than the local clock (beyond ``[sync] clock_skew_seconds``)
+    is flagged with a warning: it was moved by a hub clock that ran ahead, and
+    rows stamped before it would not be read until ``syncd reset-cursor``.
+    """
     code = 0
+    limit = clock() + timedelta(seconds=settings.sync.clock_skew_seconds)
     for inst in settings.instances:
         out.write(f"{inst.name} ({inst.display_url})\n")
         try:
@@ -45,6 +55,13 @@ def print_status(settings: Settings, out: TextIO, *, clock: Callable[[], datetim
         for resource, cur in sorted(status["cursors"].items()):
             extra = " (a pass is in progress)" if cur["pass_in_progress"] else ""
             out.write(f"  {resource}: complete before {cur['complete_before']}{extra}\n")
+            ahead = _ahead(cur, limit)
+            if ahead is not None:
+                out.write(
+                    f"  WARNING: the {resource} cursor ({ahead}) is ahead of the local clock; rows the hub "
+                    f"stamps before it are not read. Check the clocks, then run "
+                    f"`syncd reset-cursor --instance {inst.name}`\n"
+                )
         out.write(
             f"  deferred: {status['deferred']}   quarantined: {status['quarantined']}   "
             f"held spaces: {len(status['held_spaces'])}\n"

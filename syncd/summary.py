@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from syncd.models import Resource
-from syncd.report import Action, RunReport
+from syncd.report import Action, InstanceReport, RunReport
 
 __all__ = ["render_table", "summary_event"]
 
@@ -25,6 +25,9 @@ def summary_event(report: RunReport) -> dict[str, Any]:
             "held_spaces": inst.held_spaces,
             "rereads": inst.rereads,
             "hub_requests": inst.hub_requests,
+            "newly_quarantined": inst.newly_quarantined,
+            "untrusted_dates": inst.untrusted_dates,
+            "hub_clock_ahead_seconds": inst.hub_clock_ahead_seconds,
         }
         for resource in Resource:
             entry[resource.value] = {a: inst.count(resource, a) for a in _COLUMNS}
@@ -60,25 +63,45 @@ def render_table(report: RunReport) -> str:
 
     out = [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
     for inst in report.instances:
-        if inst.outcome == "interrupted":
-            out.append(f"{inst.name}: {inst.error}")
-        elif inst.outcome == "skipped":
-            out.append(f"{inst.name}: skipped, another syncd process holds it")
-        elif inst.error:
-            out.append(f"{inst.name}: FAILED ({inst.error_kind}): {inst.error}")
-        if inst.deferred or inst.quarantined:
-            out.append(
-                f"{inst.name}: {inst.deferred} row(s) deferred, {inst.quarantined} quarantined "
-                "(see `syncd status`)"
-            )
-        if inst.held_spaces:
-            out.append(
-                f"{inst.name}: {len(inst.held_spaces)} space(s) deleted on the hub but kept because "
-                f"LaminDB records reference them: {', '.join(inst.held_spaces[:10])}"
-            )
-        if inst.rereads:
-            out.append(
-                f"{inst.name}: read again from the beginning: {', '.join(sorted(set(inst.rereads)))} "
-                "(rows the change stream could not show; see `sync.stream_restarted` in the log)"
-            )
+        out.extend(_notes(inst))
+    rejected = sum(i.newly_quarantined for i in report.instances)
+    if rejected:
+        out.append(
+            f"{rejected} row(s) newly rejected to quarantine by this run (logged as `sync.row_rejected`); "
+            "`syncd status` lists the quarantined rows and why"
+        )
     return "\n".join(out)
+
+
+def _notes(inst: InstanceReport) -> list[str]:
+    """The lines under the table about one instance: its failure, parked rows, rereads, clocks."""
+    notes: list[str] = []
+    if inst.outcome == "interrupted":
+        notes.append(f"{inst.name}: {inst.error}")
+    elif inst.outcome == "skipped":
+        notes.append(f"{inst.name}: skipped, another syncd process holds it")
+    elif inst.error:
+        notes.append(f"{inst.name}: FAILED ({inst.error_kind}): {inst.error}")
+    if inst.deferred or inst.quarantined:
+        notes.append(
+            f"{inst.name}: {inst.deferred} row(s) deferred, {inst.quarantined} quarantined "
+            "(see `syncd status`)"
+        )
+    if inst.held_spaces:
+        notes.append(
+            f"{inst.name}: {len(inst.held_spaces)} space(s) deleted on the hub but kept because "
+            f"LaminDB records reference them: {', '.join(inst.held_spaces[:10])}"
+        )
+    if inst.rereads:
+        notes.append(
+            f"{inst.name}: read again from the beginning: {', '.join(sorted(set(inst.rereads)))} "
+            "(rows the change stream could not show; see `sync.stream_restarted` in the log)"
+        )
+    if inst.untrusted_dates:
+        ahead = inst.hub_clock_ahead_seconds or 0.0
+        notes.append(
+            f"{inst.name}: the hub's Date was up to {ahead:.0f} s ahead of the "
+            f"local clock on {inst.untrusted_dates} response(s), beyond [sync] clock_skew_seconds: those "
+            "responses advanced no cursor (check the clocks of the hub and of this host)"
+        )
+    return notes

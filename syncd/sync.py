@@ -3,51 +3,51 @@
 It depends on two small protocols, :class:`Source` (the hub) and
 :class:`Sink` (an instance database), never on HTTP or SQL. Per resource
 (``space`` first, then ``space_block``) it reads one stream of pages starting
-where the least advanced instance stands, validates each page once, and
+where the least advanced instance stands, checks each page once (its
+``Date`` against the local clock, its rows against the contract:
+:mod:`syncd.pagecheck`), and
 applies it to every instance in a transaction together with that instance's
 cursor (an instance may group consecutive pages in one transaction; the pass
 commits them at its end). The next page is fetched and validated while the
 current one is applied, and each instance applies its pages in order on a
-thread of its own (:class:`_Lanes`): a slow instance does not hold the
-others back page by page.
+thread of its own (:class:`syncd.lanes.Lanes`): a slow instance does not hold
+the others back page by page.
 An instance that fails drops out of the run; the others go on. A hub failure
 fails the whole group; pages already applied stay applied (they are whole).
+A run that passes its deadline stops after the page in flight, likewise.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import contextvars
 import functools
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import ParamSpec, Protocol, TypeVar
+from typing import Protocol
 
 import msgspec
 import structlog
 
-from syncd.errors import HubError, HubIncompatibleError, HubUnavailableError, RowRejected, StoreError
+from syncd.errors import HubError, HubIncompatibleError, HubUnavailableError, StoreError
+from syncd.hub.dates import utc_now
+from syncd.hubclock import DateCheck
+from syncd.lanes import HOLD_FOR_NEXT_PAGE_SECONDS, Lanes, in_context
 from syncd.listing import KeyListing
 from syncd.models import HubBlock, HubSpace, Page, Position, RawRow, Resource
 from syncd.observe import NullObserver, Observer
+from syncd.pagecheck import CheckedPage, check_page
 from syncd.report import InstanceReport
-from syncd.rows import parse_row
 from syncd.store.context import ApplyResult, FinishState
 from syncd.store.parking import Rejection
-from syncd.timestamps import format_canonical, parse_rfc3339
+from syncd.timestamps import format_canonical
 from syncd.watermark import CursorState, PassTracker, earliest_start
 
 __all__ = ["RESOURCES", "Sink", "Source", "SyncOptions", "sync_group"]
 
 RESOURCES = (Resource.SPACE, Resource.SPACE_BLOCK)
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
 
 class Source(Protocol):
@@ -93,10 +93,16 @@ class Sink(Protocol):
 
 
 class SyncOptions(msgspec.Struct, frozen=True):
+    """How a group syncs. ``clock`` is the local wall clock the hub's is checked against
+    (:mod:`syncd.hubclock`); ``deadline_seconds`` bounds one run (None: no bound)."""
+
     page_size: int = 1000
     lookback: timedelta = timedelta(seconds=120)
     full: bool = False
     stop: threading.Event = msgspec.field(default_factory=threading.Event)
+    clock_skew: timedelta = timedelta(seconds=300)
+    clock: Callable[[], datetime] = utc_now
+    deadline_seconds: float | None = None
 
 
 _INTERRUPTED_MESSAGE = "interrupted by shutdown; the next run resumes from the last committed page"
@@ -104,6 +110,10 @@ _INTERRUPTED_MESSAGE = "interrupted by shutdown; the next run resumes from the l
 
 class Interrupted(Exception):
     """The stop event was set; the page in flight has been committed."""
+
+
+class DeadlineReached(Exception):
+    """The run's deadline passed; the pages read so far have been committed."""
 
 
 def _log() -> structlog.typing.FilteringBoundLogger:
@@ -115,36 +125,6 @@ class _Member(msgspec.Struct):
     report: InstanceReport
     started: float
     alive: bool = True
-
-
-def _position(raw: RawRow) -> Position | None:
-    """The keyset position of a raw row, even when other fields are invalid."""
-    try:
-        stamp = raw["updated_at"]
-        return Position(parse_rfc3339(stamp), str(stamp), uuid.UUID(str(raw["id"])))
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return None
-
-
-# how long an instance's open transaction may wait for the next page before it is committed
-_HOLD_FOR_NEXT_PAGE_SECONDS = 0.25
-# how many pages an instance may trail the fetch by (see _Lanes)
-_AHEAD_PAGES = 3
-
-_Checked = tuple[Page, list[HubSpace | HubBlock], list[Rejection], Position | None]
-
-
-def validate_page(page: Page) -> tuple[list[HubSpace | HubBlock], list[Rejection], Position | None]:
-    """Split a page into valid rows and rejections; also return its last keyset position."""
-    valid: list[HubSpace | HubBlock] = []
-    rejected: list[Rejection] = []
-    for raw in page.rows:
-        try:
-            valid.append(parse_row(page.resource, raw))
-        except RowRejected as exc:
-            rejected.append(Rejection(raw, exc.reason))
-    last = next((p for p in map(_position, reversed(page.rows)) if p is not None), None)
-    return valid, rejected, last
 
 
 def sync_group(
@@ -160,23 +140,29 @@ def sync_group(
     obs = observer if observer is not None else NullObserver()
     members = [_Member(s, reports[s.name], monotonic()) for s in sinks]
     last_date: datetime | None = None
+    deadline = None if options.deadline_seconds is None else monotonic() + options.deadline_seconds
+
+    def expired() -> bool:
+        return deadline is not None and monotonic() >= deadline
+
     try:
         with (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-fetch") as pool,
             # one instance applies in this thread: it has nobody to run ahead of
             (
-                _Lanes(members, functools.partial(_commit, obs=obs))
+                Lanes(members, functools.partial(_commit, obs=obs))
                 if len(members) > 1
                 else contextlib.nullcontext()
             ) as lanes,
         ):
             for resource in RESOURCES:
                 last_date = (
-                    _sync_resource(source, members, resource, options, obs, pool, lanes) or last_date
+                    _sync_resource(source, members, resource, options, obs, pool, lanes, expired)
+                    or last_date
                 )
                 _retry_parked(members, resource, obs)
         if options.full:
-            _reconcile(source, members, options, obs)
+            _reconcile(source, members, options, obs, expired)
     except HubError as exc:
         _commit_everywhere(members, obs)  # the pages applied so far are whole: keep them
         if options.stop.is_set() and isinstance(exc, HubUnavailableError):
@@ -185,6 +171,13 @@ def sync_group(
             _fail_all(members, str(exc), _hub_error_kind(exc))
     except Interrupted:
         _interrupt_all(members)
+    except DeadlineReached:
+        _fail_all(
+            members,
+            f"run deadline of {options.deadline_seconds:g} s ([sync] run_deadline_seconds) reached; "
+            "the pages read are committed and the next run continues from there",
+            "deadline",
+        )
 
     def close_out(m: _Member) -> None:
         _finish(m, last_date)
@@ -197,22 +190,8 @@ def sync_group(
         return
     # in parallel: the first run of a new database builds its deferred indexes here (store.indexes)
     with ThreadPoolExecutor(max_workers=len(members), thread_name_prefix="syncd-finish") as finishers:
-        for done in [finishers.submit(_in_context(close_out), m) for m in members]:
+        for done in [finishers.submit(in_context(close_out), m) for m in members]:
             done.result()
-
-
-def _in_context(work: Callable[_P, _R]) -> Callable[_P, _R]:
-    """``work`` to run in another thread with a copy of this thread's context variables.
-
-    Worker threads do not inherit them, and the log context (run id, group)
-    that the caller bound lives there.
-    """
-    context = contextvars.copy_context()
-
-    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        return context.run(work, *args, **kwargs)
-
-    return run
 
 
 def _finish(member: _Member, last_date: datetime | None) -> None:
@@ -228,6 +207,7 @@ def _finish(member: _Member, last_date: datetime | None) -> None:
     member.report.deferred, member.report.quarantined = state.deferred, state.quarantined
     member.report.held_spaces, member.report.held = state.held, len(state.held)
     member.report.in_step = state.in_step
+    member.report.newly_quarantined = state.newly_quarantined
     if last_date is not None and state.complete_before is not None:
         # how far the proven-complete watermark trails the hub's clock
         member.report.lag_seconds = max(0.0, (last_date - state.complete_before).total_seconds())
@@ -278,82 +258,6 @@ def _count(member: _Member, result: ApplyResult, obs: Observer) -> None:
         obs.rows_applied(member.sink.name, resource, action, n)
 
 
-class _Lanes:
-    """Each instance applies its pages in order, on a thread of its own.
-
-    An instance may trail the fetch by up to ``ahead`` pages, so a fast
-    instance no longer waits for the slowest one on every page (a page stays
-    in memory until the slowest instance has applied it). :meth:`drain` waits
-    until every lane is empty; it comes before anything else that uses an
-    instance's connection (commit, cursor, parked rows, listing).
-
-    While the fetch waits on a lane that is full for more than
-    ``hold_seconds``, every other lane commits what it has applied (``commit``
-    runs as a task of that lane): no instance holds its write lock while it
-    waits for another instance, just as none does while waiting for the hub.
-    """
-
-    def __init__(
-        self,
-        members: list[_Member],
-        commit: Callable[[_Member], None],
-        *,
-        ahead: int = _AHEAD_PAGES,
-        hold_seconds: float = _HOLD_FOR_NEXT_PAGE_SECONDS,
-    ) -> None:
-        self._members = list(members)
-        self._commit = commit
-        self._ahead = ahead
-        self._hold = hold_seconds
-        self._pools = {
-            id(m): ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"syncd-apply-{n}")
-            for n, m in enumerate(members)
-        }
-        self._queued: dict[int, collections.deque[Future[None]]] = {
-            id(m): collections.deque() for m in members
-        }
-
-    def _enqueue(self, member: _Member, work: Callable[[], None]) -> None:
-        self._queued[id(member)].append(self._pools[id(member)].submit(_in_context(work)))
-
-    def submit(self, member: _Member, work: Callable[[], None]) -> None:
-        queued = self._queued[id(member)]
-        stalled = False
-        while len(queued) >= self._ahead:
-            try:
-                queued[0].result(timeout=None if stalled else self._hold)
-            except TimeoutError:
-                stalled = True
-                self._commit_others(member)
-                continue
-            queued.popleft()
-        self._enqueue(member, work)
-
-    def _commit_others(self, waiting_for: _Member) -> None:
-        for m in self._members:
-            queued = self._queued[id(m)]
-            while queued and queued[0].done():
-                queued.popleft().result()  # a lane's bug surfaces here, not later
-            if m is not waiting_for and m.alive and len(queued) < self._ahead:
-                self._enqueue(m, functools.partial(self._commit, m))
-
-    def drain(self) -> None:
-        for queued in self._queued.values():
-            while queued:
-                queued.popleft().result()
-
-    def __enter__(self) -> _Lanes:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        # on the way out of an error too: pages already handed over are applied, then committed
-        for pool in self._pools.values():
-            pool.shutdown(wait=True)
-        failures = [e for q in self._queued.values() for f in q if (e := f.exception()) is not None]
-        if failures and exc_type is None:
-            raise failures[0]  # a lane's bug that nothing collected yet still ends the group
-
-
 def _apply_everywhere(
     members: list[_Member],
     resource: Resource,
@@ -362,7 +266,7 @@ def _apply_everywhere(
     states: dict[str, CursorState],
     new_state: Callable[[CursorState], CursorState],
     obs: Observer,
-    lanes: _Lanes | None,
+    lanes: Lanes[_Member] | None,
 ) -> None:
     """Hand one page to every live instance: to its lane, or applied here without lanes."""
     valid, rejected = checked
@@ -398,7 +302,8 @@ def _sync_resource(
     options: SyncOptions,
     obs: Observer,
     pool: ThreadPoolExecutor,
-    lanes: _Lanes | None = None,
+    lanes: Lanes[_Member] | None = None,
+    expired: Callable[[], bool] = lambda: False,
 ) -> datetime | None:
     states: dict[str, CursorState] = {}
     for m in [m for m in members if m.alive]:
@@ -412,22 +317,24 @@ def _sync_resource(
     tracker = PassTracker(start, options.lookback)
     since = format_canonical(start.since) if start.since is not None else None
 
-    def fetch(after: Position | None, since: str | None) -> _Checked:
-        # validated in the fetch thread too, so it overlaps with applying the previous page
+    def fetch(after: Position | None, since: str | None) -> CheckedPage:
+        # checked in the fetch thread too, so it overlaps with applying the previous page
         page = source.fetch_page(resource, limit=options.page_size, after=after, since=since)
-        return page, *validate_page(page)
+        return check_page(page, now=options.clock(), tolerance=options.clock_skew)
 
-    pending: Future[_Checked] = pool.submit(_in_context(fetch), start.after, since)
-    pages = 0
+    pending: Future[CheckedPage] = pool.submit(in_context(fetch), start.after, since)
+    pages = untrusted = 0
     while True:
         try:
-            page, valid, rejected, last = pending.result(timeout=_HOLD_FOR_NEXT_PAGE_SECONDS)
+            checked = pending.result(timeout=HOLD_FOR_NEXT_PAGE_SECONDS)
         except TimeoutError:
             # the hub is slow (or retrying with backoff): commit what is applied before waiting on,
             # so no instance's write lock is held while the hub takes its time
             _commit_everywhere(members, obs, lanes)
-            page, valid, rejected, last = pending.result()
+            checked = pending.result()
+        page, valid, rejected, last = checked.page, checked.valid, checked.rejected, checked.last
         pages += 1
+        untrusted += _distrust(members, resource, checked.date, options.clock_skew, first=not untrusted)
         unplaceable = bool(page.rows) and last is None
         if unplaceable:
             # no row gives a keyset position: quarantine them and end the pass here, proving
@@ -451,27 +358,49 @@ def _sync_resource(
             tracker.position.id,
         ):
             raise HubIncompatibleError(f"{resource.value}: pagination made no progress at {last.id}")
-        pending = pool.submit(_in_context(fetch), last, None)
+        pending = pool.submit(in_context(fetch), last, None)
         tracker.page(last, page.hub_date)
         _apply_everywhere(
             members, resource, page, (valid, rejected), states, lambda s: tracker.state_for(s), obs, lanes
         )
-        if options.stop.is_set():
+        if options.stop.is_set() or expired():
             pending.cancel()
             _commit_everywhere(members, obs, lanes)
-            raise Interrupted
+            raise Interrupted if options.stop.is_set() else DeadlineReached
         if not any(m.alive for m in members):
             pending.cancel()
             _drain(lanes)  # a lane's bug is raised here rather than lost
             return None
 
 
-def _drain(lanes: _Lanes | None) -> None:
+def _distrust(
+    members: list[_Member], resource: Resource, date: DateCheck, tolerance: timedelta, *, first: bool
+) -> int:
+    """1 when the response's ``Date`` was too far ahead of the local clock to be used (reported), else 0."""
+    ahead = date.ahead_seconds
+    if ahead is None:
+        return 0
+    for m in members:
+        if m.alive:
+            m.report.untrusted_dates += 1
+            m.report.hub_clock_ahead_seconds = max(m.report.hub_clock_ahead_seconds or 0.0, ahead)
+    if first:  # once per pass: every page of a hub whose clock is wrong would say the same
+        _log().warning(
+            "sync.hub_date_untrusted",
+            resource=resource.value,
+            ahead_seconds=round(ahead, 3),
+            tolerance_seconds=tolerance.total_seconds(),
+            effect="this response's Date advances no cursor",
+        )
+    return 1
+
+
+def _drain(lanes: Lanes[_Member] | None) -> None:
     if lanes is not None:
         lanes.drain()
 
 
-def _commit_everywhere(members: list[_Member], obs: Observer, lanes: _Lanes | None = None) -> None:
+def _commit_everywhere(members: list[_Member], obs: Observer, lanes: Lanes[_Member] | None = None) -> None:
     _drain(lanes)
     for m in members:
         _commit(m, obs)
@@ -496,7 +425,13 @@ def _retry_parked(members: list[_Member], resource: Resource, obs: Observer) -> 
             _fail(m, str(exc), exc.kind)
 
 
-def _reconcile(source: Source, members: list[_Member], options: SyncOptions, obs: Observer) -> None:
+def _reconcile(
+    source: Source,
+    members: list[_Member],
+    options: SyncOptions,
+    obs: Observer,
+    expired: Callable[[], bool] = lambda: False,
+) -> None:
     """List every live key: remove what vanished, and re-read streams that went past live rows unseen.
 
     A sink given the listing may send a stream back to the beginning (rows that
@@ -510,6 +445,8 @@ def _reconcile(source: Source, members: list[_Member], options: SyncOptions, obs
             live.add_rows(rows)
             if options.stop.is_set():
                 raise Interrupted
+            if expired():
+                raise DeadlineReached
         if live.skipped:
             _log().warning("sync.listing_bad_ids", resource=resource.value, skipped=live.skipped)
         # the listing is complete (it ended on an empty page): now it may delete
@@ -526,5 +463,5 @@ def _reconcile(source: Source, members: list[_Member], options: SyncOptions, obs
     if reread:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-fetch") as pool:
             for resource in RESOURCES:  # spaces first: restored spaces may send blocks back too
-                _sync_resource(source, members, resource, options, obs, pool)
+                _sync_resource(source, members, resource, options, obs, pool, expired=expired)
                 _retry_parked(members, resource, obs)

@@ -13,7 +13,10 @@ A pass starts at the position of an unfinished pass, else at ``updated_at >=
 C``, else at the beginning. When it ends on an empty page, C moves to the
 earliest stamp that may still be missing. So a quiet hub costs one request per
 resource, and a bulk import is re-read only while it is inside the window.
-Only the hub's clock is used; the local clock never enters a cursor.
+Only the hub's clock is used; the local clock never enters a cursor. It only
+decides whether a response's ``Date`` is trusted at all (:mod:`syncd.hubclock`):
+one that is not reaches the tracker as no ``Date``, which proves nothing past
+the rows actually read.
 """
 
 from __future__ import annotations

@@ -113,8 +113,10 @@ def make_client(
     clock: FakeClock,
     *,
     observer: RecordingObserver | None = None,
+    max_body_bytes: int | None = None,
     **settings: Any,
 ) -> HubClient:
+    bound = {} if max_body_bytes is None else {"max_body_bytes": max_body_bytes}
     return HubClient(
         hub_settings(**settings),
         transport=httpx.MockTransport(handler),
@@ -122,4 +124,5 @@ def make_client(
         monotonic=clock.monotonic,
         observer=observer,
         rng=random.Random(7),
+        **bound,
     )

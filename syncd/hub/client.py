@@ -12,12 +12,18 @@ answer                                                  raised
 408, 425, 429, 500, 502, 503, 504                       :class:`HubTransientError`, retried
 timeouts, refused/reset connections, protocol errors   :class:`HubTransientError`, retried
 2xx whose body is not a JSON array of objects           :class:`HubTransientError` (``bad_body``)
+2xx with more rows than the ``limit`` asked for          :class:`HubIncompatibleError`, not retried
+a body over ``max_body_bytes`` (sent or inflated)       :class:`HubResponseTooLarge`; a page is asked
+                                                        again with a smaller ``limit``, down to one row
+a body still arriving after ``timeout_seconds``         :class:`HubTransientError` (``timeout``), retried
 any other status (1xx, 3xx, 418, 501, ...)              :class:`HubIncompatibleError`, not retried
 a request httpx cannot even form                        :class:`HubIncompatibleError`, not retried
 retry budget exhausted                                  :class:`HubUnavailableError` from the last
 ======================================================  ==========================================
 
-Redirects are not followed: the contract has none, so a 3xx means the URL
+``timeout_seconds`` bounds each request from sending it to the body's last
+byte (:mod:`syncd.hub.body` enforces it while streaming; httpx's own timeouts
+bound each single read). Redirects are not followed: the contract has none, so a 3xx means the URL
 points somewhere that is not the hub. The token is sent in headers only and is
 scrubbed from every message the client builds.
 """
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,27 +41,38 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import orjson
 import structlog
 
 from syncd import __version__
-from syncd.errors import HubAuthError, HubError, HubIncompatibleError, HubTransientError
+from syncd.errors import (
+    HubAuthError,
+    HubError,
+    HubIncompatibleError,
+    HubResponseTooLarge,
+    HubTransientError,
+)
+from syncd.hub.body import ACCEPT_ENCODING, VALUES_PER_ROW, decode_json, read_body, too_many_values
 from syncd.hub.dates import parse_http_date, retry_after_seconds, utc_now
 from syncd.hub.failures import describe_transport_error, hub_address
 from syncd.hub.queries import changes_query, keys_query, resource_path
 from syncd.hub.retry import RetryPolicy
+from syncd.hub.watchdog import TimerFactory, Watchdog
 from syncd.models import Page, Position, RawRow, Resource
 from syncd.observe import NullObserver, Observer
 
 if TYPE_CHECKING:
     from syncd.settings import HubSettings
 
-__all__ = ["CONNECT_TIMEOUT_SECONDS", "TRANSIENT_STATUSES", "HubClient"]
+__all__ = ["CONNECT_TIMEOUT_SECONDS", "DEFAULT_MAX_BODY_BYTES", "TRANSIENT_STATUSES", "HubClient"]
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 CONNECT_TIMEOUT_SECONDS = 5.0
 """Connecting is bounded more tightly than the whole request: a hub that does not answer SYN is down."""
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+"""The body bound of a client built without one (the settings' default for 1000-row pages)."""
+_SHRINK = 4  # a page over the bound is asked again with a limit this many times smaller
+_ERROR_DETAIL_BYTES = 64 * 1024  # an error body larger than this is not searched for a message
 
 
 def _log() -> Any:
@@ -86,7 +104,9 @@ class HubClient:
     :class:`~syncd.errors.HubError`. Transient failures are retried within
     ``settings.retry_attempts`` attempts and ``settings.retry_max_seconds``.
     ``clock`` (the wall clock) is used only to measure a ``Retry-After`` date
-    when the response has no ``Date`` header.
+    when the response has no ``Date`` header. ``max_body_bytes`` bounds every
+    response body, as sent and as inflated; ``timer`` starts the watchdog that
+    cuts a body off at ``timeout_seconds`` while a read is blocked.
     """
 
     def __init__(
@@ -99,10 +119,12 @@ class HubClient:
         observer: Observer | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = utc_now,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        timer: TimerFactory = threading.Timer,
     ) -> None:
         self._base_url = settings.url.rstrip("/")
         self._address = hub_address(self._base_url)
-        self._timeout = httpx.Timeout(
+        self._http_timeout = httpx.Timeout(
             settings.timeout_seconds, connect=min(settings.timeout_seconds, CONNECT_TIMEOUT_SECONDS),
         )
         self._token = settings.token.reveal()
@@ -110,6 +132,10 @@ class HubClient:
         self._monotonic = monotonic
         self._clock = clock
         self._sent = 0
+        self._timeout = settings.timeout_seconds
+        self._max_body = max_body_bytes
+        self._watchdog = Watchdog(timer)
+        self._page_limit: dict[Resource, int] = {}  # shrunk after a page over the body bound
         self._policy = RetryPolicy(
             max_attempts=max(1, settings.retry_attempts),
             max_seconds=settings.retry_max_seconds,
@@ -120,11 +146,12 @@ class HubClient:
         )
         self._http = httpx.Client(
             transport=transport,
-            timeout=self._timeout,
+            timeout=self._http_timeout,
             headers={
                 "Authorization": f"Bearer {self._token}",
                 "apikey": self._token,
                 "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
                 "User-Agent": f"syncd/{__version__}",
             },
             follow_redirects=False,
@@ -152,16 +179,38 @@ class HubClient:
         at or after the RFC 3339 timestamp ``since``. Rows are returned as
         decoded, unknown columns included. ``hub_date`` is the response's
         ``Date`` header, or None when absent or unparsable.
+
+        A page whose body passes the bound is asked for again with a smaller
+        ``limit`` (and later pages of this client keep the smaller one): rows
+        the contract allows are large enough that a full page of them can pass
+        any bound. Only when one row alone passes it is the error raised.
         """
-        query = changes_query(limit=limit, after=after, since=since)
-        rows, hub_date = self._get(resource, query)
-        return Page(resource=resource, rows=rows, hub_date=hub_date, requested_after=after)
+        ask = min(limit, self._page_limit.get(resource, limit))
+        while True:
+            try:
+                rows, hub_date = self._get(resource, changes_query(limit=ask, after=after, since=since), ask)
+            except HubResponseTooLarge as exc:
+                if ask <= 1:
+                    raise HubResponseTooLarge(
+                        f"{exc}; one row alone passes the bound",
+                        limit_bytes=exc.limit_bytes,
+                        status=exc.status,
+                    ) from None
+                smaller = max(1, ask // _SHRINK)
+                # rows the contract allows can fill a page past the bound: this is no fault
+                _log().info(
+                    "hub.page_shrunk", resource=resource.value, limit=ask, new_limit=smaller,
+                    max_body_bytes=exc.limit_bytes,
+                )
+                self._page_limit[resource] = ask = smaller
+                continue
+            return Page(resource=resource, rows=rows, hub_date=hub_date, requested_after=after)
 
     def fetch_keys(
         self, resource: Resource, *, limit: int, after_id: uuid.UUID | None = None,
     ) -> tuple[list[RawRow], datetime | None]:
         """One page of live keys (``id``, ``lnid``, ``updated_at``) in ``id`` order, and the hub's Date."""
-        return self._get(resource, keys_query(limit=limit, after_id=after_id))
+        return self._get(resource, keys_query(limit=limit, after_id=after_id), limit)
 
     def iter_keys(self, resource: Resource, *, limit: int) -> Iterator[list[RawRow]]:
         """Every live key, page by page, until the hub serves an empty page.
@@ -197,7 +246,7 @@ class HubClient:
 
     # -- one request, retried -------------------------------------------------------------------
 
-    def _get(self, resource: Resource, query: str) -> tuple[list[RawRow], datetime | None]:
+    def _get(self, resource: Resource, query: str, limit: int) -> tuple[list[RawRow], datetime | None]:
         # the query string is sent exactly as built: httpx keeps an already-encoded query as it is
         url = f"{self._base_url}{resource_path(resource)}?{query}"
 
@@ -209,20 +258,40 @@ class HubClient:
             )
 
         return self._policy.run(
-            lambda attempt: self._attempt(resource, url, attempt), label=resource.value, on_retry=on_retry,
+            lambda attempt: self._attempt(resource, url, limit, attempt),
+            label=resource.value,
+            on_retry=on_retry,
         )
 
-    def _attempt(self, resource: Resource, url: str, attempt: int) -> tuple[list[RawRow], datetime | None]:
+    def _attempt(
+        self, resource: Resource, url: str, limit: int, attempt: int
+    ) -> tuple[list[RawRow], datetime | None]:
         started = self._monotonic()
         self._sent += 1
         try:
-            response, body = self._receive(url)
+            with self._watchdog.guard(self._timeout) as cut_off:
+                response, body = self._receive(resource, url, started + self._timeout, cut_off)
         except httpx.RequestError as exc:
-            kind = _transport_kind(exc)
+            kind = "timeout" if cut_off() else _transport_kind(exc)
             self._report(resource, kind, started, attempt)
+            if cut_off():
+                raise HubTransientError(
+                    f"{resource.value}: timeout error talking to the hub: no complete answer within "
+                    f"timeout_seconds ({self._timeout:g} s)",
+                    reason="timeout",
+                ) from None
             raise self._request_failure(resource, exc, kind) from (None if kind == "request_error" else exc)
+        except HubTransientError as exc:
+            self._report(resource, exc.reason, started, attempt)
+            raise
+        except HubResponseTooLarge:
+            self._report(resource, "too_large", started, attempt)
+            raise
+        except HubError:
+            self._report(resource, "incompatible", started, attempt)
+            raise
         try:
-            rows = self._rows(resource, response, body)
+            rows = self._rows(resource, response, body, limit)
         except HubTransientError as exc:
             self._report(resource, exc.reason, started, attempt)
             raise
@@ -232,15 +301,21 @@ class HubClient:
         self._report(resource, str(response.status_code), started, attempt)
         return rows, parse_http_date(response.headers.get("date"))
 
-    def _receive(self, url: str) -> tuple[httpx.Response, bytes]:
-        """The response to ``GET url`` and its body, read in full.
+    def _receive(
+        self, resource: Resource, url: str, deadline: float, cut_off: Callable[[], bool]
+    ) -> tuple[httpx.Response, bytearray]:
+        """The response to ``GET url`` and its body, read within the bounds (:mod:`syncd.hub.body`).
 
         httpx binds a response's stream to the response, a reference cycle; a body read with
         ``Response.read`` is kept in it until the cyclic collector's next pass, a megabyte a
-        page. Read here, the body is freed as soon as the page is decoded.
+        page. Read here, the body is freed as soon as the page is decoded. Leaving the
+        ``with`` block early closes the connection: the rest of a body over a bound is never read.
         """
-        with self._http.stream("GET", url) as response:
-            body = b"".join(response.iter_bytes())
+        with self._http.stream("GET", url, extensions={"trace": self._watchdog.trace}) as response:
+            body = read_body(
+                response, label=resource.value, max_bytes=self._max_body, deadline=deadline,
+                monotonic=self._monotonic, cut_off=cut_off,
+            )
         return response, body
 
     def _report(self, resource: Resource, outcome: str, started: float, attempt: int) -> None:
@@ -258,13 +333,15 @@ class HubClient:
             return HubIncompatibleError(
                 self._redact(f"{resource.value}: request to the hub could not be sent ({type(exc).__name__})")
             )
-        what = describe_transport_error(exc, self._address, self._timeout)
+        what = describe_transport_error(exc, self._address, self._http_timeout)
         return HubTransientError(self._redact(f"{resource.value}: {what}"), reason=kind)
 
-    def _rows(self, resource: Resource, response: httpx.Response, body: bytes) -> list[RawRow]:
+    def _rows(
+        self, resource: Resource, response: httpx.Response, body: bytearray, limit: int
+    ) -> list[RawRow]:
         status = response.status_code
         if 200 <= status < 300:
-            return self._decode_rows(resource, response, body)
+            return self._decode_rows(resource, response, body, limit)
         name = resource.value
         detail = self._error_detail(body)
         if status in (401, 403):
@@ -284,34 +361,46 @@ class HubClient:
             meaning = "status outside the hub contract"
         raise HubIncompatibleError(self._redact(f"{name}: HTTP {status}: {meaning}{detail}"), status=status)
 
-    def _decode_rows(self, resource: Resource, response: httpx.Response, content: bytes) -> list[RawRow]:
+    def _decode_rows(
+        self, resource: Resource, response: httpx.Response, content: bytearray, limit: int
+    ) -> list[RawRow]:
         def bad_body(why: str) -> HubTransientError:
             return HubTransientError(
                 f"{resource.value}: {self._address} answered HTTP {response.status_code} with {why}",
                 status=response.status_code, reason="bad_body",
             )
 
+        values = too_many_values(content, limit * VALUES_PER_ROW)
+        if values is not None:  # decoded, such a body would take many times its size in memory
+            raise HubIncompatibleError(
+                f"{resource.value}: HTTP {response.status_code} with a body of up to {values} JSON values "
+                f"for limit={limit} (at most {VALUES_PER_ROW} a row): more than the rows asked for can hold",
+                status=response.status_code,
+            )
         try:
-            body: Any = orjson.loads(content)  # about three times faster than json
-        except orjson.JSONDecodeError:
-            # what orjson refuses but json reads (a lone surrogate, NaN, a huge number) is decided
-            # row by row by validation, as before, rather than failing the whole page
-            try:
-                body = json.loads(content)  # as httpx's Response.json(): UTF-8, -16 or -32
-            except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
-                raise bad_body("a body that is not valid JSON") from None
+            body: Any = decode_json(content)
+        except ValueError as exc:  # invalid JSON or UTF-8, nesting too deep
+            raise bad_body(f"a body that does not decode as JSON ({str(exc)[:200]})") from None
         if not isinstance(body, list):
             raise bad_body(f"a JSON {type(body).__name__} instead of an array")
+        if len(body) > limit:
+            raise HubIncompatibleError(
+                f"{resource.value}: HTTP {response.status_code} with {len(body)} rows for limit={limit}: "
+                "more rows than asked for breaks the hub contract",
+                status=response.status_code,
+            )
         for index, item in enumerate(body):
             if not isinstance(item, dict):
                 raise bad_body(f"array item {index} a JSON {type(item).__name__} instead of an object")
         return body
 
-    def _error_detail(self, content: bytes) -> str:
+    def _error_detail(self, content: bytearray) -> str:
         """``; hub code PGRST301: JWT expired`` from a PostgREST error body, or nothing."""
+        if len(content) > _ERROR_DETAIL_BYTES:
+            return ""
         try:
             body: Any = json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):
             return ""
         if not isinstance(body, dict):
             return ""

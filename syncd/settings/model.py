@@ -10,6 +10,7 @@ from syncd.errors import ConfigError
 from syncd.secrets import Secret, mask_url
 
 __all__ = [
+    "MIN_RESPONSE_BYTES",
     "HealthSettings",
     "HubGroup",
     "HubSettings",
@@ -20,6 +21,10 @@ __all__ = [
     "SyncSettings",
     "TokenSource",
 ]
+
+
+MIN_RESPONSE_BYTES = 8 * 1024 * 1024
+"""Room for one ``space_block`` whose 1 MiB of content is escaped to six bytes a character in JSON."""
 
 
 class TokenSource(msgspec.Struct, frozen=True):
@@ -53,6 +58,18 @@ class SyncSettings(msgspec.Struct, frozen=True):
     lease_seconds: float = 60.0
     transaction_rows: int = 20_000
     transaction_seconds: float = 2.0
+    clock_skew_seconds: float = 300.0
+    run_deadline_seconds: float = 3600.0
+    response_bytes_per_row: int = 32 * 1024
+
+    @property
+    def max_response_bytes(self) -> int:
+        """The most bytes one hub response may take, compressed or inflated (see docs/hardening.md).
+
+        ``page_size`` rows of ``response_bytes_per_row`` each, but never less
+        than one row of the largest size the hub contract allows.
+        """
+        return max(MIN_RESPONSE_BYTES, self.page_size * self.response_bytes_per_row)
 
 
 class ScheduleSettings(msgspec.Struct, frozen=True):

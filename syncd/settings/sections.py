@@ -29,6 +29,9 @@ _SYNC_KEYS = {
     "lease_seconds",
     "transaction_rows",
     "transaction_seconds",
+    "clock_skew_seconds",
+    "run_deadline_seconds",
+    "response_bytes_per_row",
 }
 _SCHEDULE_KEYS = {
     "interval_seconds",
@@ -53,6 +56,11 @@ def sync_section(r: TableReader, data: Mapping[str, Any]) -> SyncSettings:
         lease_seconds=r.number(t, "sync", "lease_seconds", 60.0, 5.0, 3600.0),
         transaction_rows=r.integer(t, "sync", "transaction_rows", 20_000, 1, 100_000),
         transaction_seconds=r.number(t, "sync", "transaction_seconds", 2.0, 0.0, 600.0),
+        clock_skew_seconds=r.number(t, "sync", "clock_skew_seconds", 300.0, 1.0, 86400.0),
+        run_deadline_seconds=r.number(t, "sync", "run_deadline_seconds", 3600.0, 10.0, 7 * 86400.0),
+        response_bytes_per_row=r.integer(
+            t, "sync", "response_bytes_per_row", 32 * 1024, 1024, 64 * 1024 * 1024
+        ),
     )
 
 

@@ -89,6 +89,8 @@ class FinishState(msgspec.Struct, frozen=True):
     ``complete_before`` is the oldest of its resources' watermarks: every hub
     row stamped earlier has been applied (None until each resource has one).
     ``in_step`` is the instance's freshness record (:mod:`syncd.store.freshness`).
+    ``newly_quarantined`` counts the quarantine entries this run wrote (new
+    rows, or new versions of rows already there).
     """
 
     deferred: int
@@ -96,3 +98,4 @@ class FinishState(msgspec.Struct, frozen=True):
     held: list[str]
     complete_before: datetime | None
     in_step: InStep | None = None
+    newly_quarantined: int = 0

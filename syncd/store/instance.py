@@ -37,7 +37,13 @@ from syncd.store.freshness import PullStart, read_in_step, record_pull
 from syncd.store.indexes import indexes_pending
 from syncd.store.keysets import among
 from syncd.store.lock import instance_lock
-from syncd.store.parking import Rejection, count_parked, load_deferred, quarantine_rows
+from syncd.store.parking import (
+    Rejection,
+    count_parked,
+    count_quarantined_since,
+    load_deferred,
+    quarantine_rows,
+)
 from syncd.store.replica import application_name, default_replica_id
 from syncd.store.schema import block_map, deferred, space_map
 from syncd.store.session import exclusive
@@ -100,6 +106,7 @@ class InstanceStore:
         self._guard = threading.RLock()  # one thread at a time on the connection (store.session)
         self._last_used = monotonic()
         self._indexes_pending = False  # a bootstrap deferred indexes that are not built yet
+        self._opened_at = ""  # canonical: quarantine entries seen since then are this run's
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -136,6 +143,7 @@ class InstanceStore:
         self._ctx = ApplyContext(
             dialect=self._conn.dialect.name, now=self._clock(), on_name_conflict=self._sync.on_name_conflict
         )
+        self._opened_at = format_canonical(self._ctx.now)
         if self._indexes_pending and not self.bootstrapped:  # an earlier first load did not finish
             self._build_deferred_indexes()
 
@@ -308,8 +316,10 @@ class InstanceStore:
             if self._batch is None:
                 self._batch = self.conn.begin()
                 self._batch_rows, self._batch_started = 0, self._monotonic()
-            result = self._apply(resource, rows, ctx)
-            quarantine_rows(self.conn, resource, rejected, ctx.now)
+            # every row this page rejects is logged naming the instance (store.parking)
+            with structlog.contextvars.bound_contextvars(instance=self.name):
+                result = self._apply(resource, rows, ctx)
+                quarantine_rows(self.conn, resource, rejected, ctx.now)
             result.add(resource, "rejected", len(rejected))
             self._cursors[resource] = (state, hub_date, ctx.now)  # written when the batch commits
         except BaseException as exc:
@@ -353,7 +363,8 @@ class InstanceStore:
                 )
                 payloads = load_deferred(self.conn, resource, self.conn.execute(ready).scalars())
             if payloads:
-                result.merge(self._reapply(resource, payloads, ctx))
+                with structlog.contextvars.bound_contextvars(instance=self.name):
+                    result.merge(self._reapply(resource, payloads, ctx))
         self._announce(result)
         return self._reported(result)
 
@@ -447,6 +458,7 @@ class InstanceStore:
             if hub_date is not None:
                 write_meta(self.conn, "last_success_hub_date", format_canonical(hub_date))
             n_deferred, n_quarantined = count_parked(self.conn)
+            fresh = count_quarantined_since(self.conn, self._opened_at) if n_quarantined else 0
             held = list(
                 self.conn.execute(
                     select(space_map.c.uid)
@@ -459,7 +471,7 @@ class InstanceStore:
         if self._indexes_pending:
             self._build_deferred_indexes()
         oldest = None if any(m is None for m in marks) else min(m for m in marks if m is not None)
-        return FinishState(n_deferred, n_quarantined, held, oldest, in_step)
+        return FinishState(n_deferred, n_quarantined, held, oldest, in_step, newly_quarantined=fresh)
 
     @exclusive
     def record_failure(self, message: str) -> None:

@@ -4,16 +4,23 @@ Deferred rows wait for something that will come (a block for its space, a
 space for a name another space still holds) and are retried every run.
 Quarantined rows broke the contract; they stay until the hub sends a newer,
 valid version of the same row. Neither holds up the rest of a page.
+
+A quarantined payload is kept whole up to :data:`QUARANTINE_PAYLOAD_BYTES`;
+a larger one is kept as its first bytes and the sha256 of the whole, and the
+entry's reason says so. Each row version is logged once, when it is first
+quarantined (``sync.row_rejected``), never again while it stays the same.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 import msgspec
+import structlog
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from syncd.models import Resource
@@ -23,9 +30,11 @@ from syncd.store.schema import deferred, quarantine
 from syncd.timestamps import format_canonical, parse_stamp
 
 __all__ = [
+    "QUARANTINE_PAYLOAD_BYTES",
     "Deferral",
     "Rejection",
     "count_parked",
+    "count_quarantined_since",
     "defer_rows",
     "load_deferred",
     "quarantine_rows",
@@ -42,8 +51,18 @@ class Deferral(msgspec.Struct, frozen=True):
 
 
 class Rejection(msgspec.Struct, frozen=True):
+    """A rejected row and why. ``stamp_trusted`` False: its ``updated_at`` is itself what is wrong
+    (later than the hub's clock), so the entry gives way to any valid version of the row."""
+
     payload: object
     reason: str
+    stamp_trusted: bool = True
+
+
+QUARANTINE_PAYLOAD_BYTES = 64 * 1024
+"""The most of a rejected row's payload (as JSON, in UTF-8) a quarantine entry keeps."""
+_REASON_CHARS = 1000  # a reason may quote a value the hub sent; it is kept this short
+_LOGGED_CHARS = 200  # the most of a name or uid a log event quotes
 
 
 def _dump(payload: object) -> str:
@@ -165,8 +184,55 @@ def _instant(stamp: object) -> str | None:
         return None
 
 
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters in all)"
+
+
+def _quarantined_payload(payload: object) -> tuple[str, str]:
+    """The payload to store and what to add to the reason (nothing when it is kept whole)."""
+    text = _dump(payload)
+    if len(text) <= QUARANTINE_PAYLOAD_BYTES // 4:  # four UTF-8 bytes a character at most
+        return text, ""
+    data = text.encode("utf-8")
+    if len(data) <= QUARANTINE_PAYLOAD_BYTES:
+        return text, ""
+    digest = hashlib.sha256(data).hexdigest()
+    kept = {
+        "truncated": True,
+        "bytes": len(data),
+        "sha256": digest,
+        "prefix": data[:QUARANTINE_PAYLOAD_BYTES].decode("utf-8", "ignore"),
+    }
+    note = (
+        f" [payload of {len(data)} bytes: stored as its first {QUARANTINE_PAYLOAD_BYTES} bytes "
+        f"and its sha256 {digest}]"
+    )
+    return json.dumps(kept, ensure_ascii=True), note
+
+
+def _log_rejected(resource: Resource, key: str, payload: object, reason: str) -> None:
+    fields: dict[str, Any] = {}
+    if isinstance(payload, Mapping):
+        for field, value in (("uid", payload.get("lnid")), ("name", payload.get("name"))):
+            if isinstance(value, str):
+                fields[field] = _bounded(value, _LOGGED_CHARS)
+    structlog.get_logger("syncd.store").warning(
+        "sync.row_rejected",
+        # the instance store binds its name around every page it applies
+        instance=structlog.contextvars.get_contextvars().get("instance"),
+        resource=resource.value,
+        hub_id=key,
+        reason=reason,
+        **fields,
+    )
+
+
 def quarantine_rows(conn: Connection, resource: Resource, items: list[Rejection], now: datetime) -> None:
-    """Keep rejected rows with their raw payload and the reason."""
+    """Keep rejected rows with their raw payload (bounded) and the reason.
+
+    A row version quarantined for the first time, or for another reason than
+    before, is logged as ``sync.row_rejected``; one already kept as it is is not.
+    """
     if not items:
         return
     stamp = format_canonical(now)
@@ -181,23 +247,23 @@ def quarantine_rows(conn: Connection, resource: Resource, items: list[Rejection]
     }
     for key, item in keyed.items():
         updated = item.payload.get("updated_at") if isinstance(item.payload, Mapping) else None
-        updated_text = _instant(updated)
-        values = {
-            "hub_updated_at": updated_text,
-            "reason": item.reason,
-            "payload": _dump(item.payload),
-            "last_seen": stamp,
-        }
+        updated_text = _instant(updated) if item.stamp_trusted else None
+        payload, note = _quarantined_payload(item.payload)
+        reason = _bounded(item.reason, _REASON_CHARS) + note
+        if key in existing and existing[key] == (updated_text, reason):
+            continue  # this very version is quarantined already, and was reported then
+        values = {"hub_updated_at": updated_text, "reason": reason, "payload": payload, "last_seen": stamp}
         if key not in existing:
             conn.execute(
                 insert(quarantine).values(resource=resource.value, row_key=key, first_seen=stamp, **values)
             )
-        elif existing[key] != (updated_text, item.reason):
+        else:
             conn.execute(
                 update(quarantine)
                 .where(quarantine.c.resource == resource.value, quarantine.c.row_key == key)
                 .values(**values)
             )
+        _log_rejected(resource, key, item.payload, reason)
 
 
 def count_parked(conn: Connection) -> tuple[int, int]:
@@ -205,3 +271,9 @@ def count_parked(conn: Connection) -> tuple[int, int]:
     n_deferred = conn.execute(select(func.count()).select_from(deferred)).scalar_one()
     n_quarantined = conn.execute(select(func.count()).select_from(quarantine)).scalar_one()
     return int(n_deferred), int(n_quarantined)
+
+
+def count_quarantined_since(conn: Connection, stamp: str) -> int:
+    """Quarantine entries written (new, or a new version) at or after the canonical ``stamp``."""
+    query = select(func.count()).select_from(quarantine).where(quarantine.c.last_seen >= stamp)
+    return int(conn.execute(query).scalar_one())

@@ -72,6 +72,7 @@ def read_status(instance: InstanceSettings) -> dict[str, Any]:
                 row.resource: {
                     "complete_before": row.complete_before,
                     "pass_in_progress": row.pass_ts_raw is not None,
+                    "pass_at": row.pass_ts,
                     "last_hub_date": row.last_hub_date,
                 }
                 for row in conn.execute(select(cursor))
