@@ -37,6 +37,15 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# SQLite page cache per connection: 8 MB while a group is small, a share of 24 MB in all once
+# it has more than three instances (their connections are open at once), at least 0.5 MB each
+_GROUP_CACHE_KIB, _MAX_CACHE_KIB, _MIN_CACHE_KIB = 24_000, 8_000, 500
+
+
+def _cache_share(instances: int) -> int:
+    return max(_MIN_CACHE_KIB, min(_MAX_CACHE_KIB, _GROUP_CACHE_KIB // max(1, instances)))
+
+
 def _opened(store: InstanceStore, report: InstanceReport, when_locked: WhenLocked, log: Any) -> bool:
     """Open one instance; a failure fails (or, when another replica holds it, skips) it alone."""
     try:
@@ -106,7 +115,8 @@ def sync_group(
     try:
         for inst in group.instances:
             store = InstanceStore(
-                inst, sync_settings, clock=clock, sleep=sleep, monotonic=monotonic, replica=replica
+                inst, sync_settings, clock=clock, sleep=sleep, monotonic=monotonic, replica=replica,
+                sqlite_cache_kib=_cache_share(len(group.instances)),
             )
             if not _opened(store, reports[inst.name], when_locked, log):
                 continue

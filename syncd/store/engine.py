@@ -48,6 +48,7 @@ def create_instance_engine(
     password: Secret | None = None,
     application_name: str = "syncd",
     session_timeout_seconds: float | None = None,
+    cache_kib: int = 8000,
 ) -> Engine:
     """An engine for one instance database (SQLite or PostgreSQL).
 
@@ -56,6 +57,7 @@ def create_instance_engine(
     ``application_name`` names the session (the replica, see
     :mod:`syncd.store.replica`) and ``session_timeout_seconds`` bounds how long
     the session may stay silent before the server ends it (see :func:`fence_session`).
+    On SQLite, ``cache_kib`` bounds the connection's page cache.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -72,7 +74,7 @@ def create_instance_engine(
             cur = dbapi_connection.cursor()
             cur.execute(f"PRAGMA busy_timeout = {timeout_ms}")
             cur.execute("PRAGMA foreign_keys = ON")
-            cur.execute("PRAGMA cache_size = -8000")
+            cur.execute(f"PRAGMA cache_size = -{int(cache_kib)}")
             # statement journals in memory: a multi-row INSERT keeps the old image of every page it
             # changes until it ends, in a temporary file by default; a page of 1,000 blocks wrote
             # about 4 MB there (see the module docstring)

@@ -75,6 +75,7 @@ class InstanceStore:
         monotonic: Callable[[], float] = time.monotonic,
         engine_factory: EngineFactory | None = None,
         replica: str | None = None,
+        sqlite_cache_kib: int = 8000,
     ) -> None:
         self.name = instance.name
         self.replica = replica if replica is not None else default_replica_id()
@@ -90,6 +91,7 @@ class InstanceStore:
             create_instance_engine,
             application_name=application_name(self.replica),
             session_timeout_seconds=sync.lease_seconds,
+            cache_kib=sqlite_cache_kib,
         )
         self._engine: Engine | None = None
         self._conn: Connection | None = None
