@@ -180,8 +180,11 @@ def test_a_paused_replica_never_writes_after_another_took_over(
     until(lambda: a.ready() and b.ready(), "both replicas ready", deadline=60)
     hub.app.faults.update({"latency_ms": 40})
     hub.store.bulk_import(3000, spread_seconds=5, content_size=100)
-    held_by, backend = until(lambda: _holding_session(url), "a replica holding the instance mid-run", deadline=30)
+    held_by, session = until(lambda: _holding_session(url), "a replica holding the instance mid-run", deadline=30)
     paused, other = (a, "syncd rb") if held_by == "syncd ra" else (b, "syncd ra")
+    # it is writing: its commits carry its session, spelled as the trigger spells it
+    until(lambda: fetch(url, "SELECT 1 FROM audit WHERE session = :s", {"s": session}),
+          "the holding session's first commit", deadline=30)
     os.kill(paused.proc.pid, signal.SIGSTOP)
     try:
         [(stopped_at,)] = fetch(url, "SELECT clock_timestamp()")
@@ -198,17 +201,19 @@ def test_a_paused_replica_never_writes_after_another_took_over(
     until(lambda: _in_step(hub, [url]), "the instance in step after more changes", deadline=60)
     until(lambda: paused.metric("syncd_runs_total") >= 3, "the resumed replica ticking again", deadline=30)
     # the session that held the lock when it was paused never wrote again
-    [(session,)] = fetch(url, "SELECT session FROM audit WHERE backend = :b AND at <= :t ORDER BY at DESC LIMIT 1",
-                         {"b": backend, "t": stopped_at})
     assert fetch(url, "SELECT count(*) FROM audit WHERE session = :s AND at > :t",
                  {"s": session, "t": stopped_at}) == [(0,)]
     assert _overlapping_writers(url) == []
 
 
-def _holding_session(url: str) -> tuple[str, int] | None:
-    """(application_name, backend pid) of the session holding syncd's lock on this instance, if any."""
+def _holding_session(url: str) -> tuple[str, str] | None:
+    """(application_name, session) of the session holding syncd's lock on this instance, if any.
+
+    The session is spelled as the audit trigger spells it: backend pid and start time.
+    """
     rows = fetch(url, """
-        SELECT a.application_name, a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        SELECT a.application_name, a.pid || '@' || a.backend_start FROM pg_locks l
+        JOIN pg_stat_activity a ON a.pid = l.pid
         WHERE l.locktype = 'advisory' AND l.granted AND l.database = (
             SELECT oid FROM pg_database WHERE datname = current_database())""")
     return (rows[0][0], rows[0][1]) if rows else None
