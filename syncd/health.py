@@ -102,6 +102,8 @@ class HealthState:
         self._liveness_timeout = liveness_timeout
         self._phase: Phase = "starting"
         self._heartbeat = monotonic()
+        # per hub group, the Realtime doorbell's state (shown in /readyz; never part of readiness)
+        self.doorbells: Callable[[], dict[str, Any]] | None = None
 
     @property
     def phase(self) -> Phase:
@@ -197,6 +199,7 @@ class HealthState:
             "staleness_seconds": staleness,
             "reasons": reasons,
             "instances": body,
+            **({"doorbell": self.doorbells()} if self.doorbells is not None else {}),
         }
 
 

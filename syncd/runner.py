@@ -22,11 +22,12 @@ from syncd.errors import (
     StoreError,
 )
 from syncd.hub.client import HubClient
+from syncd.models import Resource
 from syncd.observe import NullObserver, Observer
 from syncd.report import InstanceReport, RunReport
 from syncd.settings import HubGroup, Settings
 from syncd.store.instance import InstanceStore
-from syncd.sync import Sink, SyncOptions
+from syncd.sync import RESOURCES, Sink, SyncOptions
 from syncd.sync import sync_group as _sync_group
 
 __all__ = ["run_sync", "sync_group"]
@@ -57,8 +58,9 @@ def sync_group(
     stop: threading.Event | None = None,
     clock: Callable[[], datetime] = _utc_now,
     monotonic: Callable[[], float] = time.monotonic,
+    resources: tuple[Resource, ...] = RESOURCES,
 ) -> list[InstanceReport]:
-    """Sync one hub group once; never raises for hub or database failures."""
+    """Sync one hub group once (all resources, or the named ones); never raises for hub or store failures."""
     obs = observer if observer is not None else NullObserver()
     log = structlog.get_logger("syncd.run").bind(hub=group.hub.url)
     reports = {i.name: InstanceReport(i.name) for i in group.instances}
@@ -88,6 +90,7 @@ def sync_group(
                     lookback=timedelta(seconds=settings.sync.lookback_seconds),
                     full=full,
                     stop=stop if stop is not None else threading.Event(),
+                    resources=resources,
                 )
                 _sync_group(client, sinks, reports, options, observer=obs, monotonic=monotonic)
     except Exception as exc:  # the job boundary: a bug fails this group, not the process

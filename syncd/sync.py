@@ -97,6 +97,8 @@ class SyncOptions(msgspec.Struct, frozen=True):
     lookback: timedelta = timedelta(seconds=120)
     full: bool = False
     stop: threading.Event = msgspec.field(default_factory=threading.Event)
+    # the resources this run pulls, in RESOURCES order (a doorbell pull may name one)
+    resources: tuple[Resource, ...] = RESOURCES
 
 
 class Interrupted(Exception):
@@ -167,7 +169,7 @@ def sync_group(
                 else contextlib.nullcontext()
             ) as lanes,
         ):
-            for resource in RESOURCES:
+            for resource in [r for r in RESOURCES if r in options.resources]:
                 last_date = (
                     _sync_resource(source, members, resource, options, obs, pool, lanes) or last_date
                 )
