@@ -159,6 +159,7 @@ class RealtimeClient:
         rng: random.Random | None = None,
         on_state: Callable[[State], None] = lambda state: None,
         label: str = "",
+        wait: Callable[[float], object] | None = None,
     ) -> None:
         self._url = phoenix.websocket_url(hub_url, token)
         self._token = token
@@ -170,6 +171,7 @@ class RealtimeClient:
         self._on_state = on_state
         self._log = log.bind(doorbell=label) if label else log
         self._stop = threading.Event()
+        self._wait = wait if wait is not None else self._stop.wait  # backoff; ends early on close
         self._socket: Socket | None = None
         self._socket_lock = threading.Lock()
         self._refs = itertools.count(1)
@@ -226,7 +228,8 @@ class RealtimeClient:
                 self.last_error = str(exc)
                 self._set_state("down", reason=str(exc))
                 wait = backoff.next()
-            self._stop.wait(wait)
+            if not self._stop.is_set():
+                self._wait(wait)
         self._set_state("stopped")
 
     def _off(self, reason: str) -> None:
