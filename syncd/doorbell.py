@@ -67,6 +67,7 @@ class PullQueue:
         self._pending: dict[Resource, Reason] = {}
         self._retry_at: dict[Resource, float] = {}
         self._closed = False
+        self._pulling = False
         self.pulls: dict[Reason, int] = {"event": 0, "subscribed": 0, "retry": 0}
 
     def ring(self, resources: tuple[Resource, ...], reason: Reason) -> None:
@@ -83,6 +84,12 @@ class PullQueue:
             self._closed = True
             self._cond.notify_all()
 
+    @property
+    def idle(self) -> bool:
+        """No pull running, asked for, or planned to be repeated."""
+        with self._cond:
+            return not (self._pulling or self._pending or self._retry_at)
+
     def _take(self) -> dict[Resource, Reason] | None:
         """Wait for work: what to pull now and why; None once closed."""
         with self._cond:
@@ -94,6 +101,7 @@ class PullQueue:
                         self._pending.setdefault(resource, "retry")
                 if self._pending:
                     taken, self._pending = self._pending, {}
+                    self._pulling = True
                     return taken
                 timeout = min(self._retry_at.values(), default=now + 60.0) - now
                 self._cond.wait(timeout=max(timeout, 0.0))
@@ -109,16 +117,14 @@ class PullQueue:
                 reports = self._pull(resources)
             except Exception as exc:  # the thread's boundary: a bug in one pull must not end the doorbell
                 log.exception("doorbell.pull_crashed", error_type=type(exc).__name__)
-                continue
-            if not reports:
-                continue  # shutting down
-            all_ok = all(x.outcome == "ok" for x in reports)
+                reports = []
+            all_ok = bool(reports) and all(x.outcome == "ok" for x in reports)
             again = [r for r in resources if taken[r] == "event" and all_ok and not _changed(reports, r)]
-            if again:
-                with self._cond:
-                    due = self._monotonic() + self._retry_seconds
-                    for resource in again:
-                        self._retry_at.setdefault(resource, due)
+            with self._cond:
+                self._pulling = False
+                due = self._monotonic() + self._retry_seconds
+                for resource in again:
+                    self._retry_at.setdefault(resource, due)
 
 
 ClientFactory = Callable[..., RealtimeClient]

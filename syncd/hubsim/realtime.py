@@ -92,6 +92,10 @@ class _Session:
         for data in self.protocol.data_to_send():
             if data:
                 self.sock.sendall(data)
+            else:  # the protocol's end of stream: the closing handshake is done on our side
+                self.closing = True
+                with contextlib.suppress(OSError):
+                    self.sock.shutdown(socket.SHUT_WR)
 
     def send(self, message: Mapping[str, Any]) -> None:
         with self.lock:
@@ -161,12 +165,14 @@ class RealtimeHub:
                 self._queue.clear()
             delay = self.faults.delay_ms / 1000.0
             for change in taken:
-                if self.faults.drop():
+                copies = self.faults.copies()
+                if not copies:
                     self.counts["events_dropped"] += 1
-                elif delay > 0:
-                    heapq.heappush(delayed, (self._monotonic() + delay, next(order), change))
-                else:
-                    self._deliver(change)
+                for _ in range(copies):
+                    if delay > 0:
+                        heapq.heappush(delayed, (self._monotonic() + delay, next(order), change))
+                    else:
+                        self._deliver(change)
             while delayed and delayed[0][0] <= self._monotonic():
                 self._deliver(heapq.heappop(delayed)[2])
 

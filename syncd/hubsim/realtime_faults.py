@@ -3,6 +3,7 @@
 - ``refuse``: answer every websocket upgrade with this status (401, 403, 404,
   429 or 500) instead of accepting it; ``None`` accepts;
 - ``drop_rate``: probability that a change event is never sent;
+- ``duplicate_rate``: probability that a change event is sent twice;
 - ``delay_ms``: how long each change event waits before it is sent;
 - ``early_ms``: each write becomes visible to REST reads this long after its
   event is sent (the event precedes visibility, as behind a lagging replica);
@@ -24,7 +25,7 @@ from typing import Any
 __all__ = ["REFUSALS", "RealtimeFaults"]
 
 REFUSALS = (401, 403, 404, 429, 500)
-_SETTINGS = frozenset({"refuse", "drop_rate", "delay_ms", "early_ms", "silent", "seed"})
+_SETTINGS = frozenset({"refuse", "drop_rate", "duplicate_rate", "delay_ms", "early_ms", "silent", "seed"})
 
 
 def _checked(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -46,7 +47,7 @@ def _checked(settings: Mapping[str, Any]) -> dict[str, Any]:
             out[name] = int(value)
         else:
             number = float(value)
-            if number < 0 or (name == "drop_rate" and number > 1):
+            if number < 0 or (name.endswith("_rate") and number > 1):
                 raise ValueError(f"{name}: out of range")
             out[name] = number
     return out
@@ -60,6 +61,7 @@ class RealtimeFaults:
         *,
         refuse: int | None = None,
         drop_rate: float = 0.0,
+        duplicate_rate: float = 0.0,
         delay_ms: float = 0.0,
         early_ms: float = 0.0,
         silent: bool = False,
@@ -67,11 +69,12 @@ class RealtimeFaults:
     ) -> None:
         self._lock = threading.Lock()
         self.refuse: int | None = None
-        self.drop_rate = self.delay_ms = self.early_ms = 0.0
+        self.drop_rate = self.duplicate_rate = self.delay_ms = self.early_ms = 0.0
         self.silent = False
         self.seed = seed
         self._rng = random.Random(seed)
-        self.update({"refuse": refuse, "drop_rate": drop_rate, "delay_ms": delay_ms,
+        self.update({"refuse": refuse, "drop_rate": drop_rate, "duplicate_rate": duplicate_rate,
+                     "delay_ms": delay_ms,
                      "early_ms": early_ms, "silent": silent})
 
     def update(self, settings: Mapping[str, Any]) -> None:
@@ -87,16 +90,19 @@ class RealtimeFaults:
         """No faults; the RNG restarts from the seed."""
         with self._lock:
             self.refuse = None
-            self.drop_rate = self.delay_ms = self.early_ms = 0.0
+            self.drop_rate = self.duplicate_rate = self.delay_ms = self.early_ms = 0.0
             self.silent = False
             self._rng = random.Random(self.seed)
 
-    def drop(self) -> bool:
-        """Draw whether the next event is lost."""
+    def copies(self) -> int:
+        """Draw how many times the next event is sent: 0 (dropped), 1, or 2 (duplicated)."""
         with self._lock:
-            return self.drop_rate > 0 and self._rng.random() < self.drop_rate
+            if self.drop_rate > 0 and self._rng.random() < self.drop_rate:
+                return 0
+            return 2 if self.duplicate_rate > 0 and self._rng.random() < self.duplicate_rate else 1
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"refuse": self.refuse, "drop_rate": self.drop_rate, "delay_ms": self.delay_ms,
+            return {"refuse": self.refuse, "drop_rate": self.drop_rate, "duplicate_rate": self.duplicate_rate,
+                    "delay_ms": self.delay_ms,
                     "early_ms": self.early_ms, "silent": self.silent, "seed": self.seed}
