@@ -7,6 +7,7 @@ condition with a bounded deadline; no test asserts timings.
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from builders import TOKEN
 from sqlalchemy.exc import SQLAlchemyError
 from syncenv import assert_in_step
 
+from syncd.cli import main
 from syncd.doorbell import Doorbells
 from syncd.hub.realtime import RealtimeTimings
 from syncd.hubsim import HubStore, RunningHub, populate, running_hub
@@ -236,3 +238,15 @@ def test_a_reload_with_a_new_token_reconnects(tmp_path: Path, hub: RunningHub) -
         assert run.daemon.reload()
         until(lambda: hub.app.realtime.counts["upgrades"] > upgrades and run.up(), "a new connection")
         assert run.daemon.doorbells._bells[next(iter(run.daemon.jobs))].token == "second-token-42"
+
+
+def test_run_once_never_opens_a_websocket(tmp_path: Path, hub: RunningHub) -> None:
+    config = tmp_path / "once.toml"
+    db = tmp_path / "once.db"
+    config.write_text(f'[hub]\nurl = "{hub.url}"\n\n[[instances]]\nname = "once"\nurl = "sqlite:///{db}"\n')
+    out = io.StringIO()
+    code = main(["run-once", "--config", str(config)], environ={"SYNCD_HUB_TOKEN": TOKEN}, stdout=out)
+    assert code == 0, out.getvalue()
+    assert in_step([f"sqlite:///{db}"], hub.store)  # it did talk to the hub, over REST only
+    assert hub.app.realtime.counts["upgrades"] == 0 and hub.app.realtime.counts["refused"] == 0
+    assert not [t for t in threading.enumerate() if t.name.startswith("syncd-doorbell")]
