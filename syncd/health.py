@@ -44,6 +44,7 @@ __all__ = [
     "Phase",
     "check",
     "health_app",
+    "probe_url",
     "start_health_server",
 ]
 
@@ -268,6 +269,11 @@ def _probe_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def probe_url(settings: Settings, path: str) -> str:
+    """Where a client on this host reaches the daemon's health server."""
+    return f"http://{_probe_host(settings.health.listen_host)}:{settings.health.listen_port}{path}"
+
+
 def check(
     settings: Settings,
     *,
@@ -277,7 +283,7 @@ def check(
 ) -> int:
     """Ask the daemon's ``/readyz``: 0 ready, 1 not ready (says why on ``out``), 2 cannot ask."""
     stream = out if out is not None else sys.stdout
-    url = f"http://{_probe_host(settings.health.listen_host)}:{settings.health.listen_port}/readyz"
+    url = probe_url(settings, "/readyz")
     try:
         with httpx.Client(transport=transport, timeout=timeout) as client:
             response = client.get(url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from syncd.doorbell_status import print_doorbells
 from syncd.errors import StoreError
 from syncd.settings import Settings
 from syncd.store.status import read_status
@@ -39,4 +40,5 @@ def print_status(settings: Settings, out: TextIO) -> int:
             out.write(f"    deferred {entry['resource']} x{entry['rows']}: {entry['reason']}\n")
         for entry in status["quarantine_sample"]:
             out.write(f"    quarantined {entry['resource']} {entry['key']}: {entry['reason']}\n")
+    print_doorbells(settings, out)
     return code

@@ -151,3 +151,45 @@ def test_metrics_show_doorbells_from_their_snapshot() -> None:
     assert 'syncd_doorbell_events_total{group="group-a"} 5.0' in text
     assert 'syncd_doorbell_pulls_total{group="group-a",reason="event"} 3.0' in text
     assert 'syncd_doorbell_reconnects_total{group="group-a"} 1.0' in text
+
+
+def _status_settings() -> Any:
+    from syncd.settings import parse_settings
+
+    return parse_settings({"hub": {"url": "http://127.0.0.1:9"}, "instances": [
+        {"name": "a", "url": "sqlite:////tmp/doorbell-status-a.db"}]}, {"SYNCD_HUB_TOKEN": "t"}, source="<t>")
+
+
+def test_status_lines_come_from_the_running_daemon() -> None:
+    import io
+
+    import httpx
+
+    from syncd.doorbell_status import print_doorbells
+
+    body = {"doorbell": {
+        "group-1": {"hub": "http://127.0.0.1:9", "state": "up", "up": True, "events": 4, "pulls": 2,
+                    "reconnects": 1, "last_error": None},
+        "group-2": {"state": "disabled", "up": False}}}
+    out = io.StringIO()
+    print_doorbells(_status_settings(), out,
+                    transport=httpx.MockTransport(lambda request: httpx.Response(503, json=body)))
+    assert out.getvalue().splitlines() == [
+        "doorbell group-1 (http://127.0.0.1:9): up; events 4, pulls 2, reconnects 1",
+        'doorbell group-2: off by setting ([hub] realtime = "off")',
+    ]
+
+
+def test_status_says_when_it_cannot_know() -> None:
+    import io
+
+    import httpx
+
+    from syncd.doorbell_status import print_doorbells
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    out = io.StringIO()
+    print_doorbells(_status_settings(), out, transport=httpx.MockTransport(refuse))
+    assert out.getvalue().startswith("doorbell: unknown (no running daemon answered at http://127.0.0.1:8787/readyz")
