@@ -200,6 +200,8 @@ class RealtimeClient:
         was, self.state = self.state, state
         if state == "up":
             self._log.info("doorbell.up", was=was)
+        elif state == "stopped":
+            self._log.info("doorbell.stopped", was=was)
         elif was == "up":
             self._log.warning("doorbell.down", now=state, **fields)
         self._on_state(state)
