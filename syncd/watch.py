@@ -58,7 +58,7 @@ def make_change(
         kind = "new block"
     if kind == "rename":
         space = rng.choice(spaces)
-        name = f"Watched space {number}"
+        name = f"Watched space {number}-{rng.randrange(16**6):06x}"  # names are unique on the hub
         store.rename_space(str(space["id"]), name)
         return Probe(f"rename space {space['lnid']} to {name!r}",
                      "SELECT name FROM lamindb_space WHERE uid = :uid", {"uid": str(space["lnid"])}, name)
