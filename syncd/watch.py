@@ -47,17 +47,27 @@ def _live(store: HubStore, resource: Resource) -> list[dict[str, object]]:
 
 
 def make_change(
-    store: HubStore, rng: random.Random, number: int, *, kinds: tuple[str, ...] = _KINDS
+    store: HubStore, rng: random.Random, number: int, *, kinds: tuple[str, ...] = _KINDS,
+    touched: set[object] | None = None,
 ) -> Probe:
-    """Make change ``number`` on ``store`` (its kind cycles through ``kinds``); returns its probe."""
+    """Make change ``number`` on ``store`` (its kind cycles through ``kinds``); returns its probe.
+
+    A row in ``touched`` is not renamed, edited or tombstoned again (a second
+    change of one row would hide the first from its probe); the row changed is
+    added to it.
+    """
+    seen = touched if touched is not None else set()
     spaces = _live(store, Resource.SPACE)
     live = {r["id"] for r in spaces}
-    blocks = [b for b in _live(store, Resource.SPACE_BLOCK) if b["space_id"] in live and b["is_latest"]]
+    blocks = [b for b in _live(store, Resource.SPACE_BLOCK)
+              if b["space_id"] in live and b["is_latest"] and b["id"] not in seen]
+    fresh_spaces = [r for r in spaces if r["id"] not in seen] or spaces
     kind = kinds[number % len(kinds)]
     if kind in ("edit block", "tombstone") and len(blocks) < 2:
         kind = "new block"
     if kind == "rename":
-        space = rng.choice(spaces)
+        space = rng.choice(fresh_spaces)
+        seen.add(space["id"])
         name = f"Watched space {number}-{rng.randrange(16**6):06x}"  # names are unique on the hub
         store.rename_space(str(space["id"]), name)
         return Probe(f"rename space {space['lnid']} to {name!r}",
@@ -69,6 +79,7 @@ def make_change(
                      "SELECT uid FROM lamindb_spaceblock WHERE uid = :uid", {"uid": str(block["lnid"])},
                      str(block["lnid"]))
     block = rng.choice(blocks)
+    seen.add(block["id"])
     if kind == "edit block":
         content = f"# Edited {number}\n"
         store.update_block(str(block["id"]), content=content)

@@ -250,3 +250,13 @@ def test_run_once_never_opens_a_websocket(tmp_path: Path, hub: RunningHub) -> No
     assert in_step([f"sqlite:///{db}"], hub.store)  # it did talk to the hub, over REST only
     assert hub.app.realtime.counts["upgrades"] == 0 and hub.app.realtime.counts["refused"] == 0
     assert not [t for t in threading.enumerate() if t.name.startswith("syncd-doorbell")]
+
+
+def test_a_reload_to_realtime_off_closes_the_connection(tmp_path: Path, hub: RunningHub) -> None:
+    with serving(tmp_path, hub) as run:
+        until(lambda: run.up(), "the doorbell")
+        config = tmp_path / "syncd.toml"
+        config.write_text(config.read_text().replace('realtime = "auto"', 'realtime = "off"'))
+        assert run.daemon.reload()
+        assert run.bell() == {"state": "disabled", "up": False}
+        until(lambda: hub.app.realtime.snapshot()["connections"] == 0, "the connection closed")

@@ -20,8 +20,8 @@ within ``subscribe_timeout_seconds`` leaves and rejoins, its backoff capped
 at ten minutes.
 
 :meth:`RealtimeClient.run` is the loop of the client's thread; :meth:`close`
-ends it from any thread (it closes the socket, so no wait is longer than
-``close_timeout_seconds``). The websocket is made by ``connect`` (default:
+asks it to end from any thread, without waiting (every read waits at most a
+second, and the closing handshake ``close_timeout_seconds``). The websocket is made by ``connect`` (default:
 the ``websockets`` package's threaded client), which raises
 :class:`~syncd.errors.HubError` subclasses.
 """
@@ -172,8 +172,6 @@ class RealtimeClient:
         self._log = log.bind(doorbell=label) if label else log
         self._stop = threading.Event()
         self._wait = wait if wait is not None else self._stop.wait  # backoff; ends early on close
-        self._socket: Socket | None = None
-        self._socket_lock = threading.Lock()
         self._refs = itertools.count(1)
         self._refused_logged: str | None = None
         self.state: State = "down"
@@ -184,15 +182,12 @@ class RealtimeClient:
     # -- control ---------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """End :meth:`run`: closes the socket so that no read waits on."""
+        """Ask :meth:`run` to end; returns at once.
+
+        The client's thread notices within one read (at most a second, or the
+        opening handshake's timeout) and closes the socket itself.
+        """
         self._stop.set()
-        with self._socket_lock:
-            sock = self._socket
-        if sock is not None:
-            try:
-                sock.close()
-            except (OSError, HubError, RuntimeError) as exc:
-                self._log.debug("doorbell.close_failed", error=type(exc).__name__)
 
     def _set_state(self, state: State, **fields: object) -> None:
         if state == self.state:
@@ -248,8 +243,6 @@ class RealtimeClient:
             raise _Off(str(exc)) from None
         except HubError as exc:
             raise _Lost(str(exc)) from None
-        with self._socket_lock:
-            self._socket = sock
         try:
             if self._stop.is_set():
                 return
@@ -258,8 +251,6 @@ class RealtimeClient:
             if not self._stop.is_set():
                 raise _Lost(str(exc)) from None
         finally:
-            with self._socket_lock:
-                self._socket = None
             try:
                 sock.close()
             except (OSError, HubError, RuntimeError) as exc:
