@@ -193,3 +193,83 @@ def test_status_says_when_it_cannot_know() -> None:
     out = io.StringIO()
     print_doorbells(_status_settings(), out, transport=httpx.MockTransport(refuse))
     assert out.getvalue().startswith("doorbell: unknown (no running daemon answered at http://127.0.0.1:8787/readyz")
+
+
+class _WatchedJob:
+    """A GroupJob whose wait for a doorbell pull in flight is observable."""
+
+    @staticmethod
+    def make(engine: Any) -> Any:
+        from syncd.health import HealthState
+        from syncd.observe import NullObserver
+        from syncd.schedule import ActiveRuns, GroupJob
+
+        class Job(GroupJob):
+            waiting = threading.Event()
+
+            def _wait_for_pull(self) -> bool:
+                self.waiting.set()
+                return super()._wait_for_pull()
+
+        settings = _status_settings()
+        group = settings.groups()[0]
+        health = HealthState([i.name for i in group.instances], 60.0)
+        return Job(group, settings, sync=engine, observer=NullObserver(), health=health,
+                   stop=threading.Event(), active=ActiveRuns())
+
+
+class _GroupEngine:
+    def __init__(self) -> None:
+        self.calls: list[tuple[bool, tuple[Resource, ...] | None]] = []
+        self.inside = 0
+        self.most_inside = 0
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self, group: Any, settings: Any, *, full: bool = False, sleep: Any = None,
+                 observer: Any = None, stop: Any = None,
+                 resources: tuple[Resource, ...] | None = None) -> list[InstanceReport]:
+        with self._lock:
+            self.inside += 1
+            self.most_inside = max(self.most_inside, self.inside)
+            self.calls.append((full, resources))
+        self.entered.set()
+        assert self.gate.wait(DEADLINE)
+        with self._lock:
+            self.inside -= 1
+        return [InstanceReport(i.name) for i in group.instances]
+
+
+def test_a_scheduled_run_waits_for_a_doorbell_pull_instead_of_being_skipped() -> None:
+    engine = _GroupEngine()
+    job = _WatchedJob.make(engine)
+    pull = threading.Thread(target=job.pull, args=((Resource.SPACE_BLOCK,),))
+    pull.start()
+    assert engine.entered.wait(DEADLINE)
+    results: list[list[InstanceReport]] = []
+    run = threading.Thread(target=lambda: results.append(job.run()))
+    run.start()
+    assert job.waiting.wait(DEADLINE)
+    engine.gate.set()
+    pull.join(DEADLINE)
+    run.join(DEADLINE)
+    assert engine.calls == [(False, (Resource.SPACE_BLOCK,)), (False, None)]  # the run pulls everything
+    assert engine.most_inside == 1 and len(results[0]) == 1
+
+
+def test_a_doorbell_pull_waits_for_the_scheduled_run_in_flight() -> None:
+    engine = _GroupEngine()
+    job = _WatchedJob.make(engine)
+    run = threading.Thread(target=job.run)
+    run.start()
+    assert engine.entered.wait(DEADLINE)
+    results: list[list[InstanceReport]] = []
+    pull = threading.Thread(target=lambda: results.append(job.pull((Resource.SPACE,))))
+    pull.start()
+    until(lambda: pull.is_alive(), "the pull to start")
+    engine.gate.set()
+    run.join(DEADLINE)
+    pull.join(DEADLINE)
+    assert [c[1] for c in engine.calls] == [None, (Resource.SPACE,)]
+    assert engine.most_inside == 1 and len(results[0]) == 1
