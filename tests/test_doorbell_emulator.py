@@ -260,3 +260,16 @@ def test_a_reload_to_realtime_off_closes_the_connection(tmp_path: Path, hub: Run
         assert run.daemon.reload()
         assert run.bell() == {"state": "disabled", "up": False}
         until(lambda: hub.app.realtime.snapshot()["connections"] == 0, "the connection closed")
+
+
+def test_heartbeats_keep_the_connection_alive_past_the_servers_idle_limit(
+    tmp_path: Path, hub: RunningHub
+) -> None:
+    hub.app.realtime._idle_seconds = 0.6  # the server closes a connection silent this long
+    timings = RealtimeTimings(heartbeat_seconds=0.15)
+    with serving(tmp_path, hub, timings=timings) as run:
+        until(lambda: run.up(), "the doorbell")
+        beats = hub.app.realtime.counts["heartbeats"]
+        until(lambda: hub.app.realtime.counts["heartbeats"] >= beats + 10, "ten heartbeats (two idle limits)")
+        bell = run.bell()
+        assert bell["up"] and bell["reconnects"] == 0 and hub.app.realtime.counts["closed"] == 0

@@ -133,7 +133,8 @@ class RealtimeHub:
         self._sessions: set[_Session] = set()
         self._queue: deque[Change] = deque()
         self._dispatcher: threading.Thread | None = None
-        self.counts = {"upgrades": 0, "refused": 0, "events_sent": 0, "events_dropped": 0, "closed": 0}
+        self.counts = {"upgrades": 0, "refused": 0, "events_sent": 0, "events_dropped": 0, "closed": 0,
+                       "heartbeats": 0}
         store.changes.lag = lambda: self.faults.early_ms / 1000.0
         store.changes.listen(self._publish)
 
@@ -310,6 +311,7 @@ class RealtimeHub:
         topic, event, ref = message["topic"], message["event"], message["ref"]
         payload = message["payload"] if isinstance(message["payload"], dict) else {}
         if topic == "phoenix" and event == "heartbeat":
+            self.counts["heartbeats"] += 1
             session.send(_reply(topic, ref, "ok", {}))
         elif event == "phx_join" and isinstance(topic, str) and topic.startswith("realtime:"):
             self._join(session, topic, ref, payload)
