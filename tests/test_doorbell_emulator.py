@@ -273,3 +273,16 @@ def test_heartbeats_keep_the_connection_alive_past_the_servers_idle_limit(
         until(lambda: hub.app.realtime.counts["heartbeats"] >= beats + 10, "ten heartbeats (two idle limits)")
         bell = run.bell()
         assert bell["up"] and bell["reconnects"] == 0 and hub.app.realtime.counts["closed"] == 0
+
+
+def test_a_doorbell_that_cannot_connect_keeps_retrying_while_polling_goes_on(
+    tmp_path: Path, hub: RunningHub
+) -> None:
+    hub.app.realtime.faults.update({"refuse": 500})
+    with serving(tmp_path, hub, interval=1) as run:
+        until(lambda: run.bell()["reconnects"] >= 1, "a second attempt")
+        hub.store.rename_space(first_space(hub.store), "renamed while the doorbell is down")
+        until(lambda: in_step(run.urls, hub.store), "the poll to bring the change")
+        bell = run.bell()
+        assert bell["state"] in ("down", "connecting") and bell["events"] == 0
+        assert "500" in (bell["last_error"] or "")
