@@ -128,7 +128,7 @@ class GroupJob:
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._running = threading.Lock()
-        self._pulling = False  # a doorbell pull holds ``_running``
+        self._pulling = False  # a doorbell pull holds ``_running``, or is about to
         self.failures = 0
         self.interval = settings.schedule.interval_seconds
         self.next_full = clock() + self._full_period() * self._rng.uniform(0.5, 1.0)
@@ -168,21 +168,24 @@ class GroupJob:
 
     def pull(self, resources: tuple[Resource, ...]) -> list[InstanceReport]:
         """An incremental pull of ``resources`` now, after any run in flight; empty on shutdown."""
-        while not self._running.acquire(timeout=_LOCK_POLL_SECONDS):
-            if self._stop.is_set():
-                return []
-        if self._stop.is_set():
-            self._running.release()
-            return []
+        # set before taking the lock, so that no scheduled run starting meanwhile takes it for a
+        # run in flight and skips its tick (doorbell pulls of one group come from one thread)
         self._pulling = True
         try:
-            with self._active, structlog.contextvars.bound_contextvars(
-                run_id=uuid.uuid4().hex[:12], group=self.key, trigger="doorbell",
-            ):
-                return self._pull_locked(resources)
+            while not self._running.acquire(timeout=_LOCK_POLL_SECONDS):
+                if self._stop.is_set():
+                    return []
+            try:
+                if self._stop.is_set():
+                    return []
+                with self._active, structlog.contextvars.bound_contextvars(
+                    run_id=uuid.uuid4().hex[:12], group=self.key, trigger="doorbell",
+                ):
+                    return self._pull_locked(resources)
+            finally:
+                self._running.release()
         finally:
             self._pulling = False
-            self._running.release()
 
     def _pull_locked(self, resources: tuple[Resource, ...]) -> list[InstanceReport]:
         group, settings = self.group, self.settings

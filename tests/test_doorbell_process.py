@@ -92,15 +92,16 @@ url = "sqlite:///{tmp_path / 'proc-a.db'}"
             return any(b["up"] for b in body.get("doorbell", {}).values())
 
         until(doorbell_up, "the doorbell up in /readyz")
-        assert hub.app.realtime.snapshot()["connections"] == 1
+        assert hub.app.realtime.snapshot()["connections"] == 1, hub.app.realtime.snapshot()
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=GRACE + 5)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
-    assert code == 0
+    log = out_path.read_text(errors="replace")[-4000:] + err_path.read_text(errors="replace")[-4000:]
+    assert code == 0, log
     names = [e.get("event") for e in events(out_path)]
-    assert "daemon.stopped" in names and "daemon.grace_expired" not in names
+    assert "daemon.stopped" in names and "daemon.grace_expired" not in names, log
     until(lambda: hub.app.realtime.snapshot()["connections"] == 0, "the emulator to see the socket closed")
     assert TOKEN not in out_path.read_text() + err_path.read_text()
