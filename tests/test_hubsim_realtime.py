@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -163,3 +164,25 @@ def test_command_line_knobs() -> None:
     args = build_parser().parse_args(["--realtime-refuse", "404", "--realtime-drop-rate", "0.3",
                                       "--realtime-early-ms", "200"])
     assert (args.realtime_refuse, args.realtime_drop_rate, args.realtime_early_ms) == (404, 0.3, 200.0)
+
+
+def test_hubsim_command_serves_realtime_with_its_knobs() -> None:
+    from syncd.hubsim.main import main
+
+    stop = threading.Event()
+    out = io.StringIO()
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(main(
+        ["--port", "0", "--spaces", "1", "--blocks", "1", "--token", TOKEN, "--realtime-refuse", "404"],
+        stop=stop, out=out)))
+    thread.start()
+    try:
+        until(lambda: "url=" in out.getvalue(), "the emulator's first line")
+        url = out.getvalue().split("url=")[1].split()[0]
+        with pytest.raises(InvalidStatus) as refused:
+            connect(phoenix.websocket_url(url, TOKEN), proxy=None, open_timeout=DEADLINE)
+        assert refused.value.response.status_code == 404
+    finally:
+        stop.set()
+        thread.join(DEADLINE)
+    assert codes == [0]
