@@ -94,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
         "--dir", default="syncd-demo", help="where to keep the demo databases (default: %(default)s)"
     )
     demo.add_argument("--pg", metavar="URL", help="also sync into this PostgreSQL database")
+    demo.add_argument("--watch", action="store_true",
+                      help="keep running: change the hub every few seconds and show each change landing")
+    demo.add_argument("--every", type=float, default=3.0, help="seconds between changes with --watch")
+    demo.add_argument("--seconds", type=float, help="with --watch: stop after this many seconds")
 
     sub.add_parser("hubsim", help="run the bundled hub emulator (see `syncd hubsim --help`)", add_help=False)
     return parser
@@ -178,9 +182,10 @@ def _dispatch(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err
 
         return int(check(settings, out=out, state_path=state_file(path, env)))
     if args.command == "status":
+        from syncd.runtime_state import state_file
         from syncd.status_cli import print_status
 
-        return print_status(settings, out)
+        return print_status(settings, out, state_path=state_file(path, env))
     if args.command == "reset-cursor":
         return _reset_cursor(settings, args.instance, args.resource, out)
     return _run_once(settings, args.instance or None, args.full, out, err)
@@ -240,6 +245,26 @@ def _run_once(settings: Settings, names: list[str] | None, full: bool, out: Text
     return 0 if report.ok else 1
 
 
+def _watch_demo(args: argparse.Namespace, directory: Path, out: TextIO) -> int:
+    import signal
+    import threading
+
+    from syncd.demo import watch_demo
+
+    if args.every <= 0 or (args.seconds is not None and args.seconds <= 0):
+        raise ConfigError(["--every and --seconds: must be positive"])
+    stop = threading.Event()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda _signum, _frame: stop.set())
+    try:
+        return watch_demo(directory, out, stop, pg_url=args.pg, every=args.every, seconds=args.seconds)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def _demo(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
     from syncd.demo import run_demo
     from syncd.logs import configure_logging
@@ -247,6 +272,8 @@ def _demo(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: Te
     # the demo's output is its table; log events go to stderr, warnings and up only
     configure_logging(level="warning", fmt="auto", stream=err)
     directory = Path(args.dir).resolve()
+    if args.watch:
+        return _watch_demo(args, directory, out)
     report, settings = run_demo(directory, pg_url=args.pg)
     register_settings_secrets(settings)
     _report(report, out, err, terminal=True)

@@ -46,6 +46,7 @@ __all__ = [
     "Phase",
     "check",
     "health_app",
+    "probe_url",
     "start_health_server",
 ]
 
@@ -105,6 +106,8 @@ class HealthState:
         self._liveness_timeout = liveness_timeout
         self._phase: Phase = "starting"
         self._heartbeat = monotonic()
+        # per hub group, the Realtime doorbell's state (shown in /readyz; never part of readiness)
+        self.doorbells: Callable[[], dict[str, Any]] | None = None
 
     @property
     def phase(self) -> Phase:
@@ -215,6 +218,7 @@ class HealthState:
             "staleness_seconds": staleness,
             "reasons": reasons,
             "instances": body,
+            **({"doorbell": self.doorbells()} if self.doorbells is not None else {}),
         }
 
 
@@ -253,6 +257,17 @@ def _probe_host(host: str) -> str:
     if host == "::":
         return "[::1]"
     return f"[{host}]" if ":" in host else host
+
+
+def probe_url(settings: Settings, path: str, state_path: Path | None = None) -> str:
+    """Where a client on this host reaches the daemon's health server.
+
+    The address the running daemon recorded in ``state_path`` (a reload may have
+    changed ``[health] listen`` since it bound), else the configured one.
+    """
+    running = read_listen_state(state_path) if state_path is not None else None
+    host, port = running or (settings.health.listen_host, settings.health.listen_port)
+    return f"http://{_probe_host(host)}:{port}{path}"
 
 
 def check(

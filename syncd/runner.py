@@ -19,13 +19,14 @@ import structlog
 
 from syncd.errors import InstanceLockedError, StoreError
 from syncd.hub.client import HubClient
+from syncd.models import Resource
 from syncd.observe import NullObserver, Observer
 from syncd.report import InstanceReport, RunReport
 from syncd.settings import HubGroup, InstanceSettings, Settings
 from syncd.store.freshness import peek_in_step
 from syncd.store.instance import InstanceStore
 from syncd.store.session import Keepalive
-from syncd.sync import Sink, SyncOptions
+from syncd.sync import RESOURCES, Sink, SyncOptions
 from syncd.sync import sync_group as _sync_group
 
 __all__ = ["WhenLocked", "run_sync", "sync_group"]
@@ -96,8 +97,9 @@ def sync_group(
     monotonic: Callable[[], float] = time.monotonic,
     replica: str | None = None,
     when_locked: WhenLocked = "wait",
+    resources: tuple[Resource, ...] = RESOURCES,
 ) -> list[InstanceReport]:
-    """Sync one hub group once; never raises for hub or database failures.
+    """Sync one hub group once (all resources, or the named ones); never raises for hub or store failures.
 
     ``when_locked``: an instance whose lock another process holds is waited for
     (``lock_timeout_seconds``, then it fails as ``locked``), or, for replicas
@@ -140,6 +142,7 @@ def sync_group(
                     clock_skew=timedelta(seconds=settings.sync.clock_skew_seconds),
                     clock=clock,
                     deadline_seconds=settings.sync.run_deadline_seconds,
+                    resources=resources,
                 )
                 _sync_group(client, sinks, reports, options, observer=obs, monotonic=monotonic)
     except Exception as exc:  # the job boundary: a bug fails this group, not the process

@@ -7,6 +7,12 @@ boundary: one broken group never takes the scheduler down), feeds the health
 state, decides when the next full key reconciliation is due, and tells the
 scheduler which interval to use next: the configured one, or a doubled one
 per consecutive failure of the whole group, capped at ``max_backoff_seconds``.
+
+:meth:`GroupJob.pull` is the Realtime doorbell's way in: the same engine call
+(incremental, named resources only) under the same per-group lock, so a
+doorbell pull and the scheduled run never overlap. A scheduled run that finds
+a doorbell pull in flight waits for it instead of being skipped; the poll
+schedule, backoff and full reconciles are the scheduled run's alone.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Protocol
 import structlog
 
 from syncd.health import HealthState
+from syncd.models import Resource
 from syncd.observe import Observer
 from syncd.report import InstanceReport
 from syncd.settings import HubGroup, ScheduleSettings, Settings
@@ -38,6 +45,7 @@ class SyncGroup(Protocol):
     def __call__(
         self, group: HubGroup, settings: Settings, *, full: bool = ..., sleep: Callable[[float], None] = ...,
         observer: Observer | None = ..., stop: threading.Event | None = ...,
+        resources: tuple[Resource, ...] = ...,
     ) -> list[InstanceReport]: ...
 
 
@@ -87,6 +95,10 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# how often a waiter for the group's lock looks at the stop event
+_LOCK_POLL_SECONDS = 0.2
+
+
 class GroupJob:
     """The scheduled job of one hub group; ``run`` is what the scheduler calls."""
 
@@ -116,6 +128,7 @@ class GroupJob:
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._running = threading.Lock()
+        self._pulling = False  # a doorbell pull holds ``_running``, or is about to
         self.failures = 0
         self.interval = settings.schedule.interval_seconds
         self.next_full = clock() + self._full_period() * self._rng.uniform(0.5, 1.0)
@@ -135,7 +148,7 @@ class GroupJob:
         """One scheduled run; returns the instance reports (empty when skipped)."""
         if self._stop.is_set():
             return []
-        if not self._running.acquire(blocking=False):
+        if not self._running.acquire(blocking=False) and not (self._pulling and self._wait_for_pull()):
             log.warning("sync.skipped", reason="previous run still in flight", group=self.key)
             return []
         try:
@@ -145,6 +158,49 @@ class GroupJob:
                 return self._run_locked()
         finally:
             self._running.release()
+
+    def _wait_for_pull(self) -> bool:
+        """Wait for the doorbell pull in flight to end; True once the lock is ours, False on stop."""
+        while not self._running.acquire(timeout=_LOCK_POLL_SECONDS):
+            if self._stop.is_set():
+                return False
+        return True
+
+    def pull(self, resources: tuple[Resource, ...]) -> list[InstanceReport]:
+        """An incremental pull of ``resources`` now, after any run in flight; empty on shutdown."""
+        # set before taking the lock, so that no scheduled run starting meanwhile takes it for a
+        # run in flight and skips its tick (doorbell pulls of one group come from one thread)
+        self._pulling = True
+        try:
+            while not self._running.acquire(timeout=_LOCK_POLL_SECONDS):
+                if self._stop.is_set():
+                    return []
+            try:
+                if self._stop.is_set():
+                    return []
+                with self._active, structlog.contextvars.bound_contextvars(
+                    run_id=uuid.uuid4().hex[:12], group=self.key, trigger="doorbell",
+                ):
+                    return self._pull_locked(resources)
+            finally:
+                self._running.release()
+        finally:
+            self._pulling = False
+
+    def _pull_locked(self, resources: tuple[Resource, ...]) -> list[InstanceReport]:
+        group, settings = self.group, self.settings
+        started = time.monotonic()
+        try:
+            reports = self._sync(
+                group, settings, full=False, sleep=self._interruptible_sleep,
+                observer=self._observer, stop=self._stop, resources=resources,
+            )
+        except Exception as exc:  # the job boundary, as for a scheduled run
+            log.exception("sync.crashed", error_type=type(exc).__name__)
+            reports = self._crash_reports(group, exc, time.monotonic() - started)
+        for report in reports:
+            self._health.record(report)
+        return reports
 
     def _run_locked(self) -> list[InstanceReport]:
         group, settings = self.group, self.settings

@@ -12,6 +12,10 @@ thread:
 - SIGHUP: reload the settings file; a bad file is logged and the old
   configuration keeps running.
 
+Beside the scheduler, each hub group with ``[hub] realtime = "auto"`` keeps a
+Realtime doorbell (:mod:`syncd.doorbell`) on threads of its own; a reload
+that changes a group's hub URL or token reconnects it, and shutdown closes it.
+
 Everything with an effect outside the process (clock, scheduler, server,
 signals, exit) is a keyword parameter with the real thing as default.
 """
@@ -38,6 +42,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from syncd.doorbell import DoorbellCollector, Doorbells
 from syncd.errors import ConfigError
 from syncd.health import HealthState, health_app, start_health_server
 from syncd.logs import configure_logging, register_settings_secrets
@@ -56,6 +61,8 @@ log = structlog.get_logger(__name__)
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 _HEARTBEAT_SECONDS = 5.0
+# the part of the shutdown grace the doorbells' threads may take to end (their sockets are closed)
+_DOORBELL_CLOSE_SECONDS = 5.0
 
 
 def _utc_now() -> datetime:
@@ -99,6 +106,7 @@ class Daemon:
         heartbeat_seconds: float | None = None,
         replica: str | None = None,
         placement: Callable[[Iterable[InstanceSettings]], list[str]] = sqlite_on_network_filesystems,
+        doorbells: Doorbells | None = None,
     ) -> None:
         self._placement = placement
         self._path = settings_path
@@ -120,6 +128,8 @@ class Daemon:
         self._watchdog = watchdog is not None
 
         self.metrics = Metrics()
+        self.doorbells = doorbells if doorbells is not None else Doorbells()
+        self.metrics.registry.register(DoorbellCollector(self.doorbells))
         self.stop_event = threading.Event()
         self.active = ActiveRuns()
         self.jobs: dict[str, GroupJob] = {}
@@ -160,6 +170,7 @@ class Daemon:
             clock=self._clock,
             monotonic=self._monotonic,
         )
+        self.health.doorbells = self.doorbells.snapshot
         host, port = settings.health.listen_host, settings.health.listen_port
         try:
             server, thread = self._server_factory(health_app(self.health, self.metrics), host, port)
@@ -183,6 +194,7 @@ class Daemon:
         )
         self._schedule_groups(settings)
         scheduler.start()
+        self.doorbells.follow(dict(self.jobs))
         self.health.set_phase("running")
         if not settings.instances:
             log.warning("shard.empty", shard=format_shard(settings.schedule.shard))
@@ -340,6 +352,7 @@ class Daemon:
             self.metrics.forget(name)
         with self._sched_lock:
             self._schedule_groups(new)
+            self.doorbells.follow(dict(self.jobs))
         log.info("config.reloaded", path=str(self._path), instances=[i.name for i in new.instances])
         self._notifier.ready(f"syncing {len(new.instances)} instance(s)")
         return True
@@ -352,11 +365,14 @@ class Daemon:
         self.health.set_phase("stopping")
         self._notifier.stopping()
         log.info("daemon.stopping", in_flight=self.active.count, grace_seconds=grace)
+        started = time.monotonic()
         with self._sched_lock:
             self.stop_event.set()
             if self._scheduler is not None:
                 self._scheduler.shutdown(wait=False)
-        if not self.active.wait_idle(grace):
+        if not self.doorbells.close(min(grace, _DOORBELL_CLOSE_SECONDS)):
+            log.warning("doorbell.close_slow", grace_seconds=grace)
+        if not self.active.wait_idle(grace - (time.monotonic() - started)):
             # the page transaction still open is rolled back by the database when the process ends
             log.warning("daemon.grace_expired", in_flight=self.active.count, grace_seconds=grace)
             self._close()
@@ -369,6 +385,7 @@ class Daemon:
         if self._state_path is not None:
             remove_listen_state(self._state_path)
             self._state_path = None
+        self.doorbells.close(0.0)  # already closed on a normal shutdown: this is for failed starts
         if self.server is not None:
             self.server.server.shutdown()
             self.server.server.server_close()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
+from syncd.doorbell_status import print_doorbells
 from syncd.errors import StoreError
 from syncd.hub.dates import utc_now
 from syncd.settings import Settings
@@ -22,7 +24,13 @@ def _ahead(cursor: Mapping[str, Any], limit: datetime) -> str | None:
     return None if latest is None or latest <= limit else latest.isoformat()
 
 
-def print_status(settings: Settings, out: TextIO, *, clock: Callable[[], datetime] = utc_now) -> int:
+def print_status(
+    settings: Settings,
+    out: TextIO,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    state_path: Path | None = None,
+) -> int:
     """Print every instance's cursors and parked rows; 1 when an instance cannot be read.
 
     A cursor later than the local clock (beyond ``[sync] clock_skew_seconds``)
@@ -70,4 +78,5 @@ def print_status(settings: Settings, out: TextIO, *, clock: Callable[[], datetim
             out.write(f"    deferred {entry['resource']} x{entry['rows']}: {entry['reason']}\n")
         for entry in status["quarantine_sample"]:
             out.write(f"    quarantined {entry['resource']} {entry['key']}: {entry['reason']}\n")
+    print_doorbells(settings, out, state_path=state_path)
     return code

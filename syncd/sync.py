@@ -104,6 +104,9 @@ class SyncOptions(msgspec.Struct, frozen=True):
     clock: Callable[[], datetime] = utc_now
     deadline_seconds: float | None = None
 
+    # the resources this run pulls, in RESOURCES order (a doorbell pull may name one)
+    resources: tuple[Resource, ...] = RESOURCES
+
 
 _INTERRUPTED_MESSAGE = "interrupted by shutdown; the next run resumes from the last committed page"
 
@@ -155,7 +158,7 @@ def sync_group(
                 else contextlib.nullcontext()
             ) as lanes,
         ):
-            for resource in RESOURCES:
+            for resource in [r for r in RESOURCES if r in options.resources]:
                 last_date = (
                     _sync_resource(source, members, resource, options, obs, pool, lanes, expired)
                     or last_date

@@ -5,6 +5,8 @@ It is what tests, benchmarks and ``syncd demo`` talk to. Pieces:
 - :class:`HubStore` (``store``): rows, stamped by an injectable clock;
 - :class:`HubApp` (``app``): the PostgREST-dialect WSGI app, tokens, row cap;
 - :class:`Faults` (``faults``): injected errors, resets, truncation, latency;
+- ``realtime``: the Realtime endpoint (``/realtime/v1/websocket``, an event per
+  store write) and its fault knobs (``realtime_faults``);
 - :func:`start_server` / :func:`running_hub` (``server``): threaded HTTP on 127.0.0.1;
 - :func:`populate` / :func:`generate_sample` (``sample``): deterministic sample data;
 - ``syncd.hubsim.main.main``: the ``syncd hubsim`` command.

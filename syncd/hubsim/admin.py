@@ -26,6 +26,10 @@ POST         /_sim/{resource}/{id}/delete         tombstone; ``{"hard": true}`` 
 POST         /_sim/space_block/{id}/version       ``{"content": ..., "version_tag": ...}``: a new version
 POST         /_sim/{resource}/late                ``{"row": {...}, "age_seconds": 30}``: a late commit
 POST         /_sim/space_block/bulk               ``{"n": 1000, "space_id": ..., "spread_seconds": 60}``
+GET          /_sim/realtime                       Realtime faults, open connections, event counts
+PUT          /_sim/realtime                       change Realtime faults (keys as ``RealtimeFaults``)
+DELETE       /_sim/realtime                       no Realtime faults
+POST         /_sim/realtime/close                 close every open Realtime connection
 ===========  ===================================  ===============================================
 
 ``{resource}`` is ``space`` or ``space_block``. While ``down`` is ``"refuse"``
@@ -46,6 +50,7 @@ from typing import Any
 from syncd.hubsim.clock import ManualClock
 from syncd.hubsim.columns import as_uuid
 from syncd.hubsim.faults import FaultKind, Faults
+from syncd.hubsim.realtime import RealtimeHub
 from syncd.hubsim.store import HubStore, Visibility
 from syncd.models import Resource
 from syncd.timestamps import format_canonical, parse_rfc3339
@@ -100,8 +105,10 @@ class AdminApi:
     """Routes ``/_sim/`` requests to the store, the faults and the counters."""
 
     def __init__(
-        self, store: HubStore, faults: Faults, stats: RequestStats, tokens: dict[str, Visibility]
+        self, store: HubStore, faults: Faults, stats: RequestStats, tokens: dict[str, Visibility],
+        *, realtime: RealtimeHub | None = None,
     ) -> None:
+        self.realtime = realtime
         self.store = store
         self.faults = faults
         self.stats = stats
@@ -132,6 +139,8 @@ class AdminApi:
             return 200, {"requests": self.stats.snapshot()}
         if path == "/_sim/clock":
             return self._clock(method, data)
+        if path.startswith("/_sim/realtime") and self.realtime is not None:
+            return self._realtime(self.realtime, method, path, data)
         if path == "/_sim/tokens" and method in ("GET", "PUT"):
             if method == "PUT":
                 self._set_tokens(data)
@@ -164,6 +173,18 @@ class AdminApi:
         elif method != "GET":
             raise KeyError(f"no admin route {method} /_sim/faults")
         return 200, self.faults.snapshot()
+
+    @staticmethod
+    def _realtime(hub: RealtimeHub, method: str, path: str, data: dict[str, Any]) -> tuple[int, object]:
+        if path == "/_sim/realtime/close" and method == "POST":
+            return 200, {"closed": hub.close_all()}
+        if path != "/_sim/realtime" or method not in ("GET", "PUT", "DELETE"):
+            raise KeyError(f"no admin route {method} {path}")
+        if method == "PUT":
+            hub.faults.update(data)
+        elif method == "DELETE":
+            hub.faults.clear()
+        return 200, hub.snapshot()
 
     def _clock(self, method: str, data: dict[str, Any]) -> tuple[int, object]:
         clock = self.store.clock

@@ -24,6 +24,8 @@ from typing import Any
 from syncd.hubsim.admin import AdminApi, RequestStats, to_json
 from syncd.hubsim.faults import ConnectionAbort, Faults
 from syncd.hubsim.query import QueryError, parse_query
+from syncd.hubsim.realtime import RealtimeHub
+from syncd.hubsim.realtime_faults import RealtimeFaults
 from syncd.hubsim.store import HubStore, Visibility
 from syncd.models import Resource
 
@@ -67,7 +69,8 @@ class HubApp:
     ``tokens`` maps each accepted token to the space ids it may see (or
     ``"all"``); default ``{DEFAULT_TOKEN: "all"}``. ``max_rows`` caps every
     page like PostgREST's ``db-max-rows``. ``admin`` enables ``/_sim/``
-    (:mod:`syncd.hubsim.admin`). ``sleep`` serves injected latency.
+    (:mod:`syncd.hubsim.admin`). ``sleep`` serves injected latency. ``realtime``
+    holds the fault knobs of the Realtime endpoint (:attr:`realtime`).
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class HubApp:
         max_rows: int = 1000,
         admin: bool = False,
         sleep: Callable[[float], None] = time.sleep,
+        realtime: RealtimeFaults | None = None,
     ) -> None:
         self.store = store
         self.faults = faults if faults is not None else Faults()
@@ -88,7 +92,8 @@ class HubApp:
         self.max_rows = max_rows
         self.admin = admin
         self.stats = RequestStats()
-        self._admin = AdminApi(store, self.faults, self.stats, self.tokens)
+        self.realtime = RealtimeHub(store, self.tokens, faults=realtime)
+        self._admin = AdminApi(store, self.faults, self.stats, self.tokens, realtime=self.realtime)
         self._sleep = sleep
 
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> list[bytes]:

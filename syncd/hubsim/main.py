@@ -1,9 +1,10 @@
 """``syncd hubsim``: run the bundled hub emulator until SIGINT or SIGTERM.
 
 Prints one line, ``hubsim url=http://127.0.0.1:8900 tokens=hubsim-token``,
-then serves. ``--help`` shows the REST API's headers and the admin API;
-``docs/hubsim.md`` documents both in full. Exit codes: 0 after a signal, 1 when the port cannot be bound,
-2 for a bad command line (including a non-loopback ``--host`` without
+then serves REST and the Realtime endpoint (``/realtime/v1/websocket``).
+``--help`` shows the REST API's headers and the admin API; ``docs/hubsim.md``
+documents both in full. Exit codes: 0 after a signal, 1 when the port cannot
+be bound, 2 for a bad command line (including a non-loopback ``--host`` without
 ``--allow-remote``).
 """
 
@@ -20,6 +21,7 @@ from typing import Any, TextIO
 from syncd.hubsim.app import DEFAULT_TOKEN, HubApp
 from syncd.hubsim.clock import Clock, ManualClock, utc_now
 from syncd.hubsim.faults import Faults
+from syncd.hubsim.realtime_faults import REFUSALS, RealtimeFaults
 from syncd.hubsim.rows import Spelling
 from syncd.hubsim.sample import populate
 from syncd.hubsim.server import is_loopback, start_server
@@ -101,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--latency-ms", type=float, default=0.0, help="added latency per request (default: %(default)s)")
     add("--admin", action="store_true", help="serve the /_sim/ admin API (below)")
     add("--manual-clock", action="store_true", help="the clock moves only via POST /_sim/clock")
+    add("--realtime-refuse", type=int, choices=REFUSALS, default=None,
+        help="refuse Realtime websocket upgrades with this status (the doorbell off)")
+    add("--realtime-drop-rate", type=float, default=0.0, help="probability a Realtime event is lost")
+    add("--realtime-delay-ms", type=float, default=0.0, help="delay before each Realtime event is sent")
+    add("--realtime-early-ms", type=float, default=0.0,
+        help="writes become visible to REST this long after their Realtime event")
     return parser
 
 
@@ -115,6 +123,11 @@ def _faults(args: argparse.Namespace) -> Faults:
     faults = Faults(seed=args.seed, retry_after=args.retry_after, latency_ms=args.latency_ms)
     faults.update({"error_rates": rates, **others})
     return faults
+
+
+def _realtime_faults(args: argparse.Namespace) -> RealtimeFaults:
+    return RealtimeFaults(refuse=args.realtime_refuse, drop_rate=args.realtime_drop_rate,
+                          delay_ms=args.realtime_delay_ms, early_ms=args.realtime_early_ms, seed=args.seed)
 
 
 def main(
@@ -132,6 +145,7 @@ def main(
         if not args.allow_remote and not is_loopback(args.host):
             parser.error(f"--host {args.host} is not a loopback address; add --allow-remote to bind it")
         faults = _faults(args)
+        realtime = _realtime_faults(args)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
     except ValueError as exc:
@@ -145,7 +159,8 @@ def main(
     populate(store, spaces=args.spaces, blocks=args.blocks, seed=args.seed, content_size=args.content_size)
     tokens = args.token or [DEFAULT_TOKEN]
     app = HubApp(
-        store, tokens=dict.fromkeys(tokens, "all"), faults=faults, max_rows=args.max_rows, admin=args.admin
+        store, tokens=dict.fromkeys(tokens, "all"), faults=faults, max_rows=args.max_rows, admin=args.admin,
+        realtime=realtime,
     )
     try:
         server, thread = start_server(app, args.host, args.port, allow_remote=args.allow_remote)

@@ -6,7 +6,9 @@ manager yielding a :class:`RunningHub` (``url``, ``token``, the app, its store
 and faults). Only loopback addresses are bound unless ``allow_remote=True``.
 
 While the app's faults say ``down="refuse"`` the server closes its listening
-socket and reopens it (same port) once they no longer do.
+socket and reopens it (same port) once they no longer do. A websocket upgrade
+under ``/realtime/v1/websocket`` is handed to the app's
+:class:`~syncd.hubsim.realtime.RealtimeHub` and keeps its connection.
 
 The request handler is a small WSGI bridge of our own rather than
 :mod:`wsgiref`, for two reasons: keep-alive (HTTP/1.1) makes paging fast, and
@@ -36,6 +38,7 @@ import structlog
 
 from syncd.hubsim.app import DEFAULT_TOKEN, HubApp
 from syncd.hubsim.faults import ConnectionAbort, Faults
+from syncd.hubsim.realtime import REALTIME_PATH
 from syncd.hubsim.store import HubStore, Visibility
 
 __all__ = ["HubServer", "RunningHub", "is_loopback", "running_hub", "start_server"]
@@ -93,6 +96,10 @@ class _Handler(BaseHTTPRequestHandler):
         return environ
 
     def _run(self) -> None:
+        if self.path.startswith(REALTIME_PATH) and self.headers.get("Upgrade", "").lower() == "websocket":
+            self.close_connection = True
+            self.server.app.realtime.serve(self)
+            return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         status = "500 Internal Server Error"

@@ -10,6 +10,11 @@ only becomes visible now, as a late-committing hub transaction would.
 Rows of each resource are kept sorted by ``(updated_at, id)`` and by ``id``
 (integer keys, :mod:`bisect`), so a keyset page costs a binary search plus the
 rows it returns; each row caches its JSON. All methods are thread-safe.
+
+Every write is told to the store's :class:`~syncd.hubsim.changes.ChangeFeed`
+(``changes``), which the Realtime endpoint listens to; while its ``lag`` is
+above zero, writes become visible to reads only that much later (a new row
+still held back cannot be updated yet: ``KeyError``).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from syncd.hubsim.changes import Change, ChangeFeed
 from syncd.hubsim.clock import Clock, utc_now
 from syncd.hubsim.columns import as_uuid, check_row, normalise_changes
 from syncd.hubsim.query import Query
@@ -71,6 +77,7 @@ class HubStore:
         self._lock = threading.RLock()
         self._tables = {resource: _Table() for resource in Resource}
         self._stems: dict[str, set[int]] = {}
+        self.changes = ChangeFeed()
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -84,17 +91,20 @@ class HubStore:
     def get(self, resource: Resource | str, row_id: uuid.UUID | str) -> dict[str, Any] | None:
         """A copy of one row's values, or ``None`` when it does not exist (or was hard-deleted)."""
         with self._lock:
+            self._apply_held()
             record = self._tables[Resource(resource)].rows.get(as_uuid(row_id).int)
             return None if record is None else record.as_dict()
 
     def rows(self, resource: Resource | str) -> list[dict[str, Any]]:
         """Copies of every row of a resource, in ``(updated_at, id)`` order."""
         with self._lock:
+            self._apply_held()
             table = self._tables[Resource(resource)]
             return [table.rows[key[1]].as_dict() for key in table.order]
 
     def count(self, resource: Resource | str) -> int:
         with self._lock:
+            self._apply_held()
             return len(self._tables[Resource(resource)].rows)
 
     def select(self, resource: Resource | str, query: Query, visible: Visibility, cap: int) -> list[bytes]:
@@ -105,6 +115,7 @@ class HubStore:
         if wanted <= 0:
             return out
         with self._lock:
+            self._apply_held()
             table = self._tables[resource]
             keys: list[tuple[int, int]] | list[int]
             if query.order == "updated_at":
@@ -219,7 +230,9 @@ class HubStore:
     def hard_delete(self, resource: Resource | str, row_id: uuid.UUID | str) -> None:
         """Remove a row without a tombstone; ``KeyError`` when it does not exist."""
         with self._lock:
-            self._remove(self._require(Resource(resource), row_id))
+            record = self._require(Resource(resource), row_id)
+            self._remove(record)
+            self.changes.emit(Change(record.resource, "DELETE", {"id": record.id}, self.now()))
 
     def commit_late(
         self, resource: Resource | str, row: Mapping[str, Any], age_seconds: float
@@ -276,6 +289,8 @@ class HubStore:
                 }
                 records.append(Record(Resource.SPACE_BLOCK, values, self.spelling))
             self._insert_many(Resource.SPACE_BLOCK, records)
+            for record in records:
+                self.changes.emit(Change(Resource.SPACE_BLOCK, "INSERT", record.values, now))
             return ids
 
     def load(self, resource: Resource | str, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -301,22 +316,37 @@ class HubStore:
         """
         resource = Resource(resource)
         with self._lock:
+            self._apply_held()
             moment = self.now() if stamp is None else stamp
-            existing = None
+            base = None
             if "id" in changes:
-                existing = self._tables[resource].rows.get(as_uuid(changes["id"]).int)
-            values = self._compose(resource, None if existing is None else existing.values, changes, moment)
+                key = as_uuid(changes["id"]).int
+                held = self.changes.held(lambda r: r.resource is resource and r.id.int == key)
+                existing = self._tables[resource].rows.get(key)
+                base = held.values if held is not None else None if existing is None else existing.values
+            values = self._compose(resource, base, changes, moment)
             record = Record(resource, values, self.spelling)
-            if resource is Resource.SPACE_BLOCK and values["is_latest"]:
-                self._demote_siblings(record, moment)
-            if existing is not None:
-                self._remove(existing)
-            self._insert(record)
+            self.changes.emit(Change(resource, "INSERT" if base is None else "UPDATE", values, moment))
+            if not self.changes.hold(record):
+                self._commit(record)
             return record.as_dict()
+
+    def _commit(self, record: Record) -> None:
+        if record.resource is Resource.SPACE_BLOCK and record.values["is_latest"]:
+            self._demote_siblings(record, record.values["updated_at"])
+        existing = self._tables[record.resource].rows.get(record.id.int)
+        if existing is not None:
+            self._remove(existing)
+        self._insert(record)
+
+    def _apply_held(self) -> None:
+        for record in self.changes.due():
+            self._commit(record)
 
     # -- internals -------------------------------------------------------------------------------
 
     def _require(self, resource: Resource, row_id: uuid.UUID | str) -> Record:
+        self._apply_held()
         record = self._tables[resource].rows.get(as_uuid(row_id).int)
         if record is None:
             raise KeyError(f"no {resource.value} with id {row_id}")

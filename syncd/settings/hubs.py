@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -34,6 +34,7 @@ HUB_KEYS = {
     "retry_attempts",
     "retry_max_seconds",
     "retry_after_cap_seconds",
+    "realtime",
 }
 _INSTANCE_KEYS = {"name", "url", "hub_url", "token_file", "token_env", "password_file", "password_credential"}
 
@@ -73,7 +74,13 @@ def hub_section(
         retry_attempts=r.integer(t, prefix, "retry_attempts", 8, 1, 100),
         retry_max_seconds=r.number(t, prefix, "retry_max_seconds", 300.0, 0.0, 86400.0),
         retry_after_cap_seconds=r.number(t, prefix, "retry_after_cap_seconds", 120.0, 0.0, 3600.0),
+        realtime=_realtime(r, t, prefix),
     )
+
+
+def _realtime(r: TableReader, t: Mapping[str, Any], prefix: str) -> Literal["auto", "off"]:
+    value = r.string(t, prefix, "realtime", "auto", choices=("auto", "off"))
+    return "off" if value == "off" else "auto"
 
 
 def instances_section(

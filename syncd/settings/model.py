@@ -46,6 +46,7 @@ class HubSettings(msgspec.Struct, frozen=True):
     retry_attempts: int = 8
     retry_max_seconds: float = 300.0
     retry_after_cap_seconds: float = 120.0
+    realtime: Literal["auto", "off"] = "auto"  # the Realtime doorbell (``syncd serve`` only)
 
 
 class SyncSettings(msgspec.Struct, frozen=True):
