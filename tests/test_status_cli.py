@@ -37,7 +37,8 @@ def test_unreachable_databases_are_named_with_the_reason_and_the_others_still_sh
     assert f"cannot read sqlite:///{tmp_path}/corrupt.db: file is not a database" in text
     assert "OperationalError" not in text
     # the instance not created yet is shown as such, and status does not create it
-    assert text.endswith(f"new (sqlite:///{tmp_path}/new.db)\n  never synced\n")
+    assert f"new (sqlite:///{tmp_path}/new.db)\n  never synced\n" in text
+    assert text.endswith("\n") and text.splitlines()[-1].startswith("doorbell: unknown (")
     assert not (tmp_path / "new.db").exists()
 
 
