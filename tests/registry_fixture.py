@@ -170,3 +170,13 @@ def _reg(_registry_db: str) -> Iterator[registry.Instance]:
         yield opened
     finally:
         registry.disconnect()
+
+
+@pytest.fixture(name="portable")
+def _portable(_registry_db: str) -> Iterator[registry.Instance]:
+    """The filled instance opened with ``case_rules="portable"``: the same answers on both databases."""
+    opened = registry.connect(_registry_db, case_rules="portable")
+    try:
+        yield opened
+    finally:
+        registry.disconnect()

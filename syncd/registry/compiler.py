@@ -10,8 +10,8 @@ becomes ``NOT EXISTS`` over the related rows instead.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -39,6 +39,7 @@ from syncd.registry.errors import FieldError
 from syncd.registry.lookups import LOOKUPS, TRANSFORMS, apply_lookup, apply_transform
 from syncd.registry.model import Forward, Reverse, registry_named
 from syncd.registry.q import Q
+from syncd.registry.values import prepare, prepare_datetime
 from syncd.store.types import UTCDateTime
 
 if TYPE_CHECKING:
@@ -138,9 +139,12 @@ def _key_value(value: Any) -> Any:
 class Compiler:
     """Builds the FROM clause and conditions for one query on one registry."""
 
-    def __init__(self, registry: type[Record], dialect: str, base: FromClause | None = None) -> None:
+    def __init__(
+        self, registry: type[Record], dialect: str, base: FromClause | None = None, *, like: bool = False,
+    ) -> None:
         self.registry = registry
         self.dialect = dialect
+        self.like = like
         self.base: FromClause = base if base is not None else registry._meta.table
         self._from: FromClause = self.base
         self._aliases: dict[tuple[int, tuple[str, ...]], FromClause] = {}
@@ -212,17 +216,31 @@ class Compiler:
         value = _key_value(value)
         if isinstance(meta.table.c[path.column].type, JSON):
             return _json_compare(expr, path, value, self.dialect)
-        if path.transforms == ("date",) and self.dialect == "sqlite":
-            value = _iso_dates(value)
-        is_datetime = not path.transforms and isinstance(meta.table.c[path.column].type, UTCDateTime)
         clause = apply_lookup(
             expr, path.lookup, value, dialect=self.dialect,
-            is_text=not path.transforms and meta.is_text(path.column), is_datetime=is_datetime,
+            is_text=not path.transforms and meta.is_text(path.column), prep=self._preparer(path),
+            like=self.like,
         )
         if negated and path.lookup != "isnull" and not (path.lookup == "exact" and value is None):
             # as Django does: NOT (x = v) must also keep rows where x is NULL
             clause = and_(clause, expr.is_not(None))
         return clause
+
+    def _preparer(self, path: Path) -> Callable[[Any], Any]:
+        """How a value compared with the path's column (or date part) is checked and converted."""
+        column = path.column
+        if path.transforms == ("date",):
+            as_text = self.dialect == "sqlite"
+
+            def day(value: Any) -> Any:
+                moment = prepare_datetime(value, column)
+                return moment.date().isoformat() if as_text else moment.date()
+
+            return day
+        column_type = None if path.transforms else path.registry._meta.table.c[column].type
+        # a key is checked as the id it refers to, as Django names it in its error
+        named = "id" if column.endswith("_id") else column
+        return lambda value: prepare(column_type, value, named)
 
     def _exists(self, path: Path, reverse_at: int, key: str, value: Any, group: int) -> ColumnElement[bool]:
         outer = self._join(group, path.hops[:reverse_at])
@@ -230,7 +248,7 @@ class Compiler:
         assert isinstance(hop, Reverse)
         target_registry = registry_named(hop.target)
         target = target_registry._meta.table.alias()
-        inner = Compiler(target_registry, self.dialect, base=target)
+        inner = Compiler(target_registry, self.dialect, base=target, like=self.like)
         rest = path.hops[reverse_at + 1:]
         leaf_table = inner._join(0, rest)
         clause = inner._compare(leaf_table, path, value, negated=False)
@@ -255,9 +273,3 @@ def _json_compare(expr: ColumnElement[Any], path: Path, value: Any, dialect: str
     return or_(*matches) if matches else false()
 
 
-def _iso_dates(value: Any) -> Any:
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [v.isoformat() if isinstance(v, date) else v for v in value]
-    return value

@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from syncd.registry.compiler import Compiler
 from syncd.registry.connection import Instance, resolve
 from syncd.registry.errors import FieldError
+from syncd.registry.fields import field_name
 from syncd.registry.lookups import text_order
 from syncd.registry.q import Q
 from syncd.store.types import UTCDateTime
@@ -36,6 +37,24 @@ _EXACT_KEYS = frozenset({"id", "uid", "hash", "id__in", "uid__in", "hash__in"})
 _BRANCH_KEYS = frozenset({"branch", "branch_id"})
 
 
+def checked_expressions(
+    registry: type[Record], expressions: dict[str, Any], *, refuse_words: bool = True,
+) -> dict[str, Any]:
+    """Keyword conditions as LaminDB's ``filter`` takes them: ``version`` names ``version_tag``, and a
+    relation compared with a plain word (``space="x"``) is refused as LaminDB refuses it."""
+    meta = registry._meta
+    mapped: dict[str, Any] = {}
+    for key, value in expressions.items():
+        head, sep, rest = key.partition("__")
+        if meta.versioned and head == "version":
+            key = "version_tag" + sep + rest
+        elif (refuse_words and not sep and isinstance(value, str) and value.strip("-").isalpha()
+              and (key in meta.forward or key in meta.reverse)):
+            raise FieldError(f"Invalid lookup '{value}' for {key}. Did you mean {key}__name?")
+        mapped[key] = value
+    return mapped
+
+
 def _mentions_branch(keys: Sequence[str]) -> bool:
     return any(k in _BRANCH_KEYS or k.startswith(("branch__", "branch_id__")) for k in keys)
 
@@ -43,8 +62,8 @@ def _mentions_branch(keys: Sequence[str]) -> bool:
 class QuerySet(Generic[R]):
     """Records of one registry matching conditions; nothing is read until it is evaluated."""
 
-    __slots__ = ("_basic", "_filters", "_instance", "_limit", "_offset", "_order", "_ranked", "_registry",
-                 "_using")
+    __slots__ = ("_basic", "_distinct", "_filters", "_instance", "_limit", "_offset", "_order", "_ranked",
+                 "_registry", "_using")
 
     def __init__(
         self, registry: type[R], using: str | Instance | None = None, *, basic: bool = False,
@@ -58,6 +77,7 @@ class QuerySet(Generic[R]):
         self._offset = 0
         self._limit: int | None = None
         self._ranked: tuple[int, ...] | None = None
+        self._distinct = False
 
     # ---- building ---------------------------------------------------------------------------------
 
@@ -99,6 +119,8 @@ class QuerySet(Generic[R]):
     def filter(self, *queries: Q, **expressions: Any) -> QuerySet[R]:
         """Records matching every condition: ``Q`` objects and ``field__lookup=value`` keywords."""
         self._check_not_sliced("filter")
+        if not self._basic:
+            expressions = checked_expressions(self._registry, expressions)
         expressions = self._default_branch(queries, expressions)
         if not queries and not expressions:
             return self._clone()
@@ -122,11 +144,17 @@ class QuerySet(Generic[R]):
     def all(self) -> QuerySet[R]:
         return self._clone()
 
-    def order_by(self, *fields: str) -> QuerySet[R]:
-        """Sort by fields, ``-field`` for descending; related paths allowed. NULLs sort first."""
+    def distinct(self) -> QuerySet[R]:
+        """Each record once, however many related rows a filter across a reverse relation matched."""
+        self._check_not_sliced("create distinct fields")
+        return self._clone(distinct=True)
+
+    def order_by(self, *given: Any) -> QuerySet[R]:
+        """Sort by fields (or field objects), ``-field`` for descending; related paths allowed."""
         self._check_not_sliced("reorder")
         from syncd.registry.compiler import parse_path
 
+        fields = [field_name(f, argument="order_by") for f in given]
         for name in fields:
             if not isinstance(name, str) or not name.lstrip("-"):
                 raise FieldError(f"order_by takes field names, not {name!r}")
@@ -170,10 +198,19 @@ class QuerySet(Generic[R]):
     # ---- SQL --------------------------------------------------------------------------------------
 
     def _where(self) -> tuple[Compiler, list[ColumnElement[bool]]]:
-        compiler = Compiler(self._registry, self.instance.dialect)
-        conditions = [compiler.condition(q, group) for group, q in enumerate(self._filters, start=1)]
+        instance = self.instance
+        table = self._registry._meta.table
+        compiler = Compiler(self._registry, instance.dialect, like=instance.like)
+        if self._distinct and self._filters:
+            # the filters (and their joins) go into a subquery of ids: each record comes once
+            inner = Compiler(self._registry, instance.dialect, base=table.alias(), like=instance.like)
+            matched = [inner.condition(q, group) for group, q in enumerate(self._filters, start=1)]
+            ids = select(inner.base.c.id).select_from(inner.from_clause).where(*matched)
+            conditions: list[ColumnElement[bool]] = [table.c.id.in_(ids)]
+        else:
+            conditions = [compiler.condition(q, group) for group, q in enumerate(self._filters, start=1)]
         if self._ranked is not None:
-            conditions.append(self._registry._meta.table.c.id.in_(self._ranked))
+            conditions.append(table.c.id.in_(self._ranked))
         return compiler, conditions
 
     def _compiled(self, *columns: str, raw_datetimes: bool = False) -> tuple[Select[Any], Compiler]:
@@ -184,7 +221,8 @@ class QuerySet(Generic[R]):
             if self._ranked:
                 order.append(case({pk: n for n, pk in enumerate(self._ranked)}, value=meta.table.c.id))
         else:
-            order = self._order_clauses(compiler, self._order or ("id",))
+            # unordered query sets send no ORDER BY, as LaminDB's do: the database's own order
+            order = self._order_clauses(compiler, self._order)
         selected: list[ColumnElement[Any]] = (
             [self._selected(compiler, c, raw_datetimes) for c in columns] if columns
             else [meta.table.c[c] for c in meta.columns])
@@ -208,7 +246,7 @@ class QuerySet(Generic[R]):
         clauses: list[ColumnElement[Any]] = []
         for name in fields:
             expr, path = compiler.column(name.lstrip("-"))
-            if not path.transforms and path.registry._meta.is_text(path.column):
+            if not path.transforms and path.registry._meta.is_text(path.column) and not compiler.like:
                 expr = text_order(expr, compiler.dialect)
             clauses.append(expr.desc().nulls_last() if name.startswith("-") else expr.asc().nulls_first())
         return clauses
@@ -256,7 +294,8 @@ class QuerySet(Generic[R]):
 
     def first(self) -> R | None:
         """The first record (by id unless ordered), or None."""
-        rows = self._window(0, 1)._fetch()
+        ordered = self if self._order or self._ranked is not None else self._clone(order=("id",))
+        rows = ordered._window(0, 1)._fetch()
         return rows[0] if rows else None
 
     def last(self) -> R | None:
@@ -287,11 +326,27 @@ class QuerySet(Generic[R]):
                 f"more than one {self._registry.__name__} matches the query; add conditions or use first()")
         return rows[0]
 
-    def to_list(self, field: str | None = None) -> list[Any]:
-        """The records, or the values of one field (a related path such as ``space__name`` too)."""
+    def to_list(self, field: Any = None) -> list[Any]:
+        """The records, or the values of one field (a related path such as ``space__name`` too).
+
+        Unless the query set is ordered, the values come in the database's order, as LaminDB's do.
+        """
         if field is None:
             return self._fetch()
-        return [row[0] for row in self._values(field)]
+        return [row[0] for row in self._values(field_name(field, argument="to_list"))]
+
+    def values_list(self, *fields: Any, flat: bool = False) -> list[Any]:
+        """Tuples of field values (every field when none is named); ``flat=True``: the values of one field."""
+        names = [field_name(f, argument="values_list") for f in fields] or list(self._registry._meta.columns)
+        if flat and len(names) != 1:
+            raise TypeError("'flat' is not valid when values_list is called with more than one field.")
+        rows = self._values(*names)
+        return [row[0] for row in rows] if flat else rows
+
+    def values(self, *fields: Any) -> list[dict[str, Any]]:
+        """Dictionaries of field values (every field, foreign keys as ``<name>_id``, when none is named)."""
+        names = [field_name(f, argument="values") for f in fields] or list(self._registry._meta.columns)
+        return [dict(zip(names, row, strict=True)) for row in self._values(*names)]
 
     def get(self, idlike: int | str | None = None, **expressions: Any) -> R:
         """One record by id, uid, uid stub or stem, or by expressions; see :func:`syncd.registry.get`."""
