@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from syncd.registry.connection import Instance, connect, disconnect, freshness
 from syncd.registry.errors import (
+    ArgumentTypeError,
     DoesNotExist,
     FieldError,
     HubOwnedError,
@@ -24,6 +25,7 @@ from syncd.registry.errors import (
     InvalidPattern,
     MissingDependencyError,
     MultipleObjectsReturned,
+    NotSupportedError,
     QueryTimeout,
     ReadOnlyRegistryError,
     RegistryError,
@@ -39,6 +41,7 @@ from syncd.registry.registries import Branch, FeatureValue, JsonValue, Space, Sp
 from syncd.registry.staleness import Freshness
 
 __all__ = [
+    "ArgumentTypeError",
     "Branch",
     "DoesNotExist",
     "FeatureValue",
@@ -54,6 +57,7 @@ __all__ = [
     "Lookup",
     "MissingDependencyError",
     "MultipleObjectsReturned",
+    "NotSupportedError",
     "Q",
     "QuerySet",
     "QueryTimeout",

@@ -35,7 +35,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 
-from syncd.registry.errors import FieldError
+from syncd.registry.errors import FieldError, NotSupportedError
 from syncd.registry.lookups import LOOKUPS, TRANSFORMS, apply_lookup, apply_transform
 from syncd.registry.model import Forward, Reverse, registry_named
 from syncd.registry.q import Q
@@ -86,7 +86,7 @@ def parse_path(registry: type[Record], key: str, *, allow_lookup: bool = True) -
             assert relation.target is not None
             hops.append(relation)
             return _finish(registry, key, tuple(hops), registry_named(relation.target), "id", rest,
-                           allow_lookup)
+                           allow_lookup, relation_key=True)
         if relation is not None:
             if relation.target is None:
                 raise FieldError(f"{key!r}: the registry behind '{part}' is not available here; "
@@ -102,7 +102,7 @@ def parse_path(registry: type[Record], key: str, *, allow_lookup: bool = True) -
 
 def _finish(
     root: type[Record], key: str, hops: tuple[Forward | Reverse, ...], registry: type[Record], column: str,
-    rest: list[str], allow_lookup: bool,
+    rest: list[str], allow_lookup: bool, *, relation_key: bool = False,
 ) -> Path:
     is_datetime = isinstance(registry._meta.table.c[column].type, UTCDateTime)
     transforms: list[str] = []
@@ -115,14 +115,26 @@ def _finish(
             valid = ", ".join(LOOKUPS + (TRANSFORMS if is_datetime and not transforms else ()))
             raise FieldError(f"Unsupported lookup '{lookup}' for field '{column}' in {key!r}. "
                              f"Valid lookups: {valid}")
-    if isinstance(registry._meta.table.c[column].type, JSON) and lookup not in ("exact", "in", "isnull"):
-        raise FieldError(f"JSON field '{column}' supports exact, in and isnull lookups, not '{lookup}'")
+    if (relation_key or _is_key(registry, column)) and lookup not in RELATED_LOOKUPS:
+        raise FieldError(f"Related Field got invalid lookup: {lookup}")
+    if isinstance(registry._meta.table.c[column].type, JSON) and lookup not in ("exact", "in", "isnull",
+                                                                               "contains"):
+        raise FieldError(f"JSON field '{column}' supports exact, in, isnull and contains, not '{lookup}'")
     if rest:
         if not allow_lookup:
             raise FieldError(f"{key!r}: '{rest[0]}' is not a field of {registry.__name__}; "
                              f"valid fields: {', '.join(registry._meta.available)}")
         raise FieldError(f"{key!r}: nothing may follow the lookup '{lookup}'")
     return Path(hops, registry, column, tuple(transforms), lookup)
+
+
+# the lookups Django allows on a relation or a foreign key column
+RELATED_LOOKUPS = ("exact", "in", "gt", "gte", "lt", "lte", "isnull")
+
+
+def _is_key(registry: type[Record], column: str) -> bool:
+    """Whether ``column`` is a foreign key column (``space_id``)."""
+    return column.endswith("_id") and column[:-3] in registry._meta.forward
 
 
 def _key_value(value: Any) -> Any:
@@ -261,6 +273,13 @@ def _json_compare(expr: ColumnElement[Any], path: Path, value: Any, dialect: str
     """JSON equality as Django does it: the stored JSON value equals ``value`` encoded as JSON."""
     if path.lookup == "isnull":
         return expr.is_(None) if value else expr.is_not(None)
+    if path.lookup == "contains":
+        # PostgreSQL's JSONB containment, as Django's; Django has no JSON contains on SQLite
+        if dialect == "sqlite":
+            raise NotSupportedError("contains lookup is not supported on this database backend.")
+        contained: ColumnElement[bool] = type_coerce(expr, JSONB).op("@>")(
+            cast(literal(json.dumps(value), String), JSONB))
+        return contained
     values = value if path.lookup == "in" else [value]
     if path.lookup not in ("exact", "in") or not isinstance(values, list | tuple):
         raise FieldError(f"JSON field '{path.column}' supports exact, in and isnull lookups")

@@ -9,7 +9,9 @@
     ├── HubOwnedError            save()/delete() of a row the hub owns (also a PermissionError)
     ├── ReadOnlyRegistryError    save()/delete() on a read-only registry such as FeatureValue
     ├── InvalidArgument          an argument LaminDB rejects too, e.g. ``delete(permanent=False)``
-    │   └── ValidationError      a value the field cannot hold, e.g. ``is_latest="maybe"``
+    │   ├── ValidationError      a value the field cannot hold, e.g. ``is_latest="maybe"``
+    │   └── ArgumentTypeError    a value of a type the lookup cannot take, e.g. ``id__in=3`` (a TypeError)
+    ├── NotSupportedError        a lookup the database cannot run, e.g. JSON ``contains`` on SQLite
     ├── InvalidPattern           a ``regex``/``iregex`` pattern that does not compile (also a ValueError)
     ├── QueryTimeout             a ``regex`` match ran past its deadline (also a TimeoutError)
     ├── StaleDataError           the instance was synced longer ago than the allowed staleness
@@ -22,6 +24,7 @@ from __future__ import annotations
 from syncd.errors import RegistryError
 
 __all__ = [
+    "ArgumentTypeError",
     "DoesNotExist",
     "FieldError",
     "HubOwnedError",
@@ -30,6 +33,7 @@ __all__ = [
     "InvalidPattern",
     "MissingDependencyError",
     "MultipleObjectsReturned",
+    "NotSupportedError",
     "QueryTimeout",
     "ReadOnlyRegistryError",
     "RegistryError",
@@ -84,3 +88,11 @@ class QueryTimeout(RegistryError, TimeoutError):
 
 class StaleDataError(RegistryError):
     """The instance was last brought in step with the hub longer ago than ``max_staleness`` allows."""
+
+
+class ArgumentTypeError(InvalidArgument, TypeError):
+    """A value of a type the lookup cannot take (``id__in=3``, ``created_at__gt=3``), a TypeError."""
+
+
+class NotSupportedError(RegistryError):
+    """A lookup LaminDB's database backend does not offer either (JSON ``contains`` on SQLite)."""

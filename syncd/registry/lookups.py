@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Date, Integer, String, and_, cast, false, func, literal, or_
 from sqlalchemy.sql.elements import ColumnElement
 
-from syncd.registry.errors import FieldError, InvalidArgument
+from syncd.registry.errors import ArgumentTypeError, FieldError, InvalidArgument
 from syncd.registry.likes import like_lookup, regex_lookup
 
 __all__ = [
@@ -171,7 +171,7 @@ def _regex(
 
 def _sequence(value: Any, lookup: str) -> list[Any]:
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise FieldError(f"__{lookup} takes a list of values, not {type(value).__name__}")
+        raise ArgumentTypeError(f"__{lookup} takes a list of values, not {type(value).__name__}")
     return list(value)
 
 
@@ -215,7 +215,7 @@ def _comparison(
     if lookup == "range":
         bounds = _sequence(value, lookup)
         if len(bounds) != 2:
-            raise FieldError("__range takes exactly two values (low, high)")
+            raise InvalidArgument("__range takes exactly two values (low, high)")
         return and_(ordered >= coerce(bounds[0]), ordered <= coerce(bounds[1]))
     if value is None:
         raise InvalidArgument(f"Cannot use None as a query value (__{lookup})")

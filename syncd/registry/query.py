@@ -150,7 +150,11 @@ class QuerySet(Generic[R]):
         return self._clone(distinct=True)
 
     def order_by(self, *given: Any) -> QuerySet[R]:
-        """Sort by fields (or field objects), ``-field`` for descending; related paths allowed."""
+        """Sort by fields (or field objects), ``-field`` for descending; related paths allowed.
+
+        NULLs come where the database puts them (first on SQLite, last on PostgreSQL, in
+        ascending order), as with LaminDB; with ``case_rules="portable"`` first on both.
+        """
         self._check_not_sliced("reorder")
         from syncd.registry.compiler import parse_path
 
@@ -180,12 +184,14 @@ class QuerySet(Generic[R]):
             return rows[0]
         if not isinstance(index, slice):
             raise TypeError(f"query sets are indexed by int or slice, not {type(index).__name__}")
-        if index.step not in (None, 1):
-            raise ValueError("slicing a query set with a step is not supported")
         start, stop = index.start or 0, index.stop
         if start < 0 or (stop is not None and stop < 0):
             raise ValueError("Negative indexing is not supported.")
-        return self._window(start, None if stop is None else max(stop - start, 0))
+        window = self._window(start, None if stop is None else max(stop - start, 0))
+        if index.step not in (None, 1):
+            # as Django: a step evaluates the query set and gives a list
+            return window._fetch()[::index.step]  # type: ignore[return-value]
+        return window
 
     def _window(self, start: int, count: int | None) -> QuerySet[R]:
         offset = self._offset + start
@@ -244,9 +250,15 @@ class QuerySet(Generic[R]):
 
     def _order_clauses(self, compiler: Compiler, fields: Sequence[str]) -> list[ColumnElement[Any]]:
         clauses: list[ColumnElement[Any]] = []
+        portable = self.instance.case_rules == "portable"
         for name in fields:
             expr, path = compiler.column(name.lstrip("-"))
-            if not path.transforms and path.registry._meta.is_text(path.column) and not compiler.like:
+            if not portable:
+                # as LaminDB: the database's collation, and its place for NULLs (first on SQLite,
+                # last on PostgreSQL in ascending order)
+                clauses.append(expr.desc() if name.startswith("-") else expr.asc())
+                continue
+            if not path.transforms and path.registry._meta.is_text(path.column):
                 expr = text_order(expr, compiler.dialect)
             clauses.append(expr.desc().nulls_last() if name.startswith("-") else expr.asc().nulls_first())
         return clauses

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import or_
 
-from syncd.registry.errors import FieldError
+from syncd.registry.errors import FieldError, InvalidArgument
 from syncd.registry.fields import field_names
 from syncd.registry.lookups import apply_lookup
 from syncd.registry.ranking import contains, field_text, rank_terms
@@ -75,7 +75,7 @@ def search(
     qs: QuerySet[R], string: str, *, field: Any, limit: int | None, case_sensitive: bool,
 ) -> QuerySet[R]:
     if string is None:
-        raise FieldError("Cannot search for None value! Please pass a valid string.")
+        raise InvalidArgument("Cannot search for None value! Please pass a valid string.")
     meta = qs.model._meta
     fields = list(meta.text_fields) if field is None else field_names(field)
     for name in fields:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Boolean, Integer, String, Text
 from sqlalchemy.types import TypeEngine
 
-from syncd.registry.errors import InvalidArgument, ValidationError
+from syncd.registry.errors import ArgumentTypeError, InvalidArgument, ValidationError
 from syncd.store.types import UTCDateTime
 
 __all__ = ["prepare", "prepare_datetime"]
@@ -55,7 +55,7 @@ def prepare_datetime(value: Any, field: str) -> datetime:
     if isinstance(value, date) and not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day, tzinfo=UTC)
     if not isinstance(value, datetime):
-        raise InvalidArgument(f"{field} compares with datetimes, not {type(value).__name__}")
+        raise ArgumentTypeError(f"{field} compares with datetimes, not {type(value).__name__}")
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
