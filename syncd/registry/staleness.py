@@ -43,7 +43,7 @@ def read_freshness(conn: Connection, *, has_bookkeeping: bool, hub: str | None) 
         return Freshness(None, None, hub)
     try:
         wanted = select(meta.c.key, meta.c.value).where(meta.c.key.in_(_KEYS))
-        rows = dict(conn.execute(wanted).tuples().all())
+        rows = {str(key): str(value) for key, value in conn.execute(wanted)}
     except DBAPIError:
         # the table may be there but unreadable in a half-migrated database: nothing is known
         return Freshness(None, None, hub)
