@@ -31,10 +31,12 @@ from typing import Any
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
-# the operations, written once; {uid} and {stem} are filled in from the data
+# the operations, written once; {uid}, {stem} and {name} are filled in from the data
 OPERATIONS: list[tuple[str, str]] = [
     ("get by uid", "Space.get('{uid}')"),
     ("get block by stem", "SpaceBlock.get('{stem}')"),
+    ("get by name", "Space.get(name='{name}')"),
+    ("icontains count()", "Space.filter(name__icontains='lab 12').count()"),
     ("filter().to_dataframe()", "Space.filter(name__startswith='Lab 1').to_dataframe(limit=None)"),
     ("blocks filter().to_dataframe()", "SpaceBlock.filter(kind='readme', space__name__startswith='Lab 2')"
                                        ".to_dataframe(limit=None)"),
@@ -210,8 +212,10 @@ def main() -> None:
             print(f"instance: {args.spaces} spaces, {args.blocks} blocks, {kind} ({took:.1f} s to make); "
                   f"best of {args.repeat}")
             rng = random.Random(11)
-            operations = [(label, code.format(uid=rng.choice(uids), stem=rng.choice(stems)))
-                          for label, code in OPERATIONS]
+            # spaces whose number is not a multiple of 3 are named "Lab <number>"
+            named = rng.choice([n for n in range(2, args.spaces + 2) if n % 3])
+            fill = {"uid": rng.choice(uids), "stem": rng.choice(stems), "name": f"Lab {named}"}
+            operations = [(label, code.format(**fill)) for label, code in OPERATIONS]
             ours = _syncd_side(url, operations, args.repeat)
             done = subprocess.run([python, "-c", _LAMINDB_SIDE, json.dumps(operations), str(args.repeat)],
                                   env=env, cwd=root, capture_output=True, text=True, check=True, timeout=3600)

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Integer, Select, and_, bindparam, cast, select
+from sqlalchemy import Integer, Select, and_, bindparam, cast, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from syncd.registry.errors import FieldError, InvalidArgument, ValidationError
 from syncd.registry.likes import like_escape
 from syncd.registry.query import checked_expressions
+from syncd.registry.uidranges import case_ranges
 
 if TYPE_CHECKING:
     from syncd.registry.query import QuerySet
@@ -110,30 +111,37 @@ def _direct_allowed(qs: QuerySet[R], idlike: str) -> bool:
     return last < 0x10FFFF and not 0xD7FF <= last <= 0xDFFF
 
 
-_statements: dict[tuple[str, str, bool, bool], Select[Any]] = {}
+_statements: dict[tuple[str, str, bool, bool, int], Select[Any]] = {}
 
 
-def _statement(registry: type[Record], dialect: str, versioned: bool, like: bool) -> Select[Any]:
-    key = (registry.__name__, dialect, versioned, like)
+def _statement(registry: type[Record], dialect: str, versioned: bool, like: bool, ranges: int) -> Select[Any]:
+    key = (registry.__name__, dialect, versioned, like, ranges)
     if key not in _statements:
-        _statements[key] = _build_statement(registry, dialect, versioned, like)
+        _statements[key] = _build_statement(registry, dialect, versioned, like, ranges)
     return _statements[key]
 
 
-def _build_statement(registry: type[Record], dialect: str, versioned: bool, like: bool) -> Select[Any]:
+def _build_statement(
+    registry: type[Record], dialect: str, versioned: bool, like: bool, ranges: int,
+) -> Select[Any]:
     table = registry._meta.table
     uid = table.c.uid
     if dialect == "postgresql" or like:
         # on SQLite LIKE ignores ASCII case: LaminDB finds uid "qq00..." by "QQ00" there
         condition: ColumnElement[bool] = uid.like(bindparam("pattern"), escape="\\")
+        if ranges:
+            # the same rows through the uid index: the ranges of the prefix's case variants
+            spans = [and_(uid >= bindparam(f"low{n}"), uid < bindparam(f"high{n}")) for n in range(ranges)]
+            condition = and_(or_(*spans), condition)
     else:
         condition = and_(uid >= bindparam("low"), uid < bindparam("high"))
     if versioned:
         flag = cast(table.c.is_latest, Integer) if dialect == "sqlite" else table.c.is_latest
         condition = and_(condition, flag == bindparam("latest"))
     columns = [table.c[c] for c in registry._meta.columns]
-    # unordered, as LaminDB's uid look-up: the first of the database's order wins
-    return select(*columns).where(condition).limit(2)
+    stmt = select(*columns).where(condition).limit(2)
+    # LaminDB's LIKE scans the table in id order, so its first two matches are the lowest ids
+    return stmt.order_by(table.c.id) if ranges else stmt
 
 
 def _direct(qs: QuerySet[R], idlike: str, message: str) -> R:
@@ -145,14 +153,17 @@ def _direct(qs: QuerySet[R], idlike: str, message: str) -> R:
         "low": idlike, "high": idlike[:-1] + chr(ord(idlike[-1]) + 1),
     }
     stem = meta.versioned and len(idlike) <= meta.stem_length
+    ranges = case_ranges(idlike) if instance.like else None
+    for n, (low, high) in enumerate(ranges or []):
+        params[f"low{n}"], params[f"high{n}"] = low, high
+    statement = _statement(registry, instance.dialect, stem, instance.like, len(ranges or []))
     with instance.read() as conn:
         if stem:
-            statement = _statement(registry, instance.dialect, True, instance.like)
             rows = conn.execute(statement, {**params, "latest": 1}).all()
             if not rows:
                 rows = conn.execute(statement, {**params, "latest": 0}).all()
         else:
-            rows = conn.execute(_statement(registry, instance.dialect, False, instance.like), params).all()
+            rows = conn.execute(statement, params).all()
     if not rows:
         raise registry.DoesNotExist(message)
     if len(rows) > 1 and not stem:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
-from sqlalchemy import Select, String, case, func, select, type_coerce
+from sqlalchemy import Select, String, case, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
 from syncd.registry.compiler import Compiler
@@ -290,14 +290,9 @@ class QuerySet(Generic[R]):
 
     def count(self) -> int:
         """The number of matching records (one per matching related row when joined)."""
-        if self._limit is None and not self._offset:
-            compiler, conditions = self._where()
-            counted = select(func.count()).select_from(compiler.from_clause).where(*conditions)
-        else:
-            stmt, _ = self._compiled("id")
-            counted = select(func.count()).select_from(stmt.order_by(None).subquery())
-        with self.instance.read() as conn:
-            return int(conn.execute(counted).scalar_one())
+        from syncd.registry.counting import count
+
+        return count(self)
 
     def exists(self) -> bool:
         stmt, _ = self._compiled("id")

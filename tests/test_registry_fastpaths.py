@@ -1,0 +1,62 @@
+"""The SQLite fast paths give LaminDB's answers: uid prefixes through the uid index, counts from a column index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from registry_fixture import _reg, _registry_db  # noqa: F401 - the "reg" fixture
+from sqlalchemy import event
+
+from syncd.registry import Instance, Q, Space, SpaceBlock
+from syncd.registry.uidranges import MAX_LETTERS, case_ranges
+
+
+def test_case_ranges_cover_every_ascii_case_variant() -> None:
+    assert sorted(case_ranges("Q0") or []) == [("Q0", "Q1"), ("q0", "q1")]
+    assert case_ranges("12") == [("12", "13")]
+    assert case_ranges("") is None
+    assert case_ranges("ab\U0010ffff") is None  # no successor for the last character
+    # only the leading part with MAX_LETTERS letters is varied; LIKE checks the rest
+    many = case_ranges("abcdefgh") or []
+    assert len(many) == 2 ** MAX_LETTERS
+    assert all(len(low) == MAX_LETTERS for low, _ in many)
+
+
+@pytest.fixture
+def statements(reg: Instance) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def remember(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(reg._reader, "before_cursor_execute", remember)
+    try:
+        yield seen
+    finally:
+        event.remove(reg._reader, "before_cursor_execute", remember)
+
+
+def test_uid_prefixes_match_as_like_does(reg: Instance, statements: list[str]) -> None:
+    if reg.like:
+        with pytest.raises(Space.MultipleObjectsReturned):
+            Space.get("qQ00")  # QQ00aaaaaaaa and qq00cccccccc
+        assert Space.get("qq00c").id == 4
+        assert SpaceBlock.get("BLKSTEMA00000001").id == 3  # the latest of the stem, ignoring ASCII case
+        with pytest.raises(SpaceBlock.MultipleObjectsReturned):
+            SpaceBlock.get("blkstema000000010000")  # block 1's uid, and block 8's in lower case
+        assert any("lamindb_space.uid >= ?" in s for s in statements)
+    else:
+        with pytest.raises(Space.DoesNotExist):
+            Space.get("qQ00")
+
+
+def test_a_count_on_one_indexed_text_column_reads_the_index(reg: Instance, statements: list[str]) -> None:
+    assert Space.filter(name__icontains="lab").count() == len(list(Space.filter(name__icontains="lab")))
+    assert Space.filter(Q(name__contains="Lab") | Q(name="Ops")).count() == (7 if reg.like else 6)
+    hinted = [s for s in statements if "INDEXED BY" in s]
+    assert len(hinted) == (2 if reg.like else 0)
+    # conditions on other columns, or on a column without its own index, count as before
+    both = Space.filter(description__icontains="lab", name__icontains="a")
+    assert both.count() == len(list(both)) == 4
+    assert len([s for s in statements if "INDEXED BY" in s]) == len(hinted)
