@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, date, datetime
 from typing import Any
 
-from registry_compat_queries import generated
+from registry_compat_queries import EXTREME, generated
 
 # (id, expression); names: Space, SpaceBlock, User, FeatureValue, Q
 BATTERY: list[tuple[str, str]] = [
@@ -289,12 +289,12 @@ def normalize(value: Any) -> Any:
     return repr(value)
 
 
-def run(namespace: dict[str, Any]) -> dict[str, Any]:
-    """Evaluate every battery entry; exceptions become ``{"error": category}``."""
+def run(namespace: dict[str, Any], entries: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """Evaluate battery entries (default: :data:`BATTERY`); exceptions become ``{"error": category}``."""
     results: dict[str, Any] = {}
     scope = {**namespace, "datetime": datetime, "date": date, "UTC": UTC}
     only = os.environ.get("BATTERY_ONLY")
-    for key, expression in BATTERY:
+    for key, expression in BATTERY if entries is None else entries:
         if only and not key.startswith(only):
             continue
         try:
@@ -312,5 +312,5 @@ def _lamindb_namespace() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    outcome = run(_lamindb_namespace())
+    outcome = run(_lamindb_namespace(), EXTREME if os.environ.get("BATTERY_SET") == "extreme" else None)
     sys.stdout.write("\n@@RESULTS@@" + json.dumps(outcome) + "\n")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from itertools import product
 
-__all__ = ["EXTRA", "generated"]
+__all__ = ["EXTRA", "EXTREME", "generated"]
 
 TEXT_LOOKUPS = ("exact", "iexact", "contains", "icontains", "startswith", "istartswith", "endswith",
                 "iendswith", "regex", "iregex", "gt", "lte")
@@ -259,6 +259,21 @@ EXTRA: list[tuple[str, str]] = [
     ("err_negative_slice", "Space.filter()[-2:]"),
     ("err_date_transform_on_text", "Space.filter(name__year=2025)"),
     ("err_delete_trash_space", "Space.get(2).delete(permanent=False)"),
+]
+
+
+# run on the fixture plus two spaces created in years 9999 and 1 (registry_fixture.EXTREME_SPACES)
+EXTREME: list[tuple[str, str]] = [
+    ("extreme_df", "Space.to_dataframe(limit=None)"),
+    ("extreme_df_ordered", "Space.filter(id__gte=50).order_by('id').to_dataframe()"),
+    ("extreme_df_in_range", "Space.filter(id__lt=50).to_dataframe(limit=None)"),
+    ("extreme_df_include", "Space.to_dataframe(include='created_by__handle', limit=None)"),
+    ("extreme_values", "[s.created_at for s in Space.filter(id__gte=50).order_by('id')]"),
+    ("extreme_year", "Space.filter(created_at__year=9999)"),
+    ("extreme_gt", "Space.filter(created_at__gt=datetime(9000, 1, 1, tzinfo=UTC))"),
+    ("extreme_lt", "Space.filter(created_at__lt=date(2, 1, 1))"),
+    ("extreme_order", "Space.filter().order_by('-created_at')[:3]"),
+    ("extreme_search", "Space.search('far').to_dataframe()"),
 ]
 
 

@@ -27,7 +27,8 @@ from typing import Any
 
 import pytest
 import registry_compat_battery as battery
-from registry_fixture import fill
+from registry_compat_queries import EXTREME
+from registry_fixture import add_extreme_spaces, fill, remove_extreme_spaces
 from sqlalchemy import create_engine
 
 from syncd import registry
@@ -112,7 +113,7 @@ def lamindb_instance(
 def _lamindb_results(python: str, env: dict[str, str], cwd: Path) -> dict[str, Any]:
     script = Path(battery.__file__)
     done = subprocess.run([python, str(script)], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=300, check=False)
+                          timeout=600, check=False)
     assert "@@RESULTS@@" in done.stdout, f"LaminDB battery failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
     results: dict[str, Any] = json.loads(done.stdout.split("@@RESULTS@@", 1)[1])
     return results
@@ -144,3 +145,30 @@ def test_battery_matches_lamindb_except_listed_deviations(
     # the battery must really exercise both sides: most entries are records, frames or errors, not None
     assert sum(1 for k in keys if theirs[k] not in (None, [], {})) > len(keys) * 0.6
     assert len(keys) >= 1000
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_spaces_created_in_years_9999_and_1_read_as_lamindb_reads_them(
+    lamindb_instance: tuple[str, str, str, dict[str, str]], tmp_path: Path,
+) -> None:
+    dialect, python, url, env = lamindb_instance
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        add_extreme_spaces(conn)
+    try:
+        theirs = _lamindb_results(python, {**env, "BATTERY_SET": "extreme"}, tmp_path)
+        registry.connect(url)
+        try:
+            ours = battery.run({"Space": Space, "SpaceBlock": SpaceBlock, "User": User,
+                                "FeatureValue": FeatureValue, "Q": Q}, EXTREME)
+        finally:
+            registry.disconnect()
+    finally:
+        with engine.begin() as conn:
+            remove_extreme_spaces(conn)
+        engine.dispose()
+    differing = {k: {"lamindb": theirs[k], "syncd": ours[k]} for k, _ in EXTREME if ours[k] != theirs[k]}
+    assert not differing, json.dumps(differing, indent=1, ensure_ascii=False)[:6000]
+    # the frames really hold the extreme rows, in an object column
+    assert theirs["extreme_df"]["dtypes"][3] == "object"
+    assert "9999-12-31T23:59:59.999999+00:00" in json.dumps(theirs["extreme_df"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -35,7 +36,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 
-from syncd.registry.errors import FieldError, NotSupportedError
+from syncd.registry.errors import FieldError, InvalidArgument, NotSupportedError
 from syncd.registry.lookups import LOOKUPS, TRANSFORMS, apply_lookup, apply_transform
 from syncd.registry.model import Forward, Reverse, registry_named
 from syncd.registry.q import Q
@@ -153,10 +154,12 @@ class Compiler:
 
     def __init__(
         self, registry: type[Record], dialect: str, base: FromClause | None = None, *, like: bool = False,
+        portable: bool = False,
     ) -> None:
         self.registry = registry
         self.dialect = dialect
         self.like = like
+        self.portable = portable
         self.base: FromClause = base if base is not None else registry._meta.table
         self._from: FromClause = self.base
         self._aliases: dict[tuple[int, tuple[str, ...]], FromClause] = {}
@@ -228,10 +231,17 @@ class Compiler:
         value = _key_value(value)
         if isinstance(meta.table.c[path.column].type, JSON):
             return _json_compare(expr, path, value, self.dialect)
+        if path.transforms == ("year",) and path.lookup in _YEAR_BOUNDS and value is not None:
+            # as Django: a year compares the datetime with the year's first or last instant, which
+            # also finds 9999-12-31 23:59:59.999999 (SQLite's strftime rounds it into year 10000)
+            column = table.c[path.column]
+            year = prepare(None, value, path.column)
+            clause = _year_bound(column, path.lookup, year)
+            return and_(clause, column.is_not(None)) if negated else clause
         clause = apply_lookup(
             expr, path.lookup, value, dialect=self.dialect,
             is_text=not path.transforms and meta.is_text(path.column), prep=self._preparer(path),
-            like=self.like,
+            like=self.like, code_points=self.portable,
         )
         if negated and path.lookup != "isnull" and not (path.lookup == "exact" and value is None):
             # as Django does: NOT (x = v) must also keep rows where x is NULL
@@ -260,13 +270,27 @@ class Compiler:
         assert isinstance(hop, Reverse)
         target_registry = registry_named(hop.target)
         target = target_registry._meta.table.alias()
-        inner = Compiler(target_registry, self.dialect, base=target, like=self.like)
+        inner = Compiler(target_registry, self.dialect, base=target, like=self.like, portable=self.portable)
         rest = path.hops[reverse_at + 1:]
         leaf_table = inner._join(0, rest)
         clause = inner._compare(leaf_table, path, value, negated=False)
         subquery = select(target.c.id).select_from(inner.from_clause).where(
             target.c[hop.column] == outer.c.id, clause)
         return exists(subquery)
+
+
+_YEAR_BOUNDS = ("exact", "gt", "gte", "lt", "lte")
+
+
+def _year_bound(column: ColumnElement[Any], lookup: str, year: int) -> ColumnElement[bool]:
+    try:
+        first = datetime(year, 1, 1, tzinfo=UTC)
+        last = datetime(year, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    except ValueError:
+        raise InvalidArgument(f"year {year} is out of range") from None
+    if lookup == "exact":
+        return and_(column >= first, column <= last)
+    return {"gt": column > last, "gte": column >= first, "lt": column < first, "lte": column <= last}[lookup]
 
 
 def _json_compare(expr: ColumnElement[Any], path: Path, value: Any, dialect: str) -> ColumnElement[bool]:

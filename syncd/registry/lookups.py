@@ -6,8 +6,9 @@ on SQLite, what LaminDB does there) runs text lookups as SQLite's ``LIKE``
 unless the lookup starts with ``i``, and case-insensitive lookups fold Unicode:
 what LaminDB does on PostgreSQL, and the database-independent rules an
 instance opened with ``case_rules="portable"`` uses on SQLite too.
-``ordered_c=True`` (portable rules on PostgreSQL) compares and orders text in
-code-point order (``COLLATE "C"``) as SQLite does.
+``code_points=True`` (portable rules) compares text in code-point order
+(``COLLATE "C"`` on PostgreSQL) as SQLite does; otherwise PostgreSQL compares
+in the database's collation, as LaminDB does there.
 """
 
 from __future__ import annotations
@@ -181,7 +182,7 @@ def _unchanged(value: Any) -> Any:
 
 def apply_lookup(
     expr: ColumnElement[Any], lookup: str, value: Any, *, dialect: str, is_text: bool,
-    prep: Callable[[Any], Any] = _unchanged, like: bool = False,
+    prep: Callable[[Any], Any] = _unchanged, like: bool = False, code_points: bool = True,
 ) -> ColumnElement[bool]:
     """The SQL condition ``expr <lookup> value``; ``like``: SQLite's LIKE rules, as LaminDB matches there."""
     if lookup == "isnull":
@@ -199,7 +200,7 @@ def apply_lookup(
         if like:
             return like_lookup(expr, lookup, str(value))
         return _folded(_as_text(expr, is_text), "exact", str(value).lower(), dialect)
-    return _comparison(expr, lookup, value, dialect=dialect, is_text=is_text, coerce=prep)
+    return _comparison(expr, lookup, value, dialect=dialect, is_text=is_text and code_points, coerce=prep)
 
 
 def _comparison(

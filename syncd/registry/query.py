@@ -206,10 +206,12 @@ class QuerySet(Generic[R]):
     def _where(self) -> tuple[Compiler, list[ColumnElement[bool]]]:
         instance = self.instance
         table = self._registry._meta.table
-        compiler = Compiler(self._registry, instance.dialect, like=instance.like)
+        portable = instance.case_rules == "portable"
+        compiler = Compiler(self._registry, instance.dialect, like=instance.like, portable=portable)
         if self._distinct and self._filters:
             # the filters (and their joins) go into a subquery of ids: each record comes once
-            inner = Compiler(self._registry, instance.dialect, base=table.alias(), like=instance.like)
+            inner = Compiler(self._registry, instance.dialect, base=table.alias(), like=instance.like,
+                             portable=portable)
             matched = [inner.condition(q, group) for group, q in enumerate(self._filters, start=1)]
             ids = select(inner.base.c.id).select_from(inner.from_clause).where(*matched)
             conditions: list[ColumnElement[bool]] = [table.c.id.in_(ids)]
