@@ -40,7 +40,6 @@ pytestmark = [pytest.mark.lamindb, pytest.mark.slow]
 FIELD_OBJECTS = ("LaminDB 2.12.1 raises for a field object here (it accepts them only in lookup and search); "
                  "syncd accepts them everywhere a field name goes, as issue 17 asks")
 DEVIATIONS: dict[str, str] = {
-    "repr_block": "SpaceBlock's repr shows *_id keys instead of embedding four related records",
     **dict.fromkeys(["field_order_by", "field_to_list", "field_values_list", "field_include"], FIELD_OBJECTS),
     "get_float": "LaminDB fails an internal assertion (AssertionError); syncd raises InvalidArgument naming the type",
     "lookup_unknown_field": "LaminDB returns an empty lookup for an unknown field; syncd raises FieldError "

@@ -97,8 +97,14 @@ class Meta:
 
     @property
     def repr_fields(self) -> tuple[str, ...]:
-        names = [f for f in self.fields if f not in self.forward and f not in ("id", "updated_at")]
-        names += [self.forward[f].column for f in self.fields if f in self.forward]
+        """The fields ``repr`` shows; a relation named without ``_id`` shows the related record."""
+        if self.versioned:
+            # LaminDB 2.12 does not recognise the versioned registry's keys as foreign keys: its repr
+            # keeps them in field order and shows the related records themselves
+            names = [f for f in self.fields if f not in ("id", "updated_at")]
+        else:
+            names = [f for f in self.fields if f not in self.forward and f not in ("id", "updated_at")]
+            names += [self.forward[f].column for f in self.fields if f in self.forward]
         for moved in _MOVED_LAST_IN_REPR:
             if moved in names:
                 names.append(names.pop(names.index(moved)))

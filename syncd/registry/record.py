@@ -77,6 +77,8 @@ class _ReverseAccess:
 
 
 def _format(value: Any) -> str:
+    if isinstance(value, Record):
+        return repr(value)
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S %Z")
     if isinstance(value, str):
@@ -235,5 +237,8 @@ class Record:
         return hash((type(self).__name__, self.id))
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={_format(self.__dict__.get(name))}" for name in self._meta.repr_fields)
+        forward = self._meta.forward
+        shown = ", ".join(
+            f"{name}={_format(getattr(self, name) if name in forward else self.__dict__.get(name))}"
+            for name in self._meta.repr_fields)
         return f"{type(self).__name__}({shown})"
