@@ -67,6 +67,21 @@ def _unknown_field(registry: type[Record], name: str) -> FieldError:
 
 def parse_path(registry: type[Record], key: str, *, allow_lookup: bool = True) -> Path:
     """Resolve ``a__b__c__lookup`` against the registries; :class:`FieldError` names what is wrong."""
+    cache_key = (registry.__name__, key, allow_lookup)
+    found = _parsed.get(cache_key)
+    if found is None:
+        found = _parse(registry, key, allow_lookup)
+        if len(_parsed) < _PARSED_LIMIT:
+            _parsed[cache_key] = found
+    return found
+
+
+# paths are parsed once: a query names the same few paths again and again
+_PARSED_LIMIT = 4096
+_parsed: dict[tuple[str, str, bool], Path] = {}
+
+
+def _parse(registry: type[Record], key: str, allow_lookup: bool) -> Path:
     parts = key.split("__")
     if not all(parts):
         raise FieldError(f"malformed field path {key!r}")

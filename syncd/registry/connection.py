@@ -166,11 +166,21 @@ class Instance:
         """A read-only connection, checked for staleness when ``max_staleness`` is set."""
         if self.max_staleness is not None:
             check_staleness(self.freshness(), self.max_staleness, self._now(), self.display_url)
-        with self._reader_connection() as conn, patterns.deadline(self.regex_timeout, self._clock):
-            try:
-                yield conn
-            except DBAPIError as exc:
-                raise self._read_error(exc) from None
+        try:
+            conn = self._reader.connect()
+        except DBAPIError as exc:
+            raise InstanceError(f"cannot connect to {self.display_url}: {_reason(exc)}") from None
+        bounded = self.dialect == "sqlite"  # only SQLite runs regular expressions here
+        if bounded:
+            patterns.start(self.regex_timeout, self._clock)
+        try:
+            yield conn
+        except DBAPIError as exc:
+            raise self._read_error(exc) from None
+        finally:
+            if bounded:
+                patterns.stop()
+            conn.close()
 
     def _read_error(self, exc: DBAPIError) -> Exception:
         """The registry error a failed read stands for, or the driver's error when it is none of them."""

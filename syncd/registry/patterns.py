@@ -22,7 +22,7 @@ import regex
 
 from syncd.registry.errors import InvalidPattern, QueryTimeout, RegistryError
 
-__all__ = ["deadline", "failure", "regexp"]
+__all__ = ["deadline", "failure", "regexp", "start", "stop"]
 
 _local = threading.local()
 
@@ -36,14 +36,24 @@ def _compiled(pattern: str) -> regex.Pattern[str]:
     return regex.compile(pattern, flags=regex.VERSION0)
 
 
+def start(seconds: float, clock: Callable[[], float]) -> None:
+    """From now on regex matching in this thread must end within ``seconds`` (by ``clock``)."""
+    _local.deadline, _local.clock, _local.limit, _local.failure = clock() + seconds, clock, seconds, None
+
+
+def stop() -> None:
+    """Regex matching in this thread is no longer bounded."""
+    _local.deadline = None
+
+
 @contextmanager
 def deadline(seconds: float, clock: Callable[[], float]) -> Iterator[None]:
     """Regex matching in this thread must end within ``seconds`` (by ``clock``) until the block ends."""
-    _local.deadline, _local.clock, _local.limit, _local.failure = clock() + seconds, clock, seconds, None
+    start(seconds, clock)
     try:
         yield
     finally:
-        _local.deadline = None
+        stop()
 
 
 def failure() -> RegistryError | None:

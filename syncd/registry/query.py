@@ -84,7 +84,9 @@ class QuerySet(Generic[R]):
     def _clone(self, **changes: Any) -> QuerySet[R]:
         new: QuerySet[R] = QuerySet.__new__(QuerySet)
         for slot in QuerySet.__slots__:
-            setattr(new, slot, changes.get(slot.lstrip("_"), getattr(self, slot)))
+            setattr(new, slot, getattr(self, slot))
+        for name, value in changes.items():
+            setattr(new, "_" + name, value)
         return new
 
     @property
@@ -231,10 +233,9 @@ class QuerySet(Generic[R]):
         else:
             # unordered query sets send no ORDER BY, as LaminDB's do: the database's own order
             order = self._order_clauses(compiler, self._order)
-        selected: list[ColumnElement[Any]] = (
-            [self._selected(compiler, c, raw_datetimes) for c in columns] if columns
-            else [meta.table.c[c] for c in meta.columns])
-        stmt = select(*selected).select_from(compiler.from_clause).where(*conditions).order_by(*order)
+        base = (select(*(self._selected(compiler, c, raw_datetimes) for c in columns)) if columns
+                else meta.select_all)
+        stmt = base.select_from(compiler.from_clause).where(*conditions).order_by(*order)
         if self._limit is not None:
             stmt = stmt.limit(self._limit)
         if self._offset:
