@@ -8,7 +8,7 @@ import pytest
 from registry_fixture import _reg, _registry_db  # noqa: F401 - the "reg" fixture
 from sqlalchemy import event
 
-from syncd.registry import Instance, Q, Space, SpaceBlock
+from syncd.registry import FieldError, Instance, Q, Space, SpaceBlock
 from syncd.registry.uidranges import MAX_LETTERS, case_ranges
 
 
@@ -60,3 +60,32 @@ def test_a_count_on_one_indexed_text_column_reads_the_index(reg: Instance, state
     both = Space.filter(description__icontains="lab", name__icontains="a")
     assert both.count() == len(list(both)) == 4
     assert len([s for s in statements if "INDEXED BY" in s]) == len(hinted)
+
+
+def test_a_count_with_the_default_branch_filter_reads_through_the_other_conditions(
+    reg: Instance, statements: list[str],
+) -> None:
+    comments = SpaceBlock.filter(kind="comment")
+    assert comments.count() == len(list(comments)) == 5
+    counts = [s for s in statements if s.startswith("SELECT count(*)")]
+    assert len(counts) == 1
+    assert ("branch_id + " in counts[0]) == reg.like
+    assert not any("branch_id + " in s for s in statements if not s.startswith("SELECT count(*)"))
+    # alone, the branch filter is counted as written
+    assert SpaceBlock.filter().count() == 9
+    assert "branch_id + " not in statements[-1]
+
+
+def test_get_by_plain_fields_answers_as_the_general_path(reg: Instance, statements: list[str]) -> None:
+    assert Space.get(name="Lab A").id == 2
+    assert Space.get(name="Lab A", uid="QQ00aaaaaaaa").id == 2
+    assert Space.get(created_by_id="3", description="Mass spec; lab. core").id == 9
+    with pytest.raises(Space.DoesNotExist, match="Space matching query does not exist"):
+        Space.get(name="nope")
+    with pytest.raises(Space.MultipleObjectsReturned):
+        Space.get(created_by_id=2)
+    with pytest.raises(FieldError, match="Invalid lookup 'abc' for created_by_id"):
+        Space.get(created_by_id="abc")
+    # one prepared statement per set of fields, without the general query set machinery's ORDER BY
+    prepared = [s for s in statements if "WHERE lamindb_space.name = " in s and "uid" not in s.split("WHERE")[1]]
+    assert prepared and all("ORDER BY" not in s for s in prepared)

@@ -169,12 +169,14 @@ class Compiler:
 
     def __init__(
         self, registry: type[Record], dialect: str, base: FromClause | None = None, *, like: bool = False,
-        portable: bool = False,
+        portable: bool = False, unindexed_branch: bool = False,
     ) -> None:
         self.registry = registry
         self.dialect = dialect
         self.like = like
         self.portable = portable
+        # the branch filter keeps nearly every row: read through another condition's index instead
+        self.unindexed_branch = unindexed_branch
         self.base: FromClause = base if base is not None else registry._meta.table
         self._from: FromClause = self.base
         self._aliases: dict[tuple[int, tuple[str, ...]], FromClause] = {}
@@ -243,6 +245,8 @@ class Compiler:
             expr = cast(expr, Integer)
         for name in path.transforms:
             expr = apply_transform(expr, name, self.dialect)
+        if self.unindexed_branch and path.column == "branch_id" and not path.hops and path.lookup == "in":
+            expr = expr + 0  # SQLite uses no index for an expression
         value = _key_value(value)
         if isinstance(meta.table.c[path.column].type, JSON):
             return _json_compare(expr, path, value, self.dialect)

@@ -1,4 +1,5 @@
-"""``count()``, and on SQLite a count over one indexed text column read from that column's index.
+"""``count()``; on SQLite a count over one indexed text column reads that column's index, and the
+default branch filter does not steer the count to the (unselective) branch index.
 
 SQLite answers ``SELECT count(*) FROM t WHERE name LIKE '%x%'`` by scanning the
 table, although the index on ``name`` holds every value the condition reads
@@ -34,13 +35,25 @@ def count(qs: QuerySet[Any]) -> int:
         counted = select(func.count()).select_from(stmt.order_by(None).subquery())
         with instance.read() as conn:
             return int(conn.execute(counted).scalar_one())
-    compiler, conditions = qs._where()
+    compiler, conditions = qs._where(unindexed_branch=_branch_among_others(qs))
     counted = select(func.count()).select_from(compiler.from_clause).where(*conditions)
     with instance.read() as conn:
         index = _covering_index(qs, conn) if compiler.from_clause is qs.model._meta.table else None
         if index is not None:
             return _count_indexed(conn, counted, qs.model._meta.table.name, index)
         return int(conn.execute(counted).scalar_one())
+
+
+def _branch_among_others(qs: QuerySet[Any]) -> bool:
+    """Whether a SQLite count has the default branch filter next to other conditions.
+
+    Nearly every block is on the main branch, so the branch index narrows nothing; without it
+    SQLite reads through the index of another condition (``kind``, ``space_id`` ...) instead.
+    """
+    if not qs.instance.like or qs._distinct:
+        return False
+    keys = [key for q in qs._filters for key in q.keys()]  # noqa: SIM118 - Q.keys() lists field paths
+    return "branch_id__in" in keys and len(keys) > 1
 
 
 def _covering_index(qs: QuerySet[Any], conn: Connection) -> str | None:

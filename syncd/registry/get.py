@@ -21,6 +21,7 @@ from sqlalchemy import Integer, Select, and_, bindparam, cast, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from syncd.registry.errors import FieldError, InvalidArgument, ValidationError
+from syncd.registry.get_fields import get_by_fields
 from syncd.registry.likes import like_escape
 from syncd.registry.query import checked_expressions
 from syncd.registry.uidranges import case_ranges
@@ -65,6 +66,9 @@ def _by_expressions(qs: QuerySet[R], expressions: dict[str, Any]) -> R:
     registry = qs.model
     name = registry.__name__
     meta = registry._meta
+    direct = get_by_fields(qs, expressions)
+    if direct is not None:
+        return direct
     # a relation's query set (space.ablocks) gets as Django does, without the implied is_latest
     implied_latest = meta.versioned and "is_latest" not in expressions and not qs._basic
     if implied_latest:

@@ -205,11 +205,12 @@ class QuerySet(Generic[R]):
 
     # ---- SQL --------------------------------------------------------------------------------------
 
-    def _where(self) -> tuple[Compiler, list[ColumnElement[bool]]]:
+    def _where(self, *, unindexed_branch: bool = False) -> tuple[Compiler, list[ColumnElement[bool]]]:
         instance = self.instance
         table = self._registry._meta.table
         portable = instance.case_rules == "portable"
-        compiler = Compiler(self._registry, instance.dialect, like=instance.like, portable=portable)
+        compiler = Compiler(self._registry, instance.dialect, like=instance.like, portable=portable,
+                            unindexed_branch=unindexed_branch)
         if self._distinct and self._filters:
             # the filters (and their joins) go into a subquery of ids: each record comes once
             inner = Compiler(self._registry, instance.dialect, base=table.alias(), like=instance.like,
