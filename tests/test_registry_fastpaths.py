@@ -89,3 +89,13 @@ def test_get_by_plain_fields_answers_as_the_general_path(reg: Instance, statemen
     # one prepared statement per set of fields, without the general query set machinery's ORDER BY
     prepared = [s for s in statements if "WHERE lamindb_space.name = " in s and "uid" not in s.split("WHERE")[1]]
     assert prepared and all("ORDER BY" not in s for s in prepared)
+
+
+def test_a_count_of_one_text_lookup_escapes_like_wildcards(reg: Instance, statements: list[str]) -> None:
+    for lookup, value in (("contains", "_"), ("contains", "%"), ("icontains", "LAB"), ("istartswith", "lab"),
+                          ("endswith", "Lab"), ("iexact", "lab a")):
+        query = Space.filter(**{f"name__{lookup}": value})
+        assert query.count() == len(list(query)), (lookup, value)
+    assert Space.filter(name__contains="_").count() == 1  # only "lab_a!": the underscore is not a wildcard
+    sent = [s for s in statements if s.startswith('SELECT count(*) FROM "lamindb_space" INDEXED BY')]
+    assert len(sent) == (7 if reg.like else 0)

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Select, func, select
 from sqlalchemy.exc import DBAPIError
 
 from syncd.registry.compiler import parse_path
+from syncd.registry.likes import like_pattern
 
 if TYPE_CHECKING:
     from syncd.registry.connection import Instance
@@ -35,6 +36,9 @@ def count(qs: QuerySet[Any]) -> int:
         counted = select(func.count()).select_from(stmt.order_by(None).subquery())
         with instance.read() as conn:
             return int(conn.execute(counted).scalar_one())
+    quick = _single_like(qs)
+    if quick is not None:
+        return _count_like(qs, *quick)
     compiler, conditions = qs._where(unindexed_branch=_branch_among_others(qs))
     counted = select(func.count()).select_from(compiler.from_clause).where(*conditions)
     with instance.read() as conn:
@@ -42,6 +46,36 @@ def count(qs: QuerySet[Any]) -> int:
         if index is not None:
             return _count_indexed(conn, counted, qs.model._meta.table.name, index)
         return int(conn.execute(counted).scalar_one())
+
+
+_LIKE_LOOKUPS = ("contains", "icontains", "startswith", "istartswith", "endswith", "iendswith", "iexact")
+
+
+def _single_like(qs: QuerySet[Any]) -> tuple[str, str] | None:
+    """``(column, LIKE pattern)`` when the count is one text lookup on SQLite that LIKE answers alone."""
+    if not qs.instance.like or qs._distinct or qs._ranked is not None or len(qs._filters) != 1:
+        return None
+    (q,) = qs._filters
+    if q.negated or len(q.children) != 1 or not isinstance(q.children[0], tuple):
+        return None
+    key, value = q.children[0]
+    path = parse_path(qs.model, key)
+    if (path.hops or path.transforms or path.lookup not in _LIKE_LOOKUPS or value is None
+            or not qs.model._meta.is_text(path.column)):
+        return None
+    kind = path.lookup[1:] if path.lookup.startswith("i") else path.lookup
+    return path.column, like_pattern(kind, str(value))
+
+
+def _count_like(qs: QuerySet[Any], column: str, pattern: str) -> int:
+    """The count as one statement sent as it is: the SQL LaminDB sends, read through the column's index."""
+    table = qs.model._meta.table.name
+    with qs.instance.read() as conn:
+        index = _single_column_indexes(qs.instance, conn, table).get(column)
+        hint = ' INDEXED BY "{}"'.format(index.replace('"', '""')) if index else ""
+        # identifiers from the registry's table definition and SQLite's index list; the pattern is bound
+        sql = f'SELECT count(*) FROM "{table}"{hint} WHERE "{column}" LIKE ? ESCAPE \'\\\''  # noqa: S608
+        return int(conn.exec_driver_sql(sql, (pattern,)).scalar_one())
 
 
 def _branch_among_others(qs: QuerySet[Any]) -> bool:
