@@ -21,9 +21,9 @@ from sqlalchemy import Integer, Select, and_, bindparam, cast, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from syncd.registry.errors import FieldError, InvalidArgument, ValidationError
+from syncd.registry.expressions import checked_expressions
 from syncd.registry.get_fields import get_by_fields
 from syncd.registry.likes import like_escape
-from syncd.registry.query import checked_expressions
 from syncd.registry.uidranges import case_ranges
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import literal
 from sqlalchemy.sql.elements import ColumnElement
 
-__all__ = ["like_escape", "like_lookup", "like_pattern", "regex_lookup"]
+__all__ = ["like_escape", "like_lookup", "like_pattern", "pg_lookup", "regex_lookup"]
 
 _PATTERNS = {"exact": "{}", "contains": "%{}%", "startswith": "{}%", "endswith": "%{}"}
 
@@ -44,3 +44,23 @@ def regex_lookup(expr: ColumnElement[Any], lookup: str, value: str) -> ColumnEle
     pattern = "(?i)" + value if lookup == "iregex" else value
     called: ColumnElement[bool] = func.syncd_regexp(literal(pattern), expr) == 1
     return called
+
+
+def pg_lookup(expr: ColumnElement[Any], lookup: str, value: str) -> ColumnElement[bool]:
+    """A text lookup as Django compiles it for PostgreSQL (LaminDB's SQL there).
+
+    ``contains``/``startswith``/``endswith``: ``LIKE`` (case-sensitive); their ``i`` forms:
+    ``UPPER(x) LIKE UPPER(pattern)``; ``iexact``: ``UPPER(x) = UPPER(value)``.
+    """
+    from sqlalchemy import func
+
+    if lookup == "iexact":
+        folded: ColumnElement[bool] = func.upper(expr) == func.upper(literal(value))
+        return folded
+    kind = lookup[1:] if lookup.startswith("i") else lookup
+    pattern = like_pattern(kind, value)
+    if kind == lookup:
+        matched: ColumnElement[bool] = expr.like(pattern, escape="\\")
+        return matched
+    upper: ColumnElement[bool] = func.upper(expr).like(func.upper(literal(pattern)), escape="\\")
+    return upper

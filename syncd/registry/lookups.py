@@ -20,7 +20,7 @@ from sqlalchemy import Date, Integer, String, and_, cast, false, func, literal, 
 from sqlalchemy.sql.elements import ColumnElement
 
 from syncd.registry.errors import ArgumentTypeError, FieldError, InvalidArgument
-from syncd.registry.likes import like_lookup, regex_lookup
+from syncd.registry.likes import like_lookup, pg_lookup, regex_lookup
 
 __all__ = [
     "LOOKUPS",
@@ -142,6 +142,7 @@ def _folded(expr: ColumnElement[Any], kind: str, value: str, dialect: str) -> Co
 
 def _text_lookup(
     expr: ColumnElement[Any], lookup: str, value: Any, dialect: str, is_text: bool, like: bool,
+    django_pg: bool = False,
 ) -> ColumnElement[bool]:
     if value is None:
         raise InvalidArgument(f"__{lookup} does not accept None; use __isnull=True")
@@ -149,6 +150,8 @@ def _text_lookup(
     if like:
         return like_lookup(expr, lookup, text)
     expr = _as_text(expr, is_text)
+    if django_pg:
+        return pg_lookup(expr, lookup, text)
     if lookup.startswith("i"):
         return _folded(expr, lookup[1:], text.lower(), dialect)
     return _TEXT_MATCH[lookup](expr, text, dialect)
@@ -191,7 +194,8 @@ def apply_lookup(
                 f"The QuerySet value for an isnull lookup must be True or False, not {value!r}.")
         return expr.is_(None) if value else expr.is_not(None)
     if lookup in ("contains", "icontains", "startswith", "istartswith", "endswith", "iendswith"):
-        return _text_lookup(expr, lookup, value, dialect, is_text, like)
+        return _text_lookup(expr, lookup, value, dialect, is_text, like,
+                            django_pg=dialect == "postgresql" and not code_points)
     if lookup in ("regex", "iregex"):
         return _regex(expr, lookup, value, dialect, is_text, like)
     if lookup == "iexact":
@@ -199,6 +203,8 @@ def apply_lookup(
             return expr.is_(None)
         if like:
             return like_lookup(expr, lookup, str(value))
+        if dialect == "postgresql" and not code_points:
+            return pg_lookup(_as_text(expr, is_text), lookup, str(value))
         return _folded(_as_text(expr, is_text), "exact", str(value).lower(), dialect)
     return _comparison(expr, lookup, value, dialect=dialect, is_text=is_text and code_points, coerce=prep)
 

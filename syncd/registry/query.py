@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from syncd.registry.compiler import Compiler
 from syncd.registry.connection import Instance, resolve
 from syncd.registry.errors import FieldError
+from syncd.registry.expressions import DEFAULT_BRANCH_IDS, checked_expressions, with_default_branch
 from syncd.registry.fields import field_name
 from syncd.registry.lookups import text_order
 from syncd.registry.q import Q
@@ -32,38 +33,13 @@ __all__ = ["DEFAULT_BRANCH_IDS", "QuerySet"]
 
 R = TypeVar("R", bound="Record")
 
-DEFAULT_BRANCH_IDS = (1,)
-_EXACT_KEYS = frozenset({"id", "uid", "hash", "id__in", "uid__in", "hash__in"})
-_BRANCH_KEYS = frozenset({"branch", "branch_id"})
-
-
-def checked_expressions(
-    registry: type[Record], expressions: dict[str, Any], *, refuse_words: bool = True,
-) -> dict[str, Any]:
-    """Keyword conditions as LaminDB's ``filter`` takes them: ``version`` names ``version_tag``, and a
-    relation compared with a plain word (``space="x"``) is refused as LaminDB refuses it."""
-    meta = registry._meta
-    mapped: dict[str, Any] = {}
-    for key, value in expressions.items():
-        head, sep, rest = key.partition("__")
-        if meta.versioned and head == "version":
-            key = "version_tag" + sep + rest
-        elif (refuse_words and not sep and isinstance(value, str) and value.strip("-").isalpha()
-              and (key in meta.forward or key in meta.reverse)):
-            raise FieldError(f"Invalid lookup '{value}' for {key}. Did you mean {key}__name?")
-        mapped[key] = value
-    return mapped
-
-
-def _mentions_branch(keys: Sequence[str]) -> bool:
-    return any(k in _BRANCH_KEYS or k.startswith(("branch__", "branch_id__")) for k in keys)
 
 
 class QuerySet(Generic[R]):
     """Records of one registry matching conditions; nothing is read until it is evaluated."""
 
     __slots__ = ("_basic", "_distinct", "_filters", "_instance", "_limit", "_offset", "_order", "_ranked",
-                 "_registry", "_using")
+                 "_ranked_rows", "_registry", "_using")
 
     def __init__(
         self, registry: type[R], using: str | Instance | None = None, *, basic: bool = False,
@@ -78,6 +54,8 @@ class QuerySet(Generic[R]):
         self._limit: int | None = None
         self._ranked: tuple[int, ...] | None = None
         self._distinct = False
+        # the rows a search read while ranking, in rank order: iterating the result reads them again otherwise
+        self._ranked_rows: tuple[Any, ...] | None = None
 
     # ---- building ---------------------------------------------------------------------------------
 
@@ -85,6 +63,7 @@ class QuerySet(Generic[R]):
         new: QuerySet[R] = QuerySet.__new__(QuerySet)
         for slot in QuerySet.__slots__:
             setattr(new, slot, getattr(self, slot))
+        new._ranked_rows = None
         for name, value in changes.items():
             setattr(new, "_" + name, value)
         return new
@@ -110,13 +89,7 @@ class QuerySet(Generic[R]):
     def _default_branch(self, queries: tuple[Q, ...], expressions: dict[str, Any]) -> dict[str, Any]:
         if self._basic or not self._registry._meta.has_branch:
             return expressions
-        if any(k in _EXACT_KEYS for k in expressions):
-            return expressions
-        keys = list(expressions) + [k for q in queries for k in q.keys()]  # noqa: SIM118 - Q.keys() is not a dict's
-        if not _mentions_branch(keys):
-            return {**expressions, "branch_id__in": list(DEFAULT_BRANCH_IDS)}
-        # a branch of None means "any branch", not "branch IS NULL"
-        return {k: v for k, v in expressions.items() if not (k in _BRANCH_KEYS and v is None)}
+        return with_default_branch(queries, expressions)
 
     def filter(self, *queries: Q, **expressions: Any) -> QuerySet[R]:
         """Records matching every condition: ``Q`` objects and ``field__lookup=value`` keywords."""
@@ -268,10 +241,12 @@ class QuerySet(Generic[R]):
         return clauses
 
     def _fetch(self) -> list[R]:
-        stmt, _ = self._compiled()
         instance = self.instance
         names = self._registry._meta.columns
         make = self._registry._from_row
+        if self._ranked_rows is not None:
+            return [make(dict(zip(names, row, strict=True)), instance) for row in self._ranked_rows]
+        stmt, _ = self._compiled()
         with instance.read() as conn:
             rows = conn.execute(stmt).all()
         return [make(dict(zip(names, row, strict=True)), instance) for row in rows]
@@ -406,8 +381,9 @@ class QuerySet(Generic[R]):
         return delete_records(self._registry, self.instance, self._fetch(), permanent=permanent,
                               soft_allowed=True)
 
-    def _with_ranked(self, ids: Sequence[int]) -> QuerySet[R]:
-        return self._clone(ranked=tuple(ids), order=())
+    def _with_ranked(self, ids: Sequence[int], rows: Sequence[Any] | None = None) -> QuerySet[R]:
+        """The records ``ids`` in that order; ``rows``: their rows (all columns), already read."""
+        return self._clone(ranked=tuple(ids), order=(), ranked_rows=None if rows is None else tuple(rows))
 
     def __repr__(self) -> str:
         rows = self._window(0, 21)._fetch()

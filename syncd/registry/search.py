@@ -117,5 +117,5 @@ def _in_database(
         ranked = ranked.limit(limit)
     with qs.instance.read() as conn:
         pk = qs.model._meta.columns.index("id")
-        ids = [row[pk] for row in conn.execute(ranked).all()]
-    return qs._with_ranked(ids)
+        rows = conn.execute(ranked).all()
+    return qs._with_ranked([row[pk] for row in rows], rows)
