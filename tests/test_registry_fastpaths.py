@@ -99,3 +99,15 @@ def test_a_count_of_one_text_lookup_escapes_like_wildcards(reg: Instance, statem
     assert Space.filter(name__contains="_").count() == 1  # only "lab_a!": the underscore is not a wildcard
     sent = [s for s in statements if s.startswith('SELECT count(*) FROM "lamindb_space" INDEXED BY')]
     assert len(sent) == (7 if reg.like else 0)
+
+
+def test_a_search_result_is_iterated_from_the_rows_read_while_ranking(
+    reg: Instance, statements: list[str],
+) -> None:
+    found = Space.search("lab")
+    before = len(statements)
+    assert [s.id for s in found][:1] == [8]
+    assert len(statements) == before  # no second query
+    # a window of it reads again, as any query set does
+    assert [s.id for s in found[:2]] == [8, 2]
+    assert len(statements) == before + 1
