@@ -51,9 +51,14 @@ def count(qs: QuerySet[Any]) -> int:
 _LIKE_LOOKUPS = ("contains", "icontains", "startswith", "istartswith", "endswith", "iendswith", "iexact")
 
 
-def _single_like(qs: QuerySet[Any]) -> tuple[str, str] | None:
-    """``(column, LIKE pattern)`` when the count is one text lookup on SQLite that LIKE answers alone."""
-    if not qs.instance.like or qs._distinct or qs._ranked is not None or len(qs._filters) != 1:
+def _single_like(qs: QuerySet[Any]) -> tuple[str, str, str] | None:
+    """``(column, lookup, LIKE pattern)`` when the count is one text lookup that LIKE answers alone.
+
+    On SQLite with LaminDB's rules any of the text lookups; on PostgreSQL (LaminDB's rules) those
+    Django sends as ``LIKE`` or ``UPPER(..) LIKE UPPER(..)``.
+    """
+    instance = qs.instance
+    if instance.case_rules != "database" or qs._distinct or qs._ranked is not None or len(qs._filters) != 1:
         return None
     (q,) = qs._filters
     if q.negated or len(q.children) != 1 or not isinstance(q.children[0], tuple):
@@ -63,18 +68,26 @@ def _single_like(qs: QuerySet[Any]) -> tuple[str, str] | None:
     if (path.hops or path.transforms or path.lookup not in _LIKE_LOOKUPS or value is None
             or not qs.model._meta.is_text(path.column)):
         return None
+    if instance.dialect == "postgresql" and path.lookup == "iexact":
+        return None
     kind = path.lookup[1:] if path.lookup.startswith("i") else path.lookup
-    return path.column, like_pattern(kind, str(value))
+    return path.column, path.lookup, like_pattern(kind, str(value))
 
 
-def _count_like(qs: QuerySet[Any], column: str, pattern: str) -> int:
-    """The count as one statement sent as it is: the SQL LaminDB sends, read through the column's index."""
+def _count_like(qs: QuerySet[Any], column: str, lookup: str, pattern: str) -> int:
+    """The count as one statement sent as it is: the SQL LaminDB sends (on SQLite read through the
+    column's index). Identifiers come from the registry's table definition and the database's index
+    list; the pattern is bound."""
     table = qs.model._meta.table.name
     with qs.instance.read() as conn:
-        index = _single_column_indexes(qs.instance, conn, table).get(column)
-        hint = ' INDEXED BY "{}"'.format(index.replace('"', '""')) if index else ""
-        # identifiers from the registry's table definition and SQLite's index list; the pattern is bound
-        sql = f'SELECT count(*) FROM "{table}"{hint} WHERE "{column}" LIKE ? ESCAPE \'\\\''  # noqa: S608
+        if qs.instance.dialect == "sqlite":
+            index = _single_column_indexes(qs.instance, conn, table).get(column)
+            hint = ' INDEXED BY "{}"'.format(index.replace('"', '""')) if index else ""
+            sql = f'SELECT count(*) FROM "{table}"{hint} WHERE "{column}" LIKE ? ESCAPE \'\\\''  # noqa: S608
+        elif lookup.startswith("i"):
+            sql = f'SELECT count(*) FROM "{table}" WHERE UPPER("{column}"::text) LIKE UPPER(%s)'  # noqa: S608
+        else:
+            sql = f'SELECT count(*) FROM "{table}" WHERE "{column}"::text LIKE %s'  # noqa: S608
         return int(conn.exec_driver_sql(sql, (pattern,)).scalar_one())
 
 
