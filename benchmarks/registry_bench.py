@@ -9,7 +9,9 @@ and times the same reads through both libraries (each in a warm process, best
 of ``--repeat``), plus the import time of each in a fresh interpreter. Prints
 the figures and the ratios (LaminDB time / syncd time: above 1 means syncd is
 faster). Each round repeats an operation for at least 50 ms after a warm-up call;
-the best of ``--repeat`` rounds is shown. Needs lamindb in this interpreter or in ``$SYNCD_LAMINDB_PYTHON``.
+rounds of the two libraries alternate (LaminDB's in a child process), and the
+best of ``--repeat`` rounds of each is shown. Needs lamindb in this interpreter
+or in ``$SYNCD_LAMINDB_PYTHON``.
 Not a test.
 """
 
@@ -31,10 +33,12 @@ from typing import Any
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
-# the operations, written once; {uid} and {stem} are filled in from the data
+# the operations, written once; {uid}, {stem} and {name} are filled in from the data
 OPERATIONS: list[tuple[str, str]] = [
     ("get by uid", "Space.get('{uid}')"),
     ("get block by stem", "SpaceBlock.get('{stem}')"),
+    ("get by name", "Space.get(name='{name}')"),
+    ("icontains count()", "Space.filter(name__icontains='lab 12').count()"),
     ("filter().to_dataframe()", "Space.filter(name__startswith='Lab 1').to_dataframe(limit=None)"),
     ("blocks filter().to_dataframe()", "SpaceBlock.filter(kind='readme', space__name__startswith='Lab 2')"
                                        ".to_dataframe(limit=None)"),
@@ -51,28 +55,31 @@ def evaluate(value):
             and kind not in ("DataFrame", "Lookup") and not kind.endswith("Lookup"):
         return list(value)
     return value
-def measure(namespace, operations, repeat):
-    # each round repeats the operation for at least 50 ms (after one warm-up call); best round wins
-    out = {}
+def prepare(namespace, operations):
+    # one warm-up call per operation; a round then repeats it for at least 50 ms
+    prepared = {}
     for label, code in operations:
         compiled = compile(code, label, "eval")
         start = time.perf_counter()
         evaluate(eval(compiled, namespace))
-        calls = max(1, int(0.05 / max(time.perf_counter() - start, 1e-6)))
-        best = float("inf")
-        for _ in range(repeat):
-            start = time.perf_counter()
-            for _ in range(calls):
-                evaluate(eval(compiled, namespace))
-            best = min(best, (time.perf_counter() - start) / calls)
-        out[label] = best
-    return out
+        prepared[label] = (compiled, max(1, int(0.05 / max(time.perf_counter() - start, 1e-6))))
+    return prepared
+def one_round(namespace, compiled, calls):
+    start = time.perf_counter()
+    for _ in range(calls):
+        evaluate(eval(compiled, namespace))
+    return (time.perf_counter() - start) / calls
 '''
 
+# LaminDB runs in a child process that times one round of an operation per line it reads, so that the
+# rounds of both libraries alternate and share whatever else the machine is doing at the time
 _LAMINDB_SIDE = _TIMER + '''
 import lamindb as ln
 ns = {"Space": ln.Space, "SpaceBlock": ln.models.SpaceBlock}
-print("@@RESULTS@@" + json.dumps(measure(ns, json.loads(sys.argv[1]), int(sys.argv[2]))))
+prepared = prepare(ns, json.loads(sys.argv[1]))
+print("@@READY@@", flush=True)
+for line in sys.stdin:
+    print("@@ROUND@@" + json.dumps(one_round(ns, *prepared[line.strip()])), flush=True)
 '''
 
 
@@ -175,17 +182,46 @@ def _import_seconds(python: str, statement: str, env: dict[str, str], cwd: Path,
     return min(runs)
 
 
-def _syncd_side(url: str, operations: list[tuple[str, str]], repeat: int) -> dict[str, float]:
+def _answer(child: subprocess.Popen[str], marker: str) -> str:
+    """The payload of the child's next line that starts with ``marker`` (LaminDB prints lines of its own)."""
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith(marker):
+            return line[len(marker):].strip()
+    raise RuntimeError(f"the LaminDB process ended without {marker}; see lamindb-side.err")
+
+
+def _interleaved(url: str, python: str, env: dict[str, str], cwd: Path, operations: list[tuple[str, str]],
+                 repeat: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Best round of each operation through syncd (here) and LaminDB (a child), rounds alternating."""
     from syncd import registry
 
     registry.connect(url)
     namespace: dict[str, Any] = {"Space": registry.Space, "SpaceBlock": registry.SpaceBlock}
     exec(_TIMER, namespace)  # the same timer code as the LaminDB side
-    measure: Callable[..., dict[str, float]] = namespace["measure"]
+    one_round: Callable[..., float] = namespace["one_round"]
+    errors = (cwd / "lamindb-side.err").open("w")
+    child = subprocess.Popen([python, "-c", _LAMINDB_SIDE, json.dumps(operations)], env=env, cwd=cwd,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True)
     try:
-        return measure(namespace, operations, repeat)
+        ours_prepared = namespace["prepare"](namespace, operations)
+        _answer(child, "@@READY@@")
+        assert child.stdin is not None
+        ours = {label: float("inf") for label, _ in operations}
+        theirs = dict(ours)
+        for _ in range(repeat):
+            for label, _code in operations:
+                ours[label] = min(ours[label], one_round(namespace, *ours_prepared[label]))
+                child.stdin.write(label + "\n")
+                child.stdin.flush()
+                theirs[label] = min(theirs[label], float(_answer(child, "@@ROUND@@")))
+        return ours, theirs
     finally:
         registry.disconnect()
+        if child.stdin is not None:
+            child.stdin.close()
+        child.wait(timeout=60)
+        errors.close()
 
 
 def main() -> None:
@@ -210,12 +246,11 @@ def main() -> None:
             print(f"instance: {args.spaces} spaces, {args.blocks} blocks, {kind} ({took:.1f} s to make); "
                   f"best of {args.repeat}")
             rng = random.Random(11)
-            operations = [(label, code.format(uid=rng.choice(uids), stem=rng.choice(stems)))
-                          for label, code in OPERATIONS]
-            ours = _syncd_side(url, operations, args.repeat)
-            done = subprocess.run([python, "-c", _LAMINDB_SIDE, json.dumps(operations), str(args.repeat)],
-                                  env=env, cwd=root, capture_output=True, text=True, check=True, timeout=3600)
-            theirs = json.loads(done.stdout.split("@@RESULTS@@", 1)[1])
+            # spaces whose number is not a multiple of 3 are named "Lab <number>"
+            named = rng.choice([n for n in range(2, args.spaces + 2) if n % 3])
+            fill = {"uid": rng.choice(uids), "stem": rng.choice(stems), "name": f"Lab {named}"}
+            operations = [(label, code.format(**fill)) for label, code in OPERATIONS]
+            ours, theirs = _interleaved(url, python, env, root, operations, args.repeat)
             ours["import"] = _import_seconds(sys.executable, "import syncd.registry", env, root, args.repeat)
             theirs["import"] = _import_seconds(python, "import lamindb", env, root, args.repeat)
         finally:

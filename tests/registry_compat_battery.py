@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from datetime import UTC, date, datetime
 from typing import Any
+
+from registry_compat_queries import EXTREME, generated
 
 # (id, expression); names: Space, SpaceBlock, User, FeatureValue, Q
 BATTERY: list[tuple[str, str]] = [
@@ -216,6 +219,7 @@ BATTERY: list[tuple[str, str]] = [
     ("fv_filter_space_record", "FeatureValue.filter(space=Space.get(2)).order_by('id')"),
     # writes (read-only checks that need no state change)
     ("delete_soft_space", "Space(name='tmp-x', uid='tmpxtmpxtmpx').delete(permanent=False)"),
+    *generated(),
 ]
 
 
@@ -225,6 +229,7 @@ def _category(exc: BaseException) -> str:
                           ("MultipleObjectsReturned", "MultipleObjectsReturned"),
                           ("MultipleResultsFound", "MultipleObjectsReturned"),
                           ("FieldError", "FieldError"), ("IndexError", "IndexError"),
+                          ("ValidationError", "ValidationError"),
                           ("TypeError", "TypeError"), ("ValueError", "ValueError")):
         if wanted in names:
             return label
@@ -261,16 +266,7 @@ def _cell(value: Any) -> Any:
 
 
 def _dtype(dtype: Any) -> str:
-    text = str(dtype)
-    if text.startswith("datetime64") and "UTC" in text:
-        return "datetime_utc"
-    if text in ("int64", "Int64"):
-        return "int"
-    if text in ("float64",):
-        return "float"
-    if text in ("bool", "boolean"):
-        return "bool"
-    return "other"
+    return str(dtype)
 
 
 def normalize(value: Any) -> Any:
@@ -278,6 +274,7 @@ def normalize(value: Any) -> Any:
     kind = type(value).__name__
     if kind == "DataFrame":
         return {"dataframe": True, "columns": [str(c) for c in value.columns], "index_name": value.index.name,
+                "index_dtype": str(value.index.dtype),
                 "index": [_cell(i) for i in value.index], "dtypes": [_dtype(d) for d in value.dtypes],
                 "rows": [[_cell(c) for c in row] for row in value.itertuples(index=False)]}
     if hasattr(value, "_fields") and hasattr(value, "dict") and callable(value.dict):  # a lookup
@@ -292,11 +289,14 @@ def normalize(value: Any) -> Any:
     return repr(value)
 
 
-def run(namespace: dict[str, Any]) -> dict[str, Any]:
-    """Evaluate every battery entry; exceptions become ``{"error": category}``."""
+def run(namespace: dict[str, Any], entries: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """Evaluate battery entries (default: :data:`BATTERY`); exceptions become ``{"error": category}``."""
     results: dict[str, Any] = {}
     scope = {**namespace, "datetime": datetime, "date": date, "UTC": UTC}
-    for key, expression in BATTERY:
+    only = os.environ.get("BATTERY_ONLY")
+    for key, expression in BATTERY if entries is None else entries:
+        if only and not key.startswith(only):
+            continue
         try:
             results[key] = normalize(eval(expression, scope))
         except Exception as exc:  # noqa: BLE001 - every failure is a result to compare
@@ -312,5 +312,5 @@ def _lamindb_namespace() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    outcome = run(_lamindb_namespace())
+    outcome = run(_lamindb_namespace(), EXTREME if os.environ.get("BATTERY_SET") == "extreme" else None)
     sys.stdout.write("\n@@RESULTS@@" + json.dumps(outcome) + "\n")

@@ -86,6 +86,22 @@ JSONVALUE_POSTGRESQL = (
 )
 
 
+# spaces created at the ends of what LaminDB stores: beyond pandas' nanosecond range
+EXTREME_SPACES = [
+    (50, "far future", "FARFUTUREAAA", datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+    (51, "far past", "FARPASTBBBBB", datetime(1, 1, 1, tzinfo=UTC)),
+]
+
+
+def add_extreme_spaces(conn: Connection) -> None:
+    conn.execute(insert(space), [{"id": i, "name": n, "uid": u, "description": None, "created_at": t,
+                                  "created_by_id": None} for i, n, u, t in EXTREME_SPACES])
+
+
+def remove_extreme_spaces(conn: Connection) -> None:
+    conn.execute(space.delete().where(space.c.id.in_([i for i, *_ in EXTREME_SPACES])))
+
+
 def at(n: int) -> datetime:
     return T0 + timedelta(hours=n, microseconds=123456)
 
@@ -166,6 +182,16 @@ def _registry_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 def _reg(_registry_db: str) -> Iterator[registry.Instance]:
     """The filled instance (SQLite, then PostgreSQL), connected as the default."""
     opened = registry.connect(_registry_db)
+    try:
+        yield opened
+    finally:
+        registry.disconnect()
+
+
+@pytest.fixture(name="portable")
+def _portable(_registry_db: str) -> Iterator[registry.Instance]:
+    """The filled instance opened with ``case_rules="portable"``: the same answers on both databases."""
+    opened = registry.connect(_registry_db, case_rules="portable")
     try:
         yield opened
     finally:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from registry_fixture import _reg, _registry_db  # noqa: F401 - the "reg" fixture
+from registry_fixture import _portable, _reg, _registry_db  # noqa: F401 - the "reg" and "portable" fixtures
 
 from syncd.errors import RegistryError
 from syncd.registry import (
     DoesNotExist,
     FieldError,
     Instance,
+    InvalidArgument,
     MultipleObjectsReturned,
     Q,
     QuerySet,
     Space,
     SpaceBlock,
+    ValidationError,
 )
 
 
@@ -25,9 +27,45 @@ def ids(qs: QuerySet[SpaceBlock]) -> list[int]:
 def test_get_by_id_uid_stub_and_expressions(reg: Instance) -> None:
     assert Space.get(3).name == "Lab-A"
     assert Space.get("QQ00aaaaaaaa").id == 2
-    assert Space.get("QQ00").id == 2
-    assert Space.get("qq00").id == 4  # uid prefixes are case-sensitive on every database
     assert Space.get(name="Lab A").uid == "QQ00aaaaaaaa"
+    if reg.like:
+        # LaminDB on SQLite: a uid prefix matches without regard to ASCII case ("qq00cccccccc" too)
+        with pytest.raises(Space.MultipleObjectsReturned):
+            Space.get("QQ00")
+        assert SpaceBlock.get("blkstemA00000001").id == 3
+    else:
+        assert Space.get("QQ00").id == 2
+        assert Space.get("qq00").id == 4
+
+
+def test_portable_uid_prefixes_are_case_sensitive_on_every_database(portable: Instance) -> None:
+    assert Space.get("QQ00").id == 2
+    assert Space.get("qq00").id == 4
+    assert SpaceBlock.get("BlkStemA000000010000").id == 1
+    with pytest.raises(SpaceBlock.DoesNotExist):
+        SpaceBlock.get("blkstemA00000001")
+
+
+def test_get_with_an_id_or_uid_ignores_further_expressions_as_lamindb_does(reg: Instance) -> None:
+    assert Space.get(2, name="x").id == 2
+    assert Space.get("QQ00aaaaaaaa", name="x").id == 2
+    assert Space.get(True).id == 1  # a bool is an int, as in Python and LaminDB
+    with pytest.raises(Space.DoesNotExist):
+        Space.get(False)
+
+
+def test_get_with_a_value_of_the_wrong_type_raises_as_lamindb_does(reg: Instance) -> None:
+    with pytest.raises(InvalidArgument, match="Field 'id' expected a number but got 'abc'"):
+        Space.get(id="abc")
+    with pytest.raises(FieldError, match=r"Invalid lookup 'abc' for created_by\. Did you mean created_by__name"):
+        Space.get(created_by="abc")
+    with pytest.raises(FieldError, match="Invalid lookup 'Lab A' for space"):
+        SpaceBlock.get(space="Lab A")
+    with pytest.raises(FieldError, match="Unknown field 'space'"):
+        Space.get(space="Lab A")
+    with pytest.raises(ValidationError, match="must be either True or False"):
+        SpaceBlock.get(is_latest="maybe")
+    assert Space.get(id="3").id == 3
 
 
 def test_get_errors_are_registry_errors_and_per_registry_classes(reg: Instance) -> None:
@@ -43,13 +81,11 @@ def test_get_errors_are_registry_errors_and_per_registry_classes(reg: Instance) 
         Space.get(name="nope")
     assert issubclass(Space.DoesNotExist, DoesNotExist)
     assert not issubclass(Space.DoesNotExist, SpaceBlock.DoesNotExist)
-    with pytest.raises(FieldError, match="not both"):
-        Space.get("QQ00", name="Lab A")
-    with pytest.raises(FieldError):
-        Space.get(3.5)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match="not float"):
+        Space.get(3.5)
 
 
-def test_block_stem_gives_the_latest_version(reg: Instance) -> None:
+def test_block_stem_gives_the_latest_version(portable: Instance) -> None:
     assert SpaceBlock.get("BlkStemA00000001").id == 3
     assert SpaceBlock.get("BlkStemA000000010000").id == 1
     # the latest version is in the trash: a stem still finds it (id/uid look-ups ignore branches)

@@ -5,9 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from registry_fixture import _reg, _registry_db  # noqa: F401 - the "reg" fixture
+from registry_fixture import _portable, _reg, _registry_db  # noqa: F401 - the "reg" and "portable" fixtures
 
-from syncd.registry import FieldError, Instance, MultipleObjectsReturned, Q, QuerySet, Space, SpaceBlock
+from syncd.registry import (
+    ArgumentTypeError,
+    FieldError,
+    Instance,
+    InvalidArgument,
+    MultipleObjectsReturned,
+    Q,
+    QuerySet,
+    Space,
+    SpaceBlock,
+)
 
 
 def ids(qs: QuerySet[Space] | QuerySet[SpaceBlock]) -> list[int]:
@@ -44,8 +54,8 @@ def ids(qs: QuerySet[Space] | QuerySet[SpaceBlock]) -> list[int]:
     ({"created_by__name__icontains": "ärger"}, [2, 5, 7, 10, 12]),
     ({"pk": 3}, [3]),
 ])
-def test_lookups_select_the_same_rows_on_every_database(
-    reg: Instance, expressions: dict[str, object], expected: list[int],
+def test_portable_lookups_select_the_same_rows_on_every_database(
+    portable: Instance, expressions: dict[str, object], expected: list[int],
 ) -> None:
     assert ids(Space.filter(**expressions).order_by("id")) == expected
 
@@ -67,7 +77,8 @@ def test_reverse_relation_joins_once_per_filter_call(reg: Instance) -> None:
     assert ids(Space.filter(ablocks__kind="readme").order_by("id")) == [2, 2, 2, 3, 4, 4]
     assert Space.filter(ablocks__kind="readme").count() == 6
     same_block = Space.filter(ablocks__kind="comment", ablocks__content__contains="lab").order_by("id")
-    assert ids(same_block) == [2, 4, 5, 10]
+    # on SQLite, as LaminDB, contains ignores ASCII case: block 10 ("Lab") matches too
+    assert ids(same_block) == ([2, 4, 5, 5, 10] if reg.like else [2, 4, 5, 10])
 
 
 def test_exclude_over_a_reverse_relation_means_no_related_row_matches(reg: Instance) -> None:
@@ -89,10 +100,16 @@ def test_ordering_by_text_is_code_point_order_on_every_database(reg: Instance) -
     assert names[:3] == ["1st floor", "Genomics | Lab", "Imaging, Lab"]
 
 
-def test_ordering_by_related_field_puts_nulls_first(reg: Instance) -> None:
+def test_ordering_puts_nulls_where_the_database_does(reg: Instance) -> None:
     handles = Space.filter().order_by("created_by__handle", "id").to_list("created_by__handle")
-    assert handles[:5] == [None] * 5
-    assert handles[5:] == ["alice"] * 5 + ["bob"] * 3
+    # as LaminDB: NULL sorts first on SQLite and last on PostgreSQL
+    named = ["alice"] * 5 + ["bob"] * 3
+    assert handles == ([None] * 5 + named if reg.dialect == "sqlite" else named + [None] * 5)
+
+
+def test_portable_ordering_puts_nulls_first_on_every_database(portable: Instance) -> None:
+    handles = Space.filter().order_by("created_by__handle", "id").to_list("created_by__handle")
+    assert handles == [None] * 5 + ["alice"] * 5 + ["bob"] * 3
 
 
 def test_slicing_indexing_first_last(reg: Instance) -> None:
@@ -124,7 +141,7 @@ def test_count_exists_one_and_to_list(reg: Instance) -> None:
         Space.filter(name="nope").one()
     assert Space.filter(name="nope").one_or_none() is None
     assert Space.filter(name__startswith="Lab").order_by("id").to_list("uid") == [
-        "QQ00aaaaaaaa", "QQ01bbbbbbbb", "LL66iiiiiiii"]
+        "QQ00aaaaaaaa", "QQ01bbbbbbbb", *(["qq00cccccccc"] if reg.like else []), "LL66iiiiiiii"]
     assert [s.name for s in Space.filter(id__in=[2, 3]).order_by("id").to_list()] == ["Lab A", "Lab-A"]
     assert SpaceBlock.filter(id=9).to_list("space__name") == ["Übersicht Ärzte"]
 
@@ -138,9 +155,9 @@ def test_unknown_fields_and_lookups_name_the_valid_ones(reg: Instance) -> None:
         Space.filter(created_by__hndle="x")
     with pytest.raises(FieldError, match="Unknown field"):
         Space.filter().order_by("nope")
-    with pytest.raises(FieldError, match="list of values"):
+    with pytest.raises(ArgumentTypeError, match="list of values"):
         Space.filter(id__in=3).count()
-    with pytest.raises(FieldError, match="isnull takes True or False"):
+    with pytest.raises(InvalidArgument, match="isnull lookup must be True or False"):
         Space.filter(description__isnull="yes").count()
     with pytest.raises(FieldError, match="malformed"):
         Space.filter(name__="x")
@@ -155,7 +172,7 @@ def test_records_from_a_filter_by_record_and_by_id(reg: Instance) -> None:
     assert ids(SpaceBlock.filter(space__in=[lab, 4]).order_by("id")) == [1, 2, 3, 6, 8]
 
 
-def test_case_folding_is_unicode_aware_even_where_sqlite_like_is_not(reg: Instance) -> None:
+def test_portable_case_folding_is_unicode_aware_even_where_sqlite_like_is_not(portable: Instance) -> None:
     kelvin = Space(name="\u212aelvin lab", uid="KELVKELVKELV").save()  # KELVIN SIGN lower-cases to "k"
     try:
         assert [s.id for s in Space.filter(name__istartswith="kelvin")] == [kelvin.id]

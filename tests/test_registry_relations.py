@@ -38,7 +38,12 @@ def test_repr_follows_laminDB_field_order(reg: Instance) -> None:
         "Space(uid='QQ00aaaaaaaa', name='Lab A', description='The first lab space', created_by_id=2, "
         "created_at=2025-01-01 11:00:00 UTC)")
     assert repr(User.get(3)) == "User(uid='usr00003', handle='bob', name=None, created_at=2025-01-01 09:00:00 UTC)"
-    assert repr(SpaceBlock.get(6)).startswith("SpaceBlock(uid='BlkStemD000000040000', content='D first'")
+    block = repr(SpaceBlock.get(6))
+    assert block.startswith("SpaceBlock(uid='BlkStemD000000040000', content='D first'")
+    # as LaminDB 2.12: a block shows its related records themselves, in field order
+    assert ", kind='readme', created_by=User(uid=" in block
+    assert ", space=Space(uid='qq00cccccccc', name='lab_a!', description=None, created_by_id=3, " in block
+    assert block.endswith(", version_tag=None, is_latest=False)")
 
 
 def test_refresh_and_equality(reg: Instance) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from registry_fixture import _reg, _registry_db  # noqa: F401 - the "reg" fixture
+from registry_fixture import _portable, _reg, _registry_db  # noqa: F401 - the "reg" and "portable" fixtures
 
 from syncd.registry import FieldError, Instance, Space, SpaceBlock, User
 from syncd.registry.lookup import attribute_name
@@ -20,7 +20,7 @@ def test_rank_weights() -> None:
     assert rank(["Lab"], "lab", case_sensitive=True) == 0
 
 
-def test_search_ranks_and_breaks_ties_by_id(reg: Instance) -> None:
+def test_portable_search_ranks_and_breaks_ties_by_id(portable: Instance) -> None:
     assert [s.id for s in Space.search("lab")] == [8, 2, 3, 10, 5, 9, 11, 12, 4]
     assert [s.id for s in Space.search("LAB")] == [8, 2, 3, 10, 5, 9, 11, 12, 4]
     assert [s.id for s in Space.search("Ops")] == [12]
@@ -29,7 +29,7 @@ def test_search_ranks_and_breaks_ties_by_id(reg: Instance) -> None:
     assert [s.id for s in Space.search("zzzz")] == []
 
 
-def test_search_fields_query_sets_and_branches(reg: Instance) -> None:
+def test_portable_search_fields_query_sets_and_branches(portable: Instance) -> None:
     assert [s.id for s in Space.search("lab", field="description")] == [8, 2, 3, 5, 9, 10, 12]
     assert [s.id for s in Space.filter(id__gt=5).search("lab")] == [8, 10, 9, 11, 12]
     # as in LaminDB, the registry-wide search includes trashed blocks
@@ -39,7 +39,7 @@ def test_search_fields_query_sets_and_branches(reg: Instance) -> None:
         Space.search("lab", field="nope")
 
 
-def test_search_result_keeps_rank_order_in_frames(reg: Instance) -> None:
+def test_portable_search_result_keeps_rank_order_in_frames(portable: Instance) -> None:
     frame = Space.search("lab").to_dataframe()
     assert list(frame.index) == [8, 2, 3, 10, 5, 9, 11, 12, 4]
     with pytest.raises(TypeError, match="slice"):

@@ -10,8 +10,9 @@ becomes ``NOT EXISTS`` over the related rows instead.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -35,10 +36,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 
-from syncd.registry.errors import FieldError
+from syncd.registry.errors import FieldError, InvalidArgument, NotSupportedError
 from syncd.registry.lookups import LOOKUPS, TRANSFORMS, apply_lookup, apply_transform
 from syncd.registry.model import Forward, Reverse, registry_named
 from syncd.registry.q import Q
+from syncd.registry.values import prepare, prepare_datetime
 from syncd.store.types import UTCDateTime
 
 if TYPE_CHECKING:
@@ -65,6 +67,21 @@ def _unknown_field(registry: type[Record], name: str) -> FieldError:
 
 def parse_path(registry: type[Record], key: str, *, allow_lookup: bool = True) -> Path:
     """Resolve ``a__b__c__lookup`` against the registries; :class:`FieldError` names what is wrong."""
+    cache_key = (registry.__name__, key, allow_lookup)
+    found = _parsed.get(cache_key)
+    if found is None:
+        found = _parse(registry, key, allow_lookup)
+        if len(_parsed) < _PARSED_LIMIT:
+            _parsed[cache_key] = found
+    return found
+
+
+# paths are parsed once: a query names the same few paths again and again
+_PARSED_LIMIT = 4096
+_parsed: dict[tuple[str, str, bool], Path] = {}
+
+
+def _parse(registry: type[Record], key: str, allow_lookup: bool) -> Path:
     parts = key.split("__")
     if not all(parts):
         raise FieldError(f"malformed field path {key!r}")
@@ -85,7 +102,7 @@ def parse_path(registry: type[Record], key: str, *, allow_lookup: bool = True) -
             assert relation.target is not None
             hops.append(relation)
             return _finish(registry, key, tuple(hops), registry_named(relation.target), "id", rest,
-                           allow_lookup)
+                           allow_lookup, relation_key=True)
         if relation is not None:
             if relation.target is None:
                 raise FieldError(f"{key!r}: the registry behind '{part}' is not available here; "
@@ -101,7 +118,7 @@ def parse_path(registry: type[Record], key: str, *, allow_lookup: bool = True) -
 
 def _finish(
     root: type[Record], key: str, hops: tuple[Forward | Reverse, ...], registry: type[Record], column: str,
-    rest: list[str], allow_lookup: bool,
+    rest: list[str], allow_lookup: bool, *, relation_key: bool = False,
 ) -> Path:
     is_datetime = isinstance(registry._meta.table.c[column].type, UTCDateTime)
     transforms: list[str] = []
@@ -114,14 +131,26 @@ def _finish(
             valid = ", ".join(LOOKUPS + (TRANSFORMS if is_datetime and not transforms else ()))
             raise FieldError(f"Unsupported lookup '{lookup}' for field '{column}' in {key!r}. "
                              f"Valid lookups: {valid}")
-    if isinstance(registry._meta.table.c[column].type, JSON) and lookup not in ("exact", "in", "isnull"):
-        raise FieldError(f"JSON field '{column}' supports exact, in and isnull lookups, not '{lookup}'")
+    if (relation_key or _is_key(registry, column)) and lookup not in RELATED_LOOKUPS:
+        raise FieldError(f"Related Field got invalid lookup: {lookup}")
+    if isinstance(registry._meta.table.c[column].type, JSON) and lookup not in ("exact", "in", "isnull",
+                                                                               "contains"):
+        raise FieldError(f"JSON field '{column}' supports exact, in, isnull and contains, not '{lookup}'")
     if rest:
         if not allow_lookup:
             raise FieldError(f"{key!r}: '{rest[0]}' is not a field of {registry.__name__}; "
                              f"valid fields: {', '.join(registry._meta.available)}")
         raise FieldError(f"{key!r}: nothing may follow the lookup '{lookup}'")
     return Path(hops, registry, column, tuple(transforms), lookup)
+
+
+# the lookups Django allows on a relation or a foreign key column
+RELATED_LOOKUPS = ("exact", "in", "gt", "gte", "lt", "lte", "isnull")
+
+
+def _is_key(registry: type[Record], column: str) -> bool:
+    """Whether ``column`` is a foreign key column (``space_id``)."""
+    return column.endswith("_id") and column[:-3] in registry._meta.forward
 
 
 def _key_value(value: Any) -> Any:
@@ -138,9 +167,16 @@ def _key_value(value: Any) -> Any:
 class Compiler:
     """Builds the FROM clause and conditions for one query on one registry."""
 
-    def __init__(self, registry: type[Record], dialect: str, base: FromClause | None = None) -> None:
+    def __init__(
+        self, registry: type[Record], dialect: str, base: FromClause | None = None, *, like: bool = False,
+        portable: bool = False, unindexed_branch: bool = False,
+    ) -> None:
         self.registry = registry
         self.dialect = dialect
+        self.like = like
+        self.portable = portable
+        # the branch filter keeps nearly every row: read through another condition's index instead
+        self.unindexed_branch = unindexed_branch
         self.base: FromClause = base if base is not None else registry._meta.table
         self._from: FromClause = self.base
         self._aliases: dict[tuple[int, tuple[str, ...]], FromClause] = {}
@@ -209,20 +245,43 @@ class Compiler:
             expr = cast(expr, Integer)
         for name in path.transforms:
             expr = apply_transform(expr, name, self.dialect)
+        if self.unindexed_branch and path.column == "branch_id" and not path.hops and path.lookup == "in":
+            expr = expr + 0  # SQLite uses no index for an expression
         value = _key_value(value)
         if isinstance(meta.table.c[path.column].type, JSON):
             return _json_compare(expr, path, value, self.dialect)
-        if path.transforms == ("date",) and self.dialect == "sqlite":
-            value = _iso_dates(value)
-        is_datetime = not path.transforms and isinstance(meta.table.c[path.column].type, UTCDateTime)
+        if path.transforms == ("year",) and path.lookup in _YEAR_BOUNDS and value is not None:
+            # as Django: a year compares the datetime with the year's first or last instant, which
+            # also finds 9999-12-31 23:59:59.999999 (SQLite's strftime rounds it into year 10000)
+            column = table.c[path.column]
+            year = prepare(None, value, path.column)
+            clause = _year_bound(column, path.lookup, year)
+            return and_(clause, column.is_not(None)) if negated else clause
         clause = apply_lookup(
             expr, path.lookup, value, dialect=self.dialect,
-            is_text=not path.transforms and meta.is_text(path.column), is_datetime=is_datetime,
+            is_text=not path.transforms and meta.is_text(path.column), prep=self._preparer(path),
+            like=self.like, code_points=self.portable,
         )
         if negated and path.lookup != "isnull" and not (path.lookup == "exact" and value is None):
             # as Django does: NOT (x = v) must also keep rows where x is NULL
             clause = and_(clause, expr.is_not(None))
         return clause
+
+    def _preparer(self, path: Path) -> Callable[[Any], Any]:
+        """How a value compared with the path's column (or date part) is checked and converted."""
+        column = path.column
+        if path.transforms == ("date",):
+            as_text = self.dialect == "sqlite"
+
+            def day(value: Any) -> Any:
+                moment = prepare_datetime(value, column)
+                return moment.date().isoformat() if as_text else moment.date()
+
+            return day
+        column_type = None if path.transforms else path.registry._meta.table.c[column].type
+        # a key is checked as the id it refers to, as Django names it in its error
+        named = "id" if column.endswith("_id") else column
+        return lambda value: prepare(column_type, value, named)
 
     def _exists(self, path: Path, reverse_at: int, key: str, value: Any, group: int) -> ColumnElement[bool]:
         outer = self._join(group, path.hops[:reverse_at])
@@ -230,7 +289,7 @@ class Compiler:
         assert isinstance(hop, Reverse)
         target_registry = registry_named(hop.target)
         target = target_registry._meta.table.alias()
-        inner = Compiler(target_registry, self.dialect, base=target)
+        inner = Compiler(target_registry, self.dialect, base=target, like=self.like, portable=self.portable)
         rest = path.hops[reverse_at + 1:]
         leaf_table = inner._join(0, rest)
         clause = inner._compare(leaf_table, path, value, negated=False)
@@ -239,10 +298,31 @@ class Compiler:
         return exists(subquery)
 
 
+_YEAR_BOUNDS = ("exact", "gt", "gte", "lt", "lte")
+
+
+def _year_bound(column: ColumnElement[Any], lookup: str, year: int) -> ColumnElement[bool]:
+    try:
+        first = datetime(year, 1, 1, tzinfo=UTC)
+        last = datetime(year, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    except ValueError:
+        raise InvalidArgument(f"year {year} is out of range") from None
+    if lookup == "exact":
+        return and_(column >= first, column <= last)
+    return {"gt": column > last, "gte": column >= first, "lt": column < first, "lte": column <= last}[lookup]
+
+
 def _json_compare(expr: ColumnElement[Any], path: Path, value: Any, dialect: str) -> ColumnElement[bool]:
     """JSON equality as Django does it: the stored JSON value equals ``value`` encoded as JSON."""
     if path.lookup == "isnull":
         return expr.is_(None) if value else expr.is_not(None)
+    if path.lookup == "contains":
+        # PostgreSQL's JSONB containment, as Django's; Django has no JSON contains on SQLite
+        if dialect == "sqlite":
+            raise NotSupportedError("contains lookup is not supported on this database backend.")
+        contained: ColumnElement[bool] = type_coerce(expr, JSONB).op("@>")(
+            cast(literal(json.dumps(value), String), JSONB))
+        return contained
     values = value if path.lookup == "in" else [value]
     if path.lookup not in ("exact", "in") or not isinstance(values, list | tuple):
         raise FieldError(f"JSON field '{path.column}' supports exact, in and isnull lookups")
@@ -255,9 +335,3 @@ def _json_compare(expr: ColumnElement[Any], path: Path, value: Any, dialect: str
     return or_(*matches) if matches else false()
 
 
-def _iso_dates(value: Any) -> Any:
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [v.isoformat() if isinstance(v, date) else v for v in value]
-    return value

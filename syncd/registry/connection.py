@@ -11,25 +11,28 @@ read-write connection.
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from syncd.errors import ConfigError
-from syncd.registry.errors import InstanceError
+from syncd.registry import patterns
+from syncd.registry.errors import InstanceError, InvalidPattern
+from syncd.registry.staleness import Freshness, check_staleness, read_freshness
 from syncd.registry.tables import registry_only
 from syncd.secrets import MASKED, Secret, mask_url, scrub_url_text, url_secrets
 from syncd.settings import config_path, load_settings
 from syncd.store import schema
 
-__all__ = ["Instance", "connect", "current", "disconnect", "resolve"]
+__all__ = ["Instance", "connect", "current", "disconnect", "freshness", "resolve"]
 
 _REQUIRED_TABLE = "lamindb_space"
 _BOOTSTRAPPED = sorted(schema.lamindb.tables)
@@ -37,23 +40,25 @@ _BOOTSTRAPPED = sorted(schema.lamindb.tables)
 _REGISTRY_TABLES = sorted({*schema.lamindb.tables, *registry_only.tables}, key=len, reverse=True)
 
 
+CaseRules = Literal["database", "portable"]
+DEFAULT_REGEX_TIMEOUT = 5.0
+# PostgreSQL's SQLSTATE for a regular expression that does not compile
+_INVALID_REGEX = "2201B"
+
+
 def _lower(value: object) -> str | None:
     return None if value is None else str(value).lower()
 
 
-def _regexp(pattern: str | None, value: object, flags: int) -> bool | None:
-    if pattern is None or value is None:
-        return None
-    return re.search(pattern, str(value), flags) is not None
+def _iregexp(pattern: str | None, value: object) -> bool | None:
+    return patterns.regexp(None if pattern is None else "(?i)" + pattern, value)
 
 
 def _register_sqlite_functions(dbapi_connection: sqlite3.Connection) -> None:
-    # SQLite's own lower() and LIKE fold ASCII only; these make i-lookups fold Unicode too
+    # SQLite's own lower() and LIKE fold ASCII only; these make portable i-lookups fold Unicode too
     dbapi_connection.create_function("syncd_lower", 1, _lower, deterministic=True)
-    dbapi_connection.create_function(
-        "syncd_regexp", 2, lambda p, v: _regexp(p, v, 0), deterministic=True)
-    dbapi_connection.create_function(
-        "syncd_iregexp", 2, lambda p, v: _regexp(p, v, re.IGNORECASE), deterministic=True)
+    dbapi_connection.create_function("syncd_regexp", 2, patterns.regexp, deterministic=True)
+    dbapi_connection.create_function("syncd_iregexp", 2, _iregexp, deterministic=True)
 
 
 def _sqlite_engine(url: URL, *, read_only: bool) -> Engine:
@@ -82,9 +87,32 @@ def _sqlite_engine(url: URL, *, read_only: bool) -> Engine:
 
 
 class Instance:
-    """One instance database: a read-only engine, and a read-write engine made on first write."""
+    """One instance database: a read-only engine, and a read-write engine made on first write.
 
-    def __init__(self, url: str, *, name: str | None = None, password: Secret | None = None) -> None:
+    ``case_rules="database"`` matches text as LaminDB does on the instance's database (on
+    SQLite: ``LIKE``, ASCII case folded even for ``contains``); ``"portable"`` gives the same
+    answers on both databases (see ``docs/registry.md``). ``max_staleness``: a query raises
+    :class:`StaleDataError` when syncd last synced the instance longer ago than that.
+    ``regex_timeout``: seconds one query's regular expressions may run on SQLite.
+    """
+
+    def __init__(
+        self, url: str, *, name: str | None = None, password: Secret | None = None,
+        case_rules: CaseRules = "database",
+        max_staleness: timedelta | None = None, regex_timeout: float = DEFAULT_REGEX_TIMEOUT,
+        hub: str | None = None, clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if case_rules not in ("database", "portable"):
+            raise InstanceError(f"case_rules is 'database' or 'portable', not {case_rules!r}")
+        if regex_timeout <= 0:
+            raise InstanceError(f"regex_timeout must be a positive number of seconds, not {regex_timeout!r}")
+        self.case_rules: CaseRules = case_rules
+        self.max_staleness = max_staleness
+        self.regex_timeout = regex_timeout
+        self.hub = hub
+        self._clock = clock
+        self._now = now
         try:
             self._url = make_url(url)
         except ArgumentError:
@@ -117,27 +145,65 @@ class Instance:
         connect_args["options"] = "-c default_transaction_read_only=on"
         return create_engine(url, isolation_level="AUTOCOMMIT", connect_args=connect_args)
 
+    @property
+    def like(self) -> bool:
+        """Whether text lookups follow SQLite's LIKE rules (LaminDB's on SQLite)."""
+        return self.dialect == "sqlite" and self.case_rules == "database"
+
+    def freshness(self) -> Freshness:
+        """When syncd last brought this instance in step with the hub (``synced_at`` None: never)."""
+        with self._reader_connection() as conn:
+            return read_freshness(conn, tables=self.tables(), hub=self.hub)
+
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A read-only connection; the transaction is rolled back at the end."""
+    def _reader_connection(self) -> Iterator[Connection]:
         try:
             conn = self._reader.connect()
         except DBAPIError as exc:
             raise InstanceError(f"cannot connect to {self.display_url}: {self._why(exc)}") from None
         try:
             yield conn
-        except DBAPIError as exc:
-            missing = self._missing_table(exc)
-            if missing is None:
-                raise
-            raise InstanceError(
-                f"{self.display_url} has no table {missing}: the query needs an instance made by "
-                "`lamin init` (a database syncd set up itself has only the tables syncd fills: "
-                + ", ".join(_BOOTSTRAPPED)
-                + ")"
-            ) from None
         finally:
             conn.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only connection, checked for staleness when ``max_staleness`` is set."""
+        if self.max_staleness is not None:
+            check_staleness(self.freshness(), self.max_staleness, self._now(), self.display_url)
+        try:
+            conn = self._reader.connect()
+        except DBAPIError as exc:
+            reason = _reason(exc, self._secrets)
+            raise InstanceError(f"cannot connect to {self.display_url}: {reason}") from None
+        bounded = self.dialect == "sqlite"  # only SQLite runs regular expressions here
+        if bounded:
+            patterns.start(self.regex_timeout, self._clock)
+        try:
+            yield conn
+        except DBAPIError as exc:
+            raise self._read_error(exc) from None
+        finally:
+            if bounded:
+                patterns.stop()
+            conn.close()
+
+    def _read_error(self, exc: DBAPIError) -> Exception:
+        """The registry error a failed read stands for, or the driver's error when it is none of them."""
+        failed = patterns.failure()
+        if failed is not None:
+            return failed
+        if getattr(exc.orig, "sqlstate", None) == _INVALID_REGEX:
+            return InvalidPattern(f"invalid regular expression: {_reason(exc, self._secrets)}")
+        missing = self._missing_table(exc)
+        if missing is None:
+            return exc
+        return InstanceError(
+            f"{self.display_url} has no table {missing}: the query needs an instance made by "
+            "`lamin init` (a database syncd set up itself has only the tables syncd fills: "
+            + ", ".join(_BOOTSTRAPPED)
+            + ")"
+        )
 
     def _missing_table(self, exc: DBAPIError) -> str | None:
         """The table the failed statement read and the database lacks, when that was the failure."""
@@ -171,7 +237,7 @@ class Instance:
     def tables(self) -> frozenset[str]:
         """Names of the tables in the database (read once); checks that it is a LaminDB instance."""
         if self._tables is None:
-            with self.read() as conn:
+            with self._reader_connection() as conn:
                 try:
                     names = frozenset(inspect(conn).get_table_names())
                 except DBAPIError as exc:
@@ -222,6 +288,9 @@ def connect(
     config: str | Path | None = None,
     instance: str | None = None,
     environ: Mapping[str, str] | None = None,
+    case_rules: CaseRules = "database",
+    max_staleness: timedelta | None = None,
+    regex_timeout: float = DEFAULT_REGEX_TIMEOUT,
 ) -> Instance:
     """Open an instance and make it the default for every registry.
 
@@ -229,16 +298,19 @@ def connect(
     ``connect(config="/etc/syncd/syncd.toml", instance="lab-a")`` takes the URL
     of a configured instance (``config`` defaults to ``$SYNCD_CONFIG`` or
     ``/etc/syncd/syncd.toml``; ``instance`` to the first configured one).
+    ``case_rules``, ``max_staleness`` and ``regex_timeout``: see :class:`Instance`.
     """
+    options: dict[str, Any] = {
+        "case_rules": case_rules, "max_staleness": max_staleness, "regex_timeout": regex_timeout}
     env = os.environ if environ is None else environ
     if url is not None and (config is not None or instance is not None):
         raise InstanceError("give either a database URL or config=/instance=, not both")
     if url is None:
         path = config_path(str(config) if config is not None else None, env)
-        opened = _from_config(path, env, instance)
+        opened = _from_config(path, env, instance, options)
         _state.config, _state.environ = path, env
     else:
-        opened = Instance(url)
+        opened = Instance(url, **options)
     opened.tables()
     if _state.default is not None and _state.default is not opened:
         _state.default.dispose()
@@ -247,13 +319,18 @@ def connect(
     return opened
 
 
-def _from_config(path: Path, environ: Mapping[str, str], name: str | None) -> Instance:
+def _from_config(
+    path: Path, environ: Mapping[str, str], name: str | None, options: Mapping[str, Any] | None = None,
+) -> Instance:
     try:
         settings = load_settings(path, environ, require_token=False)  # reads never talk to the hub
         chosen = settings.instance(name) if name is not None else settings.instances[0]
     except ConfigError as exc:
         raise InstanceError("; ".join(exc.problems)) from None
-    return Instance(chosen.url.reveal(), name=chosen.name, password=chosen.password)
+    return Instance(
+        chosen.url.reveal(), name=chosen.name, password=chosen.password, hub=mask_url(chosen.hub.url),
+        **(options or {}),
+    )
 
 
 def disconnect() -> None:
@@ -264,6 +341,11 @@ def disconnect() -> None:
     _state.default = None
     _state.config = None
     _state.named = {}
+
+
+def freshness(using: str | Instance | None = None) -> Freshness:
+    """When syncd last brought the connected instance (or ``using``) in step with the hub, and which hub."""
+    return resolve(using).freshness()
 
 
 def current() -> Instance:

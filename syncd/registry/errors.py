@@ -6,9 +6,15 @@
     ├── DoesNotExist             get() matched nothing (also ``Space.DoesNotExist`` ...)
     ├── MultipleObjectsReturned  get() or one() matched more than one record
     ├── FieldError               unknown field or lookup, malformed query (also a ValueError)
-    ├── InvalidArgument          an argument LaminDB rejects too, e.g. ``delete(permanent=False)``
     ├── HubOwnedError            save()/delete() of a row the hub owns (also a PermissionError)
     ├── ReadOnlyRegistryError    save()/delete() on a read-only registry such as FeatureValue
+    ├── InvalidArgument          an argument LaminDB rejects too, e.g. ``delete(permanent=False)``
+    │   ├── ValidationError      a value the field cannot hold, e.g. ``is_latest="maybe"``
+    │   └── ArgumentTypeError    a value of a type the lookup cannot take, e.g. ``id__in=3`` (a TypeError)
+    ├── NotSupportedError        a lookup the database cannot run, e.g. JSON ``contains`` on SQLite
+    ├── InvalidPattern           a ``regex``/``iregex`` pattern that does not compile (also a ValueError)
+    ├── QueryTimeout             a ``regex`` match ran past its deadline (also a TimeoutError)
+    ├── StaleDataError           the instance was synced longer ago than the allowed staleness
     ├── InstanceError            no connection, unknown instance name, unreachable or non-LaminDB database
     └── MissingDependencyError   an optional library is not installed (also an ImportError)
 """
@@ -18,15 +24,21 @@ from __future__ import annotations
 from syncd.errors import RegistryError
 
 __all__ = [
+    "ArgumentTypeError",
     "DoesNotExist",
     "FieldError",
     "HubOwnedError",
     "InstanceError",
     "InvalidArgument",
+    "InvalidPattern",
     "MissingDependencyError",
     "MultipleObjectsReturned",
+    "NotSupportedError",
+    "QueryTimeout",
     "ReadOnlyRegistryError",
     "RegistryError",
+    "StaleDataError",
+    "ValidationError",
 ]
 
 
@@ -60,3 +72,27 @@ class InstanceError(RegistryError):
 
 class MissingDependencyError(RegistryError, ImportError):
     """An optional library the call needs is not installed (pandas for ``to_dataframe``)."""
+
+
+class ValidationError(InvalidArgument):
+    """A value the field cannot hold (``is_latest="maybe"``, ``created_at="soon"``), as Django refuses it."""
+
+
+class InvalidPattern(RegistryError, ValueError):
+    """A ``regex``/``iregex`` pattern that does not compile."""
+
+
+class QueryTimeout(RegistryError, TimeoutError):
+    """Regular-expression matching ran past the deadline the instance was opened with."""
+
+
+class StaleDataError(RegistryError):
+    """The instance was last brought in step with the hub longer ago than ``max_staleness`` allows."""
+
+
+class ArgumentTypeError(InvalidArgument, TypeError):
+    """A value of a type the lookup cannot take (``id__in=3``, ``created_at__gt=3``), a TypeError."""
+
+
+class NotSupportedError(RegistryError):
+    """A lookup LaminDB's database backend does not offer either (JSON ``contains`` on SQLite)."""

@@ -17,6 +17,8 @@ import structlog
 
 from syncd.registry.compiler import parse_path
 from syncd.registry.errors import FieldError, MissingDependencyError
+from syncd.registry.fields import field_names
+from syncd.registry.frame_types import as_lamindb_dtypes, datetimes
 from syncd.registry.model import Reverse
 from syncd.store.types import UTCDateTime
 
@@ -69,7 +71,7 @@ def to_dataframe(
     pd = _pandas()
     if features:
         raise FieldError("features are only available for LaminDB's Artifact, Record and Run registries")
-    includes = [include] if isinstance(include, str) else list(include or [])
+    includes = [] if include is None else field_names(include, argument="include")
     if "features" in includes:
         raise FieldError(
             "include='features' is only available for LaminDB's Artifact, Record and Run registries")
@@ -97,9 +99,9 @@ def to_dataframe(
         data[path] = _gather(qs, path, list(unique))
     for name in [*columns, *single]:
         if _is_datetime(qs, name):
-            data[name] = pd.to_datetime(pd.Series(data[name], dtype=object), utc=True, format="ISO8601")
+            data[name] = datetimes(pd, data[name])
     ordered = columns[:3] + extras + columns[3:]
-    frame = pd.DataFrame({name: data[name] for name in ordered}).set_index("id")
+    frame = as_lamindb_dtypes(pd, pd.DataFrame({name: data[name] for name in ordered})).set_index("id")
     if truncated and limit == DEFAULT_LIMIT:
         log.warning("registry.dataframe.truncated", registry=qs.model.__name__, limit=limit)
     return frame

@@ -1,6 +1,7 @@
 """``get``: one record by id, full uid, uid stub, 16-character stem, or expressions, as LaminDB resolves it.
 
-* an ``int`` is the local id;
+* an ``int`` is the local id (``True`` is 1, as in LaminDB);
+* with an id or uid, further expressions are ignored, as LaminDB ignores them;
 * a string is a uid prefix. For versioned registries (``SpaceBlock``) a string of
   at most 16 characters is a stem: the latest version wins, and only when no
   version is latest does a non-latest one count; several matches are never an
@@ -16,10 +17,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Integer, Select, and_, bindparam, cast, select
+from sqlalchemy import Integer, Select, and_, bindparam, cast, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from syncd.registry.errors import FieldError
+from syncd.registry.errors import FieldError, InvalidArgument, ValidationError
+from syncd.registry.expressions import checked_expressions
+from syncd.registry.get_fields import get_by_fields
+from syncd.registry.likes import like_escape
+from syncd.registry.uidranges import case_ranges
 
 if TYPE_CHECKING:
     from syncd.registry.query import QuerySet
@@ -30,14 +35,11 @@ __all__ = ["get"]
 R = TypeVar("R", bound="Record")
 
 
-def get(qs: QuerySet[R], idlike: int | str | None = None, **expressions: Any) -> R:
+def get(qs: QuerySet[R], idlike: Any = None, **expressions: Any) -> R:
     registry = qs.model
     name = registry.__name__
-    if idlike is not None and expressions:
-        raise FieldError(f"{name}.get() takes an id/uid or expressions, not both")
-    if isinstance(idlike, bool) or not isinstance(idlike, int | str | None):
-        raise FieldError(f"{name}.get() takes an int id or a uid string, not {type(idlike).__name__}")
     basic = qs._clone(basic=True)
+    # as LaminDB: an id or uid decides alone, and further expressions are not looked at
     if isinstance(idlike, int):
         found = basic.filter(id=idlike)._one(
             raise_missing=True, message=f"{name} matching query does not exist.")
@@ -45,7 +47,28 @@ def get(qs: QuerySet[R], idlike: int | str | None = None, **expressions: Any) ->
         return found
     if isinstance(idlike, str):
         return _by_uid(basic, idlike)
+    if idlike is not None:
+        raise InvalidArgument(f"{name}.get() takes an int id or a uid string, not {type(idlike).__name__}")
+    if not qs._basic:
+        expressions = checked_expressions(registry, expressions, refuse_words=False)
+    try:
+        return _by_expressions(qs, dict(expressions))
+    except ValidationError:
+        raise
+    except InvalidArgument as exc:
+        if "expected a number" not in str(exc) or "id" in expressions or not expressions:
+            raise
+        key, value = next(iter(expressions.items()))
+        raise FieldError(f"Invalid lookup '{value}' for {key}. Did you mean {key}__name?") from None
+
+
+def _by_expressions(qs: QuerySet[R], expressions: dict[str, Any]) -> R:
+    registry = qs.model
+    name = registry.__name__
     meta = registry._meta
+    direct = get_by_fields(qs, expressions)
+    if direct is not None:
+        return direct
     # a relation's query set (space.ablocks) gets as Django does, without the implied is_latest
     implied_latest = meta.versioned and "is_latest" not in expressions and not qs._basic
     if implied_latest:
@@ -92,28 +115,37 @@ def _direct_allowed(qs: QuerySet[R], idlike: str) -> bool:
     return last < 0x10FFFF and not 0xD7FF <= last <= 0xDFFF
 
 
-_statements: dict[tuple[str, str, bool], Select[Any]] = {}
+_statements: dict[tuple[str, str, bool, bool, int], Select[Any]] = {}
 
 
-def _statement(registry: type[Record], dialect: str, versioned: bool) -> Select[Any]:
-    key = (registry.__name__, dialect, versioned)
+def _statement(registry: type[Record], dialect: str, versioned: bool, like: bool, ranges: int) -> Select[Any]:
+    key = (registry.__name__, dialect, versioned, like, ranges)
     if key not in _statements:
-        _statements[key] = _build_statement(registry, dialect, versioned)
+        _statements[key] = _build_statement(registry, dialect, versioned, like, ranges)
     return _statements[key]
 
 
-def _build_statement(registry: type[Record], dialect: str, versioned: bool) -> Select[Any]:
+def _build_statement(
+    registry: type[Record], dialect: str, versioned: bool, like: bool, ranges: int,
+) -> Select[Any]:
     table = registry._meta.table
     uid = table.c.uid
-    if dialect == "postgresql":
+    if dialect == "postgresql" or like:
+        # on SQLite LIKE ignores ASCII case: LaminDB finds uid "qq00..." by "QQ00" there
         condition: ColumnElement[bool] = uid.like(bindparam("pattern"), escape="\\")
+        if ranges:
+            # the same rows through the uid index: the ranges of the prefix's case variants
+            spans = [and_(uid >= bindparam(f"low{n}"), uid < bindparam(f"high{n}")) for n in range(ranges)]
+            condition = and_(or_(*spans), condition)
     else:
         condition = and_(uid >= bindparam("low"), uid < bindparam("high"))
     if versioned:
         flag = cast(table.c.is_latest, Integer) if dialect == "sqlite" else table.c.is_latest
         condition = and_(condition, flag == bindparam("latest"))
     columns = [table.c[c] for c in registry._meta.columns]
-    return select(*columns).where(condition).order_by(table.c.id).limit(2)
+    stmt = select(*columns).where(condition).limit(2)
+    # LaminDB's LIKE scans the table in id order, so its first two matches are the lowest ids
+    return stmt.order_by(table.c.id) if ranges else stmt
 
 
 def _direct(qs: QuerySet[R], idlike: str, message: str) -> R:
@@ -121,18 +153,21 @@ def _direct(qs: QuerySet[R], idlike: str, message: str) -> R:
     meta = registry._meta
     instance = qs.instance
     params: dict[str, Any] = {
-        "pattern": idlike.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
+        "pattern": like_escape(idlike) + "%",
         "low": idlike, "high": idlike[:-1] + chr(ord(idlike[-1]) + 1),
     }
     stem = meta.versioned and len(idlike) <= meta.stem_length
+    ranges = case_ranges(idlike) if instance.like else None
+    for n, (low, high) in enumerate(ranges or []):
+        params[f"low{n}"], params[f"high{n}"] = low, high
+    statement = _statement(registry, instance.dialect, stem, instance.like, len(ranges or []))
     with instance.read() as conn:
         if stem:
-            statement = _statement(registry, instance.dialect, True)
             rows = conn.execute(statement, {**params, "latest": 1}).all()
             if not rows:
                 rows = conn.execute(statement, {**params, "latest": 0}).all()
         else:
-            rows = conn.execute(_statement(registry, instance.dialect, False), params).all()
+            rows = conn.execute(statement, params).all()
     if not rows:
         raise registry.DoesNotExist(message)
     if len(rows) > 1 and not stem:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from syncd.registry.errors import FieldError
+from syncd.registry.fields import field_name
 
 if TYPE_CHECKING:
     from syncd.registry.query import QuerySet
@@ -76,11 +77,12 @@ class Lookup:
 Keep = Literal["first", "last", False]
 
 
-def lookup(qs: QuerySet[R], *, field: str | None, return_field: str | None, keep: Keep = "first") -> Lookup:
+def lookup(qs: QuerySet[R], *, field: Any, return_field: Any, keep: Keep = "first") -> Lookup:
     if keep not in ("first", "last", False):
         raise FieldError(f"keep must be 'first', 'last' or False, not {keep!r}")
     meta = qs.model._meta
-    name = field or meta.name_field
+    name = meta.name_field if field is None else field_name(field)
+    return_field = None if return_field is None else field_name(return_field, argument="return_field")
     for given in (name, return_field):
         if given is not None and given not in meta.columns:
             raise FieldError(f"Unknown field '{given}'. Available fields: {', '.join(meta.available)}")

@@ -1,28 +1,32 @@
-"""Lookups (``__icontains``, ``__gte``, ``__year`` ...) as SQL that means the same on SQLite and PostgreSQL.
+"""Lookups (``__icontains``, ``__gte``, ``__year`` ...) as SQL.
 
-Text matching is case-sensitive unless the lookup starts with ``i``, on both
-databases (SQLite's ``LIKE`` would fold ASCII case even for ``contains``);
-case-insensitive lookups fold Unicode; comparisons and ordering of text use
-code-point order (``COLLATE "C"`` on PostgreSQL) as SQLite does.
+Two sets of text rules (see ``docs/registry.md``). ``like=True`` (the default
+on SQLite, what LaminDB does there) runs text lookups as SQLite's ``LIKE``
+(:mod:`syncd.registry.likes`). Otherwise text matching is case-sensitive
+unless the lookup starts with ``i``, and case-insensitive lookups fold Unicode:
+what LaminDB does on PostgreSQL, and the database-independent rules an
+instance opened with ``case_rules="portable"`` uses on SQLite too.
+``code_points=True`` (portable rules) compares text in code-point order
+(``COLLATE "C"`` on PostgreSQL) as SQLite does; otherwise PostgreSQL compares
+in the database's collation, as LaminDB does there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import Date, Integer, String, and_, cast, false, func, literal, or_
 from sqlalchemy.sql.elements import ColumnElement
 
-from syncd.registry.errors import FieldError
+from syncd.registry.errors import ArgumentTypeError, FieldError, InvalidArgument
+from syncd.registry.likes import like_lookup, pg_lookup, regex_lookup
 
 __all__ = [
     "LOOKUPS",
     "TRANSFORMS",
     "apply_lookup",
     "apply_transform",
-    "coerce_datetime",
     "starts_with",
     "text_order",
 ]
@@ -35,22 +39,6 @@ TRANSFORMS = ("year", "month", "day", "hour", "minute", "second", "week_day", "q
 
 _SQLITE_PARTS = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "%M", "second": "%S"}
 _PG_PARTS = {name: name for name in ("year", "month", "day", "hour", "minute", "second")}
-
-
-def coerce_datetime(value: Any, field: str) -> Any:
-    """Aware UTC datetimes for datetime fields; ISO strings and dates are accepted, naive means UTC."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise FieldError(f"'{value}' is not a valid datetime for {field}") from None
-    if isinstance(value, date) and not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if not isinstance(value, datetime):
-        raise FieldError(f"{field} compares with datetimes, not {type(value).__name__}")
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def apply_transform(expr: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[Any]:
@@ -153,22 +141,29 @@ def _folded(expr: ColumnElement[Any], kind: str, value: str, dialect: str) -> Co
 
 
 def _text_lookup(
-    expr: ColumnElement[Any], lookup: str, value: Any, dialect: str, is_text: bool,
+    expr: ColumnElement[Any], lookup: str, value: Any, dialect: str, is_text: bool, like: bool,
+    django_pg: bool = False,
 ) -> ColumnElement[bool]:
     if value is None:
-        raise FieldError(f"__{lookup} does not accept None; use __isnull=True")
+        raise InvalidArgument(f"__{lookup} does not accept None; use __isnull=True")
     text = str(value)
+    if like:
+        return like_lookup(expr, lookup, text)
     expr = _as_text(expr, is_text)
+    if django_pg:
+        return pg_lookup(expr, lookup, text)
     if lookup.startswith("i"):
         return _folded(expr, lookup[1:], text.lower(), dialect)
     return _TEXT_MATCH[lookup](expr, text, dialect)
 
 
 def _regex(
-    expr: ColumnElement[Any], lookup: str, value: Any, dialect: str, is_text: bool,
+    expr: ColumnElement[Any], lookup: str, value: Any, dialect: str, is_text: bool, like: bool,
 ) -> ColumnElement[bool]:
     if not isinstance(value, str):
-        raise FieldError(f"__{lookup} takes a regular expression string, not {type(value).__name__}")
+        raise InvalidArgument(f"__{lookup} takes a regular expression string, not {type(value).__name__}")
+    if like:
+        return regex_lookup(expr, lookup, value)
     expr = _as_text(expr, is_text)
     if dialect == "sqlite":
         name = "syncd_iregexp" if lookup == "iregex" else "syncd_regexp"
@@ -180,35 +175,44 @@ def _regex(
 
 def _sequence(value: Any, lookup: str) -> list[Any]:
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise FieldError(f"__{lookup} takes a list of values, not {type(value).__name__}")
+        raise ArgumentTypeError(f"__{lookup} takes a list of values, not {type(value).__name__}")
     return list(value)
 
 
+def _unchanged(value: Any) -> Any:
+    return value
+
+
 def apply_lookup(
-    expr: ColumnElement[Any], lookup: str, value: Any, *, dialect: str, is_text: bool, is_datetime: bool,
+    expr: ColumnElement[Any], lookup: str, value: Any, *, dialect: str, is_text: bool,
+    prep: Callable[[Any], Any] = _unchanged, like: bool = False, code_points: bool = True,
 ) -> ColumnElement[bool]:
-    """The SQL condition ``expr <lookup> value``."""
+    """The SQL condition ``expr <lookup> value``; ``like``: SQLite's LIKE rules, as LaminDB matches there."""
     if lookup == "isnull":
         if not isinstance(value, bool):
-            raise FieldError(f"__isnull takes True or False, not {value!r}")
+            raise InvalidArgument(
+                f"The QuerySet value for an isnull lookup must be True or False, not {value!r}.")
         return expr.is_(None) if value else expr.is_not(None)
     if lookup in ("contains", "icontains", "startswith", "istartswith", "endswith", "iendswith"):
-        return _text_lookup(expr, lookup, value, dialect, is_text)
+        return _text_lookup(expr, lookup, value, dialect, is_text, like,
+                            django_pg=dialect == "postgresql" and not code_points)
     if lookup in ("regex", "iregex"):
-        return _regex(expr, lookup, value, dialect, is_text)
+        return _regex(expr, lookup, value, dialect, is_text, like)
     if lookup == "iexact":
         if value is None:
             return expr.is_(None)
+        if like:
+            return like_lookup(expr, lookup, str(value))
+        if dialect == "postgresql" and not code_points:
+            return pg_lookup(_as_text(expr, is_text), lookup, str(value))
         return _folded(_as_text(expr, is_text), "exact", str(value).lower(), dialect)
-    return _comparison(expr, lookup, value, dialect=dialect, is_text=is_text, is_datetime=is_datetime)
+    return _comparison(expr, lookup, value, dialect=dialect, is_text=is_text and code_points, coerce=prep)
 
 
 def _comparison(
-    expr: ColumnElement[Any], lookup: str, value: Any, *, dialect: str, is_text: bool, is_datetime: bool,
+    expr: ColumnElement[Any], lookup: str, value: Any, *, dialect: str, is_text: bool,
+    coerce: Callable[[Any], Any],
 ) -> ColumnElement[bool]:
-    def coerce(v: Any) -> Any:
-        return coerce_datetime(v, str(expr)) if is_datetime else v
-
     ordered = text_order(expr, dialect) if is_text else expr
     if lookup == "exact":
         return expr.is_(None) if value is None else expr == coerce(value)
@@ -218,10 +222,10 @@ def _comparison(
     if lookup == "range":
         bounds = _sequence(value, lookup)
         if len(bounds) != 2:
-            raise FieldError("__range takes exactly two values (low, high)")
+            raise InvalidArgument("__range takes exactly two values (low, high)")
         return and_(ordered >= coerce(bounds[0]), ordered <= coerce(bounds[1]))
     if value is None:
-        raise FieldError(f"__{lookup} does not accept None")
+        raise InvalidArgument(f"Cannot use None as a query value (__{lookup})")
     bound = coerce(value)
     result: ColumnElement[bool]
     if lookup == "gt":

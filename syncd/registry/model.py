@@ -8,9 +8,10 @@ lookup code needs, following the rules LaminDB applies to its Django models.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, Table, Text
+from sqlalchemy import Select, String, Table, Text, select
 
 if TYPE_CHECKING:
     from syncd.registry.record import Record
@@ -63,10 +64,15 @@ class Meta:
     read_only: bool
     stem_length: int
 
-    @property
+    @cached_property
     def columns(self) -> tuple[str, ...]:
         """Table columns in field order (foreign keys as ``<name>_id``)."""
         return tuple(f + "_id" if f in self.forward else f for f in self.fields)
+
+    @cached_property
+    def select_all(self) -> Select[Any]:
+        """``SELECT`` of every column in :attr:`columns` order, built once."""
+        return select(*(self.table.c[c] for c in self.columns))
 
     def is_text(self, name: str) -> bool:
         column = self.table.c.get(name)
@@ -97,8 +103,14 @@ class Meta:
 
     @property
     def repr_fields(self) -> tuple[str, ...]:
-        names = [f for f in self.fields if f not in self.forward and f not in ("id", "updated_at")]
-        names += [self.forward[f].column for f in self.fields if f in self.forward]
+        """The fields ``repr`` shows; a relation named without ``_id`` shows the related record."""
+        if self.versioned:
+            # LaminDB 2.12 does not recognise the versioned registry's keys as foreign keys: its repr
+            # keeps them in field order and shows the related records themselves
+            names = [f for f in self.fields if f not in ("id", "updated_at")]
+        else:
+            names = [f for f in self.fields if f not in self.forward and f not in ("id", "updated_at")]
+            names += [self.forward[f].column for f in self.fields if f in self.forward]
         for moved in _MOVED_LAST_IN_REPR:
             if moved in names:
                 names.append(names.pop(names.index(moved)))

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
-from sqlalchemy import Select, String, case, func, select, type_coerce
+from sqlalchemy import Select, String, case, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
 from syncd.registry.compiler import Compiler
 from syncd.registry.connection import Instance, resolve
 from syncd.registry.errors import FieldError
+from syncd.registry.expressions import DEFAULT_BRANCH_IDS, checked_expressions, with_default_branch
+from syncd.registry.fields import field_name
 from syncd.registry.lookups import text_order
 from syncd.registry.q import Q
 from syncd.store.types import UTCDateTime
@@ -31,20 +33,13 @@ __all__ = ["DEFAULT_BRANCH_IDS", "QuerySet"]
 
 R = TypeVar("R", bound="Record")
 
-DEFAULT_BRANCH_IDS = (1,)
-_EXACT_KEYS = frozenset({"id", "uid", "hash", "id__in", "uid__in", "hash__in"})
-_BRANCH_KEYS = frozenset({"branch", "branch_id"})
-
-
-def _mentions_branch(keys: Sequence[str]) -> bool:
-    return any(k in _BRANCH_KEYS or k.startswith(("branch__", "branch_id__")) for k in keys)
 
 
 class QuerySet(Generic[R]):
     """Records of one registry matching conditions; nothing is read until it is evaluated."""
 
-    __slots__ = ("_basic", "_filters", "_instance", "_limit", "_offset", "_order", "_ranked", "_registry",
-                 "_using")
+    __slots__ = ("_basic", "_distinct", "_filters", "_instance", "_limit", "_offset", "_order", "_ranked",
+                 "_ranked_rows", "_registry", "_using")
 
     def __init__(
         self, registry: type[R], using: str | Instance | None = None, *, basic: bool = False,
@@ -58,13 +53,19 @@ class QuerySet(Generic[R]):
         self._offset = 0
         self._limit: int | None = None
         self._ranked: tuple[int, ...] | None = None
+        self._distinct = False
+        # the rows a search read while ranking, in rank order: iterating the result reads them again otherwise
+        self._ranked_rows: tuple[Any, ...] | None = None
 
     # ---- building ---------------------------------------------------------------------------------
 
     def _clone(self, **changes: Any) -> QuerySet[R]:
         new: QuerySet[R] = QuerySet.__new__(QuerySet)
         for slot in QuerySet.__slots__:
-            setattr(new, slot, changes.get(slot.lstrip("_"), getattr(self, slot)))
+            setattr(new, slot, getattr(self, slot))
+        new._ranked_rows = None
+        for name, value in changes.items():
+            setattr(new, "_" + name, value)
         return new
 
     @property
@@ -88,17 +89,13 @@ class QuerySet(Generic[R]):
     def _default_branch(self, queries: tuple[Q, ...], expressions: dict[str, Any]) -> dict[str, Any]:
         if self._basic or not self._registry._meta.has_branch:
             return expressions
-        if any(k in _EXACT_KEYS for k in expressions):
-            return expressions
-        keys = list(expressions) + [k for q in queries for k in q.keys()]  # noqa: SIM118 - Q.keys() is not a dict's
-        if not _mentions_branch(keys):
-            return {**expressions, "branch_id__in": list(DEFAULT_BRANCH_IDS)}
-        # a branch of None means "any branch", not "branch IS NULL"
-        return {k: v for k, v in expressions.items() if not (k in _BRANCH_KEYS and v is None)}
+        return with_default_branch(queries, expressions)
 
     def filter(self, *queries: Q, **expressions: Any) -> QuerySet[R]:
         """Records matching every condition: ``Q`` objects and ``field__lookup=value`` keywords."""
         self._check_not_sliced("filter")
+        if not self._basic:
+            expressions = checked_expressions(self._registry, expressions)
         expressions = self._default_branch(queries, expressions)
         if not queries and not expressions:
             return self._clone()
@@ -122,11 +119,21 @@ class QuerySet(Generic[R]):
     def all(self) -> QuerySet[R]:
         return self._clone()
 
-    def order_by(self, *fields: str) -> QuerySet[R]:
-        """Sort by fields, ``-field`` for descending; related paths allowed. NULLs sort first."""
+    def distinct(self) -> QuerySet[R]:
+        """Each record once, however many related rows a filter across a reverse relation matched."""
+        self._check_not_sliced("create distinct fields")
+        return self._clone(distinct=True)
+
+    def order_by(self, *given: Any) -> QuerySet[R]:
+        """Sort by fields (or field objects), ``-field`` for descending; related paths allowed.
+
+        NULLs come where the database puts them (first on SQLite, last on PostgreSQL, in
+        ascending order), as with LaminDB; with ``case_rules="portable"`` first on both.
+        """
         self._check_not_sliced("reorder")
         from syncd.registry.compiler import parse_path
 
+        fields = [field_name(f, argument="order_by") for f in given]
         for name in fields:
             if not isinstance(name, str) or not name.lstrip("-"):
                 raise FieldError(f"order_by takes field names, not {name!r}")
@@ -152,12 +159,14 @@ class QuerySet(Generic[R]):
             return rows[0]
         if not isinstance(index, slice):
             raise TypeError(f"query sets are indexed by int or slice, not {type(index).__name__}")
-        if index.step not in (None, 1):
-            raise ValueError("slicing a query set with a step is not supported")
         start, stop = index.start or 0, index.stop
         if start < 0 or (stop is not None and stop < 0):
             raise ValueError("Negative indexing is not supported.")
-        return self._window(start, None if stop is None else max(stop - start, 0))
+        window = self._window(start, None if stop is None else max(stop - start, 0))
+        if index.step not in (None, 1):
+            # as Django: a step evaluates the query set and gives a list
+            return window._fetch()[::index.step]  # type: ignore[return-value]
+        return window
 
     def _window(self, start: int, count: int | None) -> QuerySet[R]:
         offset = self._offset + start
@@ -169,11 +178,23 @@ class QuerySet(Generic[R]):
 
     # ---- SQL --------------------------------------------------------------------------------------
 
-    def _where(self) -> tuple[Compiler, list[ColumnElement[bool]]]:
-        compiler = Compiler(self._registry, self.instance.dialect)
-        conditions = [compiler.condition(q, group) for group, q in enumerate(self._filters, start=1)]
+    def _where(self, *, unindexed_branch: bool = False) -> tuple[Compiler, list[ColumnElement[bool]]]:
+        instance = self.instance
+        table = self._registry._meta.table
+        portable = instance.case_rules == "portable"
+        compiler = Compiler(self._registry, instance.dialect, like=instance.like, portable=portable,
+                            unindexed_branch=unindexed_branch)
+        if self._distinct and self._filters:
+            # the filters (and their joins) go into a subquery of ids: each record comes once
+            inner = Compiler(self._registry, instance.dialect, base=table.alias(), like=instance.like,
+                             portable=portable)
+            matched = [inner.condition(q, group) for group, q in enumerate(self._filters, start=1)]
+            ids = select(inner.base.c.id).select_from(inner.from_clause).where(*matched)
+            conditions: list[ColumnElement[bool]] = [table.c.id.in_(ids)]
+        else:
+            conditions = [compiler.condition(q, group) for group, q in enumerate(self._filters, start=1)]
         if self._ranked is not None:
-            conditions.append(self._registry._meta.table.c.id.in_(self._ranked))
+            conditions.append(table.c.id.in_(self._ranked))
         return compiler, conditions
 
     def _compiled(self, *columns: str, raw_datetimes: bool = False) -> tuple[Select[Any], Compiler]:
@@ -184,11 +205,11 @@ class QuerySet(Generic[R]):
             if self._ranked:
                 order.append(case({pk: n for n, pk in enumerate(self._ranked)}, value=meta.table.c.id))
         else:
-            order = self._order_clauses(compiler, self._order or ("id",))
-        selected: list[ColumnElement[Any]] = (
-            [self._selected(compiler, c, raw_datetimes) for c in columns] if columns
-            else [meta.table.c[c] for c in meta.columns])
-        stmt = select(*selected).select_from(compiler.from_clause).where(*conditions).order_by(*order)
+            # unordered query sets send no ORDER BY, as LaminDB's do: the database's own order
+            order = self._order_clauses(compiler, self._order)
+        base = (select(*(self._selected(compiler, c, raw_datetimes) for c in columns)) if columns
+                else meta.select_all)
+        stmt = base.select_from(compiler.from_clause).where(*conditions).order_by(*order)
         if self._limit is not None:
             stmt = stmt.limit(self._limit)
         if self._offset:
@@ -206,18 +227,26 @@ class QuerySet(Generic[R]):
 
     def _order_clauses(self, compiler: Compiler, fields: Sequence[str]) -> list[ColumnElement[Any]]:
         clauses: list[ColumnElement[Any]] = []
+        portable = self.instance.case_rules == "portable"
         for name in fields:
             expr, path = compiler.column(name.lstrip("-"))
+            if not portable:
+                # as LaminDB: the database's collation, and its place for NULLs (first on SQLite,
+                # last on PostgreSQL in ascending order)
+                clauses.append(expr.desc() if name.startswith("-") else expr.asc())
+                continue
             if not path.transforms and path.registry._meta.is_text(path.column):
                 expr = text_order(expr, compiler.dialect)
             clauses.append(expr.desc().nulls_last() if name.startswith("-") else expr.asc().nulls_first())
         return clauses
 
     def _fetch(self) -> list[R]:
-        stmt, _ = self._compiled()
         instance = self.instance
         names = self._registry._meta.columns
         make = self._registry._from_row
+        if self._ranked_rows is not None:
+            return [make(dict(zip(names, row, strict=True)), instance) for row in self._ranked_rows]
+        stmt, _ = self._compiled()
         with instance.read() as conn:
             rows = conn.execute(stmt).all()
         return [make(dict(zip(names, row, strict=True)), instance) for row in rows]
@@ -240,14 +269,9 @@ class QuerySet(Generic[R]):
 
     def count(self) -> int:
         """The number of matching records (one per matching related row when joined)."""
-        if self._limit is None and not self._offset:
-            compiler, conditions = self._where()
-            counted = select(func.count()).select_from(compiler.from_clause).where(*conditions)
-        else:
-            stmt, _ = self._compiled("id")
-            counted = select(func.count()).select_from(stmt.order_by(None).subquery())
-        with self.instance.read() as conn:
-            return int(conn.execute(counted).scalar_one())
+        from syncd.registry.counting import count
+
+        return count(self)
 
     def exists(self) -> bool:
         stmt, _ = self._compiled("id")
@@ -256,7 +280,8 @@ class QuerySet(Generic[R]):
 
     def first(self) -> R | None:
         """The first record (by id unless ordered), or None."""
-        rows = self._window(0, 1)._fetch()
+        ordered = self if self._order or self._ranked is not None else self._clone(order=("id",))
+        rows = ordered._window(0, 1)._fetch()
         return rows[0] if rows else None
 
     def last(self) -> R | None:
@@ -287,11 +312,27 @@ class QuerySet(Generic[R]):
                 f"more than one {self._registry.__name__} matches the query; add conditions or use first()")
         return rows[0]
 
-    def to_list(self, field: str | None = None) -> list[Any]:
-        """The records, or the values of one field (a related path such as ``space__name`` too)."""
+    def to_list(self, field: Any = None) -> list[Any]:
+        """The records, or the values of one field (a related path such as ``space__name`` too).
+
+        Unless the query set is ordered, the values come in the database's order, as LaminDB's do.
+        """
         if field is None:
             return self._fetch()
-        return [row[0] for row in self._values(field)]
+        return [row[0] for row in self._values(field_name(field, argument="to_list"))]
+
+    def values_list(self, *fields: Any, flat: bool = False) -> list[Any]:
+        """Tuples of field values (every field when none is named); ``flat=True``: the values of one field."""
+        names = [field_name(f, argument="values_list") for f in fields] or list(self._registry._meta.columns)
+        if flat and len(names) != 1:
+            raise TypeError("'flat' is not valid when values_list is called with more than one field.")
+        rows = self._values(*names)
+        return [row[0] for row in rows] if flat else rows
+
+    def values(self, *fields: Any) -> list[dict[str, Any]]:
+        """Dictionaries of field values (every field, foreign keys as ``<name>_id``, when none is named)."""
+        names = [field_name(f, argument="values") for f in fields] or list(self._registry._meta.columns)
+        return [dict(zip(names, row, strict=True)) for row in self._values(*names)]
 
     def get(self, idlike: int | str | None = None, **expressions: Any) -> R:
         """One record by id, uid, uid stub or stem, or by expressions; see :func:`syncd.registry.get`."""
@@ -340,8 +381,9 @@ class QuerySet(Generic[R]):
         return delete_records(self._registry, self.instance, self._fetch(), permanent=permanent,
                               soft_allowed=True)
 
-    def _with_ranked(self, ids: Sequence[int]) -> QuerySet[R]:
-        return self._clone(ranked=tuple(ids), order=())
+    def _with_ranked(self, ids: Sequence[int], rows: Sequence[Any] | None = None) -> QuerySet[R]:
+        """The records ``ids`` in that order; ``rows``: their rows (all columns), already read."""
+        return self._clone(ranked=tuple(ids), order=(), ranked_rows=None if rows is None else tuple(rows))
 
     def __repr__(self) -> str:
         rows = self._window(0, 21)._fetch()

@@ -14,6 +14,7 @@ from sqlalchemy import Table
 
 from syncd.registry import errors
 from syncd.registry.connection import Instance
+from syncd.registry.fields import FieldAttr
 from syncd.registry.model import Forward, Meta, Reverse, build_meta, register, registry_named
 from syncd.registry.query import QuerySet
 
@@ -31,6 +32,10 @@ class _ForwardAccess:
 
     def __init__(self, relation: Forward) -> None:
         self.relation = relation
+
+    @property
+    def field_name(self) -> str:
+        return self.relation.name
 
     def __get__(self, obj: Record | None, owner: type[Record]) -> Any:
         if obj is None:
@@ -58,6 +63,10 @@ class _ReverseAccess:
     def __init__(self, relation: Reverse) -> None:
         self.relation = relation
 
+    @property
+    def field_name(self) -> str:
+        return self.relation.name
+
     def __get__(self, obj: Record | None, owner: type[Record]) -> Any:
         if obj is None:
             return self
@@ -68,6 +77,8 @@ class _ReverseAccess:
 
 
 def _format(value: Any) -> str:
+    if isinstance(value, Record):
+        return repr(value)
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S %Z")
     if isinstance(value, str):
@@ -104,6 +115,10 @@ class Record:
         cls.MultipleObjectsReturned = type(
             "MultipleObjectsReturned", (errors.MultipleObjectsReturned,),
             {"__module__": cls.__module__, "__qualname__": f"{cls.__name__}.MultipleObjectsReturned"})
+        forward_names = {r.name for r in cls._relations if isinstance(r, Forward)}
+        for name in cls._fields:
+            if not name.startswith("_") and name not in forward_names and name not in cls.__dict__:
+                setattr(cls, name, FieldAttr(cls.__name__, name))
         for relation in cls._relations:
             if isinstance(relation, Forward) and relation.target is None:
                 continue
@@ -222,5 +237,8 @@ class Record:
         return hash((type(self).__name__, self.id))
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={_format(self.__dict__.get(name))}" for name in self._meta.repr_fields)
+        forward = self._meta.forward
+        shown = ", ".join(
+            f"{name}={_format(getattr(self, name) if name in forward else self.__dict__.get(name))}"
+            for name in self._meta.repr_fields)
         return f"{type(self).__name__}({shown})"

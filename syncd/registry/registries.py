@@ -98,6 +98,11 @@ class SpaceBlock(Record):
     space: Space
     created_by: User
 
+    @property
+    def version(self) -> str:
+        """The version tag, or the last four characters of the uid when there is none (as LaminDB)."""
+        return self.version_tag or self.uid[-4:]
+
 
 class JsonValue(Record):
     """``lamindb_jsonvalue``: feature values (read-only here); LaminDB's old name is ``FeatureValue``."""

@@ -1,4 +1,9 @@
-"""``search``: LaminDB's ranked text search, computed the same way on SQLite and PostgreSQL.
+"""``search``: LaminDB's ranked text search.
+
+By default the ranking runs in the database as LaminDB's SQL does
+(:mod:`syncd.registry.ranking`). On an instance opened with
+``case_rules="portable"`` it is computed here instead, the same way on both
+databases:
 
 Candidates are records where any searched field contains the string. Each
 field then scores, for the stripped string ``s``: 200 for an exact match, 200
@@ -17,8 +22,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import or_
 
-from syncd.registry.errors import FieldError
+from syncd.registry.errors import FieldError, InvalidArgument
+from syncd.registry.fields import field_names
 from syncd.registry.lookups import apply_lookup
+from syncd.registry.ranking import contains, field_text, rank_terms
 
 if TYPE_CHECKING:
     from syncd.registry.query import QuerySet
@@ -65,12 +72,12 @@ def _rank(
 
 
 def search(
-    qs: QuerySet[R], string: str, *, field: str | list[str] | None, limit: int | None, case_sensitive: bool,
+    qs: QuerySet[R], string: str, *, field: Any, limit: int | None, case_sensitive: bool,
 ) -> QuerySet[R]:
     if string is None:
-        raise FieldError("Cannot search for None value! Please pass a valid string.")
+        raise InvalidArgument("Cannot search for None value! Please pass a valid string.")
     meta = qs.model._meta
-    fields = list(meta.text_fields) if field is None else ([field] if isinstance(field, str) else list(field))
+    fields = list(meta.text_fields) if field is None else field_names(field)
     for name in fields:
         if name not in meta.columns:
             raise FieldError(f"search looks at fields of {qs.model.__name__}, not {name!r}; "
@@ -78,14 +85,37 @@ def search(
     if not fields:
         return qs._with_ranked([])
     string = string.strip()
+    if qs.instance.case_rules == "database":
+        return _in_database(qs, string, fields, limit, case_sensitive)
     lookup = "contains" if case_sensitive else "icontains"
     stmt, _ = qs._compiled("id", *fields)
     dialect = qs.instance.dialect
-    matches = [apply_lookup(meta.table.c[name], lookup, string, dialect=dialect, is_text=meta.is_text(name),
-                            is_datetime=False) for name in fields]
+    matches = [apply_lookup(meta.table.c[name], lookup, string, dialect=dialect, is_text=meta.is_text(name))
+               for name in fields]
     with qs.instance.read() as conn:
         rows = conn.execute(stmt.where(or_(*matches))).all()
     patterns = _patterns(string, 0 if case_sensitive else re.IGNORECASE)
     scored = sorted((-_rank(list(row[1:]), string, patterns, case_sensitive), row[0]) for row in rows)
     ids = list(dict.fromkeys(pk for _, pk in scored))
     return qs._with_ranked(ids if limit is None else ids[:limit])
+
+
+def _in_database(
+    qs: QuerySet[R], string: str, fields: list[str], limit: int | None, case_sensitive: bool,
+) -> QuerySet[R]:
+    """Rank in SQL, selecting what LaminDB selects, so that ties come back in the database's order."""
+    table = qs.model._meta.table
+    dialect = qs.instance.dialect
+    stmt, _ = qs._compiled()
+    matches = [contains(field_text(table.c[name]), string, dialect, case_sensitive) for name in fields]
+    terms = [t for name in fields for t in rank_terms(table.c[name], string, dialect, case_sensitive)]
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    ranked = stmt.where(or_(*matches)).order_by(None).order_by(total.desc())
+    if limit is not None:
+        ranked = ranked.limit(limit)
+    with qs.instance.read() as conn:
+        pk = qs.model._meta.columns.index("id")
+        rows = conn.execute(ranked).all()
+    return qs._with_ranked([row[pk] for row in rows], rows)
