@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import io
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -19,6 +18,7 @@ import httpx
 import pytest
 import structlog
 from builders import TOKEN
+from serving import until
 from sqlalchemy.exc import SQLAlchemyError
 from syncenv import assert_in_step
 
@@ -32,17 +32,6 @@ DEADLINE = 30.0
 HOUR = 3600
 
 pytestmark = pytest.mark.slow
-
-
-def until(predicate: Callable[[], object], what: str, deadline: float = DEADLINE) -> Any:
-    end = time.monotonic() + deadline
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {deadline:.0f}s waiting for {what}")
-        threading.Event().wait(0.02)
 
 
 def in_step(urls: list[str], store: HubStore) -> bool:

@@ -7,14 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from serving import until
 
 from syncd.hubsim import HubStore, RunningHub, populate, running_hub
 
@@ -24,17 +23,6 @@ DEADLINE = 30.0
 GRACE = 10.0
 
 pytestmark = pytest.mark.slow
-
-
-def until(predicate: Callable[[], object], what: str) -> Any:
-    end = time.monotonic() + DEADLINE
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        threading.Event().wait(0.05)
 
 
 @pytest.fixture

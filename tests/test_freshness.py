@@ -25,7 +25,7 @@ from syncd.errors import StoreError
 from syncd.hubsim import HubStore, ManualClock
 from syncd.models import Resource
 from syncd.runner import sync_group
-from syncd.settings import SyncSettings
+from syncd.settings import InstanceSettings, SyncSettings
 from syncd.store.engine import create_instance_engine
 from syncd.store.instance import InstanceStore
 from syncd.store.session import Keepalive
@@ -38,6 +38,14 @@ def _hub() -> HubStore:
     home = store.create_space("Home")
     store.create_block(home["id"], "words")
     return store
+
+
+def _synced(url: str) -> InstanceSettings:
+    """An instance synced once from a small hub; its settings."""
+    with emulator(_hub()) as hub:
+        settings = settings_for(hub.url, {"pg": url})
+        assert sync(settings).ok
+    return settings.instances[0]
 
 
 def _until(predicate: object, what: str, deadline: float = 20.0) -> None:
@@ -111,11 +119,7 @@ def test_an_instance_held_by_another_replica_is_skipped_with_that_replicas_recor
 
 @pytest.mark.postgres
 def test_a_silent_session_is_ended_by_the_server_and_its_lock_passes_on(pg_url: str) -> None:
-    store = _hub()
-    with emulator(store) as hub:
-        settings = settings_for(hub.url, {"pg": pg_url})
-        assert sync(settings).ok
-    inst = settings.instances[0]
+    inst = _synced(pg_url)
     fenced = functools.partial(create_instance_engine, application_name="syncd fenced",
                                session_timeout_seconds=0.3)
     first = InstanceStore(inst, SyncSettings(), engine_factory=fenced)
@@ -134,11 +138,7 @@ def test_a_silent_session_is_ended_by_the_server_and_its_lock_passes_on(pg_url: 
 
 @pytest.mark.postgres
 def test_the_keepalive_keeps_a_waiting_replicas_session(pg_url: str) -> None:
-    store = _hub()
-    with emulator(store) as hub:
-        settings = settings_for(hub.url, {"pg": pg_url})
-        assert sync(settings).ok
-    inst = settings.instances[0]
+    inst = _synced(pg_url)
     fenced = functools.partial(create_instance_engine, application_name="syncd kept",
                                session_timeout_seconds=0.6)
     kept = InstanceStore(inst, SyncSettings(), engine_factory=fenced)

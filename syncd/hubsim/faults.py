@@ -89,11 +89,16 @@ def _checked(settings: Mapping[str, Any]) -> dict[str, Any]:
         elif name == "down_seconds" and value is None:
             out[name] = None
         else:
-            number = float(value)
-            if number < 0 or (name.endswith("_rate") and number > 1):
-                raise ValueError(f"{name}: out of range")
-            out[name] = number
+            out[name] = checked_number(name, value)
     return out
+
+
+def checked_number(name: str, value: Any) -> float:
+    """A numeric fault setting: never negative, and a ``*_rate`` at most 1."""
+    number = float(value)
+    if number < 0 or (name.endswith("_rate") and number > 1):
+        raise ValueError(f"{name}: out of range")
+    return number
 
 
 class Faults:

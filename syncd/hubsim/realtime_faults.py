@@ -22,6 +22,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from syncd.hubsim.faults import checked_number
+
 __all__ = ["REFUSALS", "RealtimeFaults"]
 
 REFUSALS = (401, 403, 404, 429, 500)
@@ -46,10 +48,7 @@ def _checked(settings: Mapping[str, Any]) -> dict[str, Any]:
         elif name == "seed":
             out[name] = int(value)
         else:
-            number = float(value)
-            if number < 0 or (name.endswith("_rate") and number > 1):
-                raise ValueError(f"{name}: out of range")
-            out[name] = number
+            out[name] = checked_number(name, value)
     return out
 
 
