@@ -7,16 +7,20 @@ missing server is a failure.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+import structlog
 from serving import spawn  # noqa: F401  (a fixture: `syncd serve` child processes, for every test)
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from structlog.testing import capture_logs
 
 PG_ADMIN_URL = os.environ.get("SYNCD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -65,3 +69,29 @@ def pg_url() -> Iterator[str]:
 def sqlite_url(tmp_path: Path) -> str:
     """A SQLite instance URL whose file does not exist yet."""
     return f"sqlite:///{tmp_path / 'instance.db'}"
+
+
+@pytest.fixture
+def logs() -> Iterator[list[MutableMapping[str, Any]]]:
+    """Captured structlog events at every level, whatever the rest of the suite configured."""
+    saved = structlog.get_config()
+    structlog.reset_defaults()
+    try:
+        with capture_logs() as captured:
+            yield captured
+    finally:
+        structlog.configure(**saved)
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Logging as it was before the test: the root handlers and level, the library loggers, structlog."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.captureWarnings(False)
+    for name in ("httpx", "httpcore", "apscheduler.executors", "apscheduler.scheduler"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    structlog.reset_defaults()

@@ -6,6 +6,7 @@ no canary secret may appear in its output or in a body it served.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -142,3 +143,17 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
         everything = daemon.output() + "".join(daemon.bodies)
         assert TOKEN_CANARY not in everything
         assert DB_PASSWORD_CANARY not in everything
+
+
+class Lines(io.StringIO):
+    """Output that signals when the CLI has printed its line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.printed = threading.Event()
+
+    def write(self, text: str) -> int:
+        count = super().write(text)
+        if "\n" in text:
+            self.printed.set()
+        return count

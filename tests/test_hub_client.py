@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import uuid
-from collections.abc import Iterator, MutableMapping
+from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +12,6 @@ import httpx
 import orjson
 import pytest
 import respx
-import structlog
 from hub_fakes import (
     HUB_URL,
     TOKEN,
@@ -24,7 +23,6 @@ from hub_fakes import (
     make_client,
     ok,
 )
-from structlog.testing import capture_logs
 
 import syncd
 from syncd.errors import HubAuthError, HubError, HubIncompatibleError, HubUnavailableError
@@ -38,16 +36,6 @@ SPACE_URL = f"{HUB_URL}/rest/v1/space"
 DATE = "Mon, 23 Nov 2026 09:00:00 GMT"
 
 
-@pytest.fixture
-def logs() -> Iterator[list[MutableMapping[str, Any]]]:
-    """Captured structlog events at every level, whatever the rest of the suite configured."""
-    saved = structlog.get_config()
-    structlog.reset_defaults()
-    try:
-        with capture_logs() as captured:
-            yield captured
-    finally:
-        structlog.configure(**saved)
 
 
 def respx_client(router: respx.MockRouter) -> HubClient:

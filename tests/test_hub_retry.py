@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, MutableMapping
+from collections.abc import MutableMapping
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
 import httpx
 import pytest
-import structlog
 from hub_fakes import (
     FakeClock,
     RecordingObserver,
@@ -22,7 +21,6 @@ from hub_fakes import (
     ok,
     raising,
 )
-from structlog.testing import capture_logs
 
 from syncd.errors import HubTransientError, HubUnavailableError
 from syncd.hub import HubClient
@@ -37,15 +35,6 @@ def http_date(moment: datetime) -> str:
     return format_datetime(moment, usegmt=True)
 
 
-@pytest.fixture
-def logs() -> Iterator[list[MutableMapping[str, Any]]]:
-    saved = structlog.get_config()
-    structlog.reset_defaults()
-    try:
-        with capture_logs() as captured:
-            yield captured
-    finally:
-        structlog.configure(**saved)
 
 
 TRANSIENT: list[tuple[str, Reply]] = [

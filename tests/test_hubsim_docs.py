@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from serving import Lines
 
 from syncd.cli import main as syncd_main
 from syncd.hubsim.main import main
@@ -23,21 +24,11 @@ DOC_URL = "http://127.0.0.1:8900"
 SPACE, BLOCK = "00000000-0000-4000-8000-0000000000aa", "00000000-0000-4000-8000-0000000000bb"
 
 
-class _Lines(io.StringIO):
-    def __init__(self) -> None:
-        super().__init__()
-        self.printed = threading.Event()
-
-    def write(self, text: str) -> int:
-        count = super().write(text)
-        if "\n" in text:
-            self.printed.set()
-        return count
 
 
 @pytest.fixture
 def emulator() -> Iterator[str]:
-    out, stop = _Lines(), threading.Event()
+    out, stop = Lines(), threading.Event()
     runner = threading.Thread(target=main, args=(["--port", "0", "--admin"],), kwargs={"stop": stop, "out": out})
     runner.start()
     try:

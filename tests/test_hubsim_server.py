@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import signal
 import socket
 import subprocess
@@ -15,6 +14,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from serving import Lines
 
 from syncd.hubsim import Faults, HubApp, HubStore, ManualClock, Spelling, populate, running_hub, start_server
 from syncd.hubsim.main import main
@@ -184,22 +184,10 @@ def test_start_server_returns_a_stoppable_server() -> None:
     assert not thread.is_alive()
 
 
-class _Lines(io.StringIO):
-    """Output that signals when the CLI has printed its line."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.printed = threading.Event()
-
-    def write(self, text: str) -> int:
-        count = super().write(text)
-        if "\n" in text:
-            self.printed.set()
-        return count
 
 
 def test_cli_serves_until_stopped() -> None:
-    out, stop = _Lines(), threading.Event()
+    out, stop = Lines(), threading.Event()
     argv = ["--port", "0", "--spaces", "3", "--blocks", "12", "--token", "t1", "--token", "t2", "--admin"]
     result: list[int] = []
     runner = threading.Thread(target=lambda: result.append(main(argv, stop=stop, out=out)))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -17,17 +16,6 @@ from syncd.secrets import Secret
 CANARY = "canary-7f3a9c-do-not-log"
 
 
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    logging.captureWarnings(False)
-    for name in ("httpx", "httpcore", "apscheduler.executors", "apscheduler.scheduler"):
-        logging.getLogger(name).setLevel(logging.NOTSET)
-    structlog.reset_defaults()
 
 
 def _json_lines(buf: io.StringIO) -> list[dict[str, object]]:

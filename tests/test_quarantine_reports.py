@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, MutableMapping
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
-import pytest
-import structlog
 from builders import settings_for
 from sqlalchemy import create_engine
-from structlog.testing import capture_logs
 from syncenv import START, Interposer, emulator, manual_clock, parked, sync
 
 from syncd.hubsim import HubStore, ManualClock
@@ -24,15 +21,6 @@ from syncd.summary import render_table
 HUGE = 3_000_000  # characters: over the quarantine bound, within the hub client's
 
 
-@pytest.fixture
-def logs() -> Iterator[list[MutableMapping[str, Any]]]:
-    saved = structlog.get_config()
-    structlog.reset_defaults()
-    try:
-        with capture_logs() as captured:
-            yield captured
-    finally:
-        structlog.configure(**saved)
 
 
 def _rejected(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:

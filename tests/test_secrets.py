@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -70,15 +68,6 @@ def _settings(url: str) -> object:
                           {"SYNCD_HUB_TOKEN": "tok-secrets-test-1"})
 
 
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    logging.captureWarnings(False)
-    structlog.reset_defaults()
 
 
 @pytest.mark.usefixtures("restore_logging")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -204,15 +202,6 @@ def test_pg_password_sources_are_checked(tmp_path: Path) -> None:
         assert f"syncd.toml: {expected}" in problems[0]
 
 
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    logging.captureWarnings(False)
-    structlog.reset_defaults()
 
 
 @pytest.mark.postgres
