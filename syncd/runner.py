@@ -70,7 +70,7 @@ def _opened(store: InstanceStore, report: InstanceReport, when_locked: WhenLocke
 
 def _skipped(report: InstanceReport, inst: InstanceSettings, log: Any) -> None:
     report.outcome = "skipped"
-    report.in_step = peek_in_step(inst.url.reveal())
+    report.in_step = peek_in_step(inst.url.reveal(), password=inst.password)
     log.debug(
         "sync.instance_skipped",
         instance=inst.name,

@@ -1,4 +1,4 @@
-"""A synchronous client for the hub's REST API (``/work/shared/HUB_API.md``).
+"""A synchronous client for the hub's PostgREST API, as far as syncd uses it.
 
 It sends only the query forms the contract guarantees (built in
 :mod:`syncd.hub.queries`) and maps every answer onto :mod:`syncd.errors`:

@@ -1,4 +1,4 @@
-"""The bundled hub emulator: the hub contract (``/work/shared/HUB_API.md``) on loopback.
+"""The bundled hub emulator: the hub's PostgREST API and Realtime endpoint on loopback.
 
 It is what tests, benchmarks and ``syncd demo`` talk to. Pieces:
 

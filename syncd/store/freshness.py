@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from syncd.models import Resource
 from syncd.report import InStep
+from syncd.secrets import Secret
 from syncd.store.schema import in_step
 from syncd.timestamps import format_canonical, parse_stored
 
@@ -74,13 +75,17 @@ def read_in_step(conn: Connection) -> InStep | None:
     )
 
 
-def peek_in_step(url: str, *, connect_timeout: float = 5.0) -> InStep | None:
+def peek_in_step(url: str, *, password: Secret | None = None, connect_timeout: float = 5.0) -> InStep | None:
     """Read the record of an instance another process is syncing, without its lock.
 
-    Best effort: a database that cannot be read now (or was never synced) gives None.
+    ``password`` is the instance's PostgreSQL password when it is kept out of the
+    URL (``password_file``, ``password_credential``). Best effort: a database that
+    cannot be read now (or was never synced) gives None.
     """
     parsed = make_url(url)
     args: dict[str, object] = {"connect_timeout": int(max(1, connect_timeout))}
+    if password is not None:
+        args["password"] = password.reveal()
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if not database or database == ":memory:" or not Path(database).is_file():
