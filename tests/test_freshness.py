@@ -149,3 +149,22 @@ def test_the_keepalive_keeps_a_waiting_replicas_session(pg_url: str) -> None:
         assert kept.cursor(Resource.SPACE).complete_before is not None
     finally:
         kept.close()
+
+
+@pytest.mark.postgres
+def test_a_store_whose_session_died_never_reconnects_without_its_lock(pg_url: str) -> None:
+    inst = _synced(pg_url)
+    store = InstanceStore(inst, SyncSettings(), replica="dying")
+    store.open()
+    sessions = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'syncd dying'"
+    try:
+        # the server ends the session that holds the lock (as after lease_seconds of silence)
+        fetch(pg_url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'syncd dying'")
+        with pytest.raises(StoreError):
+            store.cursor(Resource.SPACE)
+        # SQLAlchemy would reconnect here: a new session without the instance's lock
+        with pytest.raises(StoreError, match="lost its database session"):
+            store.cursor(Resource.SPACE)
+        assert fetch(pg_url, sessions) == [(0,)]
+    finally:
+        store.close()

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Engine, RootTransaction, delete, select
+from sqlalchemy import Connection, Engine, RootTransaction, delete, event, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from syncd.errors import RowRejected, StoreError
+from syncd.errors import InstanceUnreachableError, RowRejected, StoreError
 from syncd.listing import KeyListing
 from syncd.models import HubBlock, HubSpace, Resource
 from syncd.rows import parse_block, parse_space, row_key
@@ -105,6 +105,7 @@ class InstanceStore:
         self._stack = contextlib.ExitStack()
         self._ctx: ApplyContext | None = None
         self.bootstrapped = False
+        self._session_lost = False  # the connection died: the store must not reconnect (see conn)
         self._guard = threading.RLock()  # one thread at a time on the connection (store.session)
         self._last_used = monotonic()
         self._indexes_pending = False  # a bootstrap deferred indexes that are not built yet
@@ -118,6 +119,8 @@ class InstanceStore:
         url = self._instance.url.reveal()
         try:
             self._engine = self._engine_factory(url, password=self._instance.password)
+            self._session_lost = False
+            event.listen(self._engine, "invalidate", self._on_invalidate)
             self._conn = self._stack.enter_context(self._engine.connect())
         except (SQLAlchemyError, OSError) as exc:
             self.close()
@@ -176,9 +179,9 @@ class InstanceStore:
         if not self._guard.acquire(blocking=False):
             return  # in use: that keeps the session alive
         try:
-            conn = self._conn
-            if conn is None or self._monotonic() - self._last_used < idle_seconds:
+            if self._conn is None or self._monotonic() - self._last_used < idle_seconds:
                 return
+            conn = self.conn  # raises once the session is lost: never reconnect
             if conn.dialect.name != "postgresql":
                 return  # only PostgreSQL sessions have a lease (store.engine.fence_session)
             try:
@@ -222,7 +225,17 @@ class InstanceStore:
     def conn(self) -> Connection:
         if self._conn is None:
             raise StoreError(f"instance {self.name} is not open")
+        if self._session_lost:
+            # SQLAlchemy would reconnect on the next use: a new session that does not hold the
+            # instance's lock, so this store must never write again (another replica may hold it)
+            raise InstanceUnreachableError(
+                f"{self.name}: lost its database session, and with it the instance's lock; "
+                "the next run starts over with a new one"
+            )
         return self._conn
+
+    def _on_invalidate(self, *_: object) -> None:
+        self._session_lost = True
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[ApplyContext]:
