@@ -44,8 +44,8 @@ from typing import Any
 import httpx
 import psycopg
 
+from syncd.core.models import Resource
 from syncd.hubsim import HubStore, RunningHub, generate_sample, running_hub
-from syncd.models import Resource
 from syncd.watch import Tracker, make_change
 
 ROOT = Path(__file__).resolve().parent.parent

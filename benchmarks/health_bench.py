@@ -1,6 +1,6 @@
 """The health port under load: share of requests answered, and how fast.
 
-Runs the daemon's health server (:func:`syncd.health.start_health_server`
+Runs the daemon's health server (:func:`syncd.daemon.health.start_health_server`
 with its default bounds) in a child process, so the clients below do not
 share its interpreter, and prints two scenarios:
 
@@ -34,8 +34,8 @@ _CHILD = """
 import sys, time
 from syncd.logs import configure_logging
 configure_logging(level="warning", fmt="json", stream=sys.stderr)
-from syncd.health import HealthState, health_app, start_health_server
-from syncd.metrics import Metrics
+from syncd.daemon.health import HealthState, health_app, start_health_server
+from syncd.daemon.metrics import Metrics
 state = HealthState(["lab"], 60.0)
 state.set_phase("running")
 server, _thread = start_health_server(health_app(state, Metrics()), "127.0.0.1", 0)

@@ -17,9 +17,9 @@ from typing import NoReturn, TextIO
 import structlog
 
 from syncd import __version__
+from syncd.core.models import Resource
 from syncd.errors import ConfigError, SyncdError
 from syncd.logs import register_settings_secrets
-from syncd.models import Resource
 from syncd.settings import Settings, config_path, load_settings, parse_shard
 
 __all__ = ["entry", "main"]
@@ -165,7 +165,7 @@ def _dispatch(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err
         return _demo(args, env, out, err)
     path = config_path(args.config, env)
     if args.command == "serve":
-        from syncd.service import serve
+        from syncd.daemon.service import serve
 
         shard = None
         if args.shard is not None:
@@ -177,12 +177,12 @@ def _dispatch(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err
     settings = load_settings(path, env, require_token=args.command == "run-once")
     register_settings_secrets(settings)
     if args.command == "check":
-        from syncd.health import check
-        from syncd.runtime_state import state_file
+        from syncd.daemon.health import check
+        from syncd.daemon.runtime_state import state_file
 
         return int(check(settings, out=out, state_path=state_file(path, env)))
     if args.command == "status":
-        from syncd.runtime_state import state_file
+        from syncd.daemon.runtime_state import state_file
         from syncd.status_cli import print_status
 
         return print_status(settings, out, state_path=state_file(path, env))
@@ -205,7 +205,7 @@ def _reset_cursor(settings: Settings, name: str, resources: list[str], out: Text
 
 
 def _report(report: object, out: TextIO, err: TextIO, terminal: bool) -> None:
-    from syncd.report import RunReport
+    from syncd.core.report import RunReport
     from syncd.summary import render_table, summary_event
 
     assert isinstance(report, RunReport)

@@ -17,9 +17,9 @@ from datetime import datetime
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
+from syncd.core.models import Resource
+from syncd.core.timestamps import utc_now
 from syncd.errors import InstanceUnreachableError, StoreError
-from syncd.hub.dates import utc_now
-from syncd.models import Resource
 from syncd.settings import InstanceSettings
 from syncd.store.cursors import restart_cursor
 from syncd.store.engine import create_instance_engine

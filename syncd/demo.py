@@ -22,14 +22,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from syncd.core.models import Resource
+from syncd.core.report import RunReport
+from syncd.daemon.service import Daemon
 from syncd.hubsim.app import DEFAULT_TOKEN
 from syncd.hubsim.sample import generate_sample
 from syncd.hubsim.server import running_hub
 from syncd.hubsim.store import HubStore
-from syncd.models import Resource
-from syncd.report import RunReport
 from syncd.runner import run_sync
-from syncd.service import Daemon
 from syncd.settings import Settings, parse_settings
 from syncd.watch import Tracker, make_change
 

@@ -16,8 +16,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TextIO, cast
 
-from syncd.models import Resource
-from syncd.report import Action, InstanceReport
+from syncd.core.models import Resource
+from syncd.core.report import Action, InstanceReport
 
 __all__ = ["TerminalProgress"]
 
@@ -27,7 +27,7 @@ def _terminal_columns() -> int:
 
 
 class TerminalProgress:
-    """An :class:`~syncd.observe.Observer` that shows rows applied per instance, at most 5 times a second.
+    """An :class:`~syncd.core.observe.Observer` showing rows applied per instance, at most 5 times a second.
 
     The status line is cut to the terminal's width (``columns``), since a
     wrapped line cannot be rewritten in place. Observer calls come from the

@@ -2,7 +2,7 @@
 
 This is the one code path shared by ``syncd run-once``, ``syncd demo`` and the
 daemon's scheduled jobs. Failures never escape as exceptions: each instance's
-:class:`~syncd.report.InstanceReport` says what happened.
+:class:`~syncd.core.report.InstanceReport` says what happened.
 """
 
 from __future__ import annotations
@@ -17,17 +17,17 @@ import httpx
 import msgspec
 import structlog
 
+from syncd.core.models import Resource
+from syncd.core.observe import NullObserver, Observer
+from syncd.core.report import InstanceReport, RunReport
+from syncd.core.sync import RESOURCES, Sink, SyncOptions
+from syncd.core.sync import sync_group as _sync_group
 from syncd.errors import InstanceLockedError, StoreError
 from syncd.hub.client import HubClient
-from syncd.models import Resource
-from syncd.observe import NullObserver, Observer
-from syncd.report import InstanceReport, RunReport
 from syncd.settings import HubGroup, InstanceSettings, Settings
 from syncd.store.freshness import peek_in_step
 from syncd.store.instance import InstanceStore
 from syncd.store.session import Keepalive
-from syncd.sync import RESOURCES, Sink, SyncOptions
-from syncd.sync import sync_group as _sync_group
 
 __all__ = ["WhenLocked", "run_sync", "sync_group"]
 

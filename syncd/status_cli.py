@@ -7,12 +7,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from syncd.doorbell_status import print_doorbells
+from syncd.core.timestamps import format_canonical, parse_stored, utc_now
+from syncd.daemon.doorbell_status import print_doorbells
 from syncd.errors import StoreError
-from syncd.hub.dates import utc_now
 from syncd.settings import Settings
 from syncd.store.status import read_status
-from syncd.timestamps import format_canonical, parse_stored
 
 __all__ = ["print_status"]
 

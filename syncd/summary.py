@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from syncd.models import Resource
-from syncd.report import Action, InstanceReport, RunReport
+from syncd.core.models import Resource
+from syncd.core.report import Action, InstanceReport, RunReport
 
 __all__ = ["render_table", "summary_event"]
 

@@ -18,8 +18,8 @@ from typing import NamedTuple
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from syncd.core.models import Resource
 from syncd.hubsim.store import HubStore
-from syncd.models import Resource
 
 __all__ = ["Landing", "Probe", "Tracker", "make_change"]
 

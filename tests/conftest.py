@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 import structlog
-from serving import spawn  # noqa: F401  (a fixture: `syncd serve` child processes, for every test)
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from structlog.testing import capture_logs
+
+from tests.support.serving import spawn  # noqa: F401  (a fixture: `syncd serve` child processes, for every test)
 
 PG_ADMIN_URL = os.environ.get("SYNCD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
-from builders import TOKEN
 
 from syncd.cli import entry, main
 from syncd.hubsim.sample import populate
 from syncd.hubsim.server import running_hub
 from syncd.hubsim.store import HubStore
+from tests.support.builders import TOKEN
 
 
 class Tty(io.StringIO):

@@ -7,10 +7,10 @@ import logging
 
 import structlog
 
+from syncd.core.models import Resource
+from syncd.core.report import InstanceReport
 from syncd.logs import configure_logging
-from syncd.models import Resource
 from syncd.progress import TerminalProgress
-from syncd.report import InstanceReport
 
 
 def screen(written: str) -> list[str]:

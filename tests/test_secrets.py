@@ -9,12 +9,12 @@ import httpx
 import pytest
 import structlog
 
+from syncd.core.report import InstanceReport
+from syncd.daemon.health import HealthState, check
 from syncd.errors import InstanceUnreachableError
-from syncd.health import HealthState, check
 from syncd.logs import configure_logging, register_settings_secrets, scrub
 from syncd.registry import connection
 from syncd.registry.errors import InstanceError
-from syncd.report import InstanceReport
 from syncd.secrets import mask_url, url_secrets
 from syncd.settings import SyncSettings, parse_settings
 from syncd.status_cli import print_status

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syncd.report import InstanceReport, RunReport
+from syncd.core.report import InstanceReport, RunReport
 from syncd.summary import render_table, summary_event
 
 

@@ -44,6 +44,9 @@ import httpx
 import structlog
 
 from syncd import __version__
+from syncd.core.models import Page, Position, RawRow, Resource
+from syncd.core.observe import NullObserver, Observer
+from syncd.core.timestamps import utc_now
 from syncd.errors import (
     HubAuthError,
     HubError,
@@ -52,13 +55,11 @@ from syncd.errors import (
     HubTransientError,
 )
 from syncd.hub.body import ACCEPT_ENCODING, VALUES_PER_ROW, decode_json, read_body, too_many_values
-from syncd.hub.dates import parse_http_date, retry_after_seconds, utc_now
+from syncd.hub.dates import parse_http_date, retry_after_seconds
 from syncd.hub.failures import describe_transport_error, hub_address
 from syncd.hub.queries import changes_query, keys_query, resource_path
 from syncd.hub.retry import RetryPolicy
 from syncd.hub.watchdog import TimerFactory, Watchdog
-from syncd.models import Page, Position, RawRow, Resource
-from syncd.observe import NullObserver, Observer
 
 if TYPE_CHECKING:
     from syncd.settings import HubSettings

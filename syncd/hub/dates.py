@@ -10,14 +10,9 @@ import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-__all__ = ["parse_http_date", "retry_after_seconds", "utc_now"]
+__all__ = ["parse_http_date", "retry_after_seconds"]
 
 _DELTA_SECONDS = re.compile(r"\d+(?:\.\d+)?")
-
-
-def utc_now() -> datetime:
-    """The wall clock as an aware UTC datetime (the default ``clock``)."""
-    return datetime.now(UTC)
 
 
 def parse_http_date(value: str | None) -> datetime | None:

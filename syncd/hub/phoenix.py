@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from syncd.models import Resource
+from syncd.core.models import Resource
 
 __all__ = [
     "OFF_CODES",

@@ -12,8 +12,8 @@ from __future__ import annotations
 import uuid
 from urllib.parse import quote
 
-from syncd.models import Position, Resource
-from syncd.timestamps import parse_rfc3339
+from syncd.core.models import Position, Resource
+from syncd.core.timestamps import parse_rfc3339
 
 __all__ = ["MAX_LIMIT", "changes_query", "encode", "keys_query", "resource_path"]
 

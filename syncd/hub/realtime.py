@@ -38,10 +38,10 @@ from typing import Literal, Protocol
 import msgspec
 import structlog
 
+from syncd.core.models import Resource
 from syncd.errors import HubAuthError, HubError, HubIncompatibleError, HubTransientError
 from syncd.hub import phoenix
 from syncd.hub.phoenix import TOPIC, Backoff, Frame
-from syncd.models import Resource
 
 __all__ = ["Listener", "RealtimeClient", "RealtimeTimings", "Socket", "State", "connect_websocket"]
 

@@ -47,13 +47,13 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from syncd.core.models import Resource
+from syncd.core.timestamps import format_canonical, parse_rfc3339
 from syncd.hubsim.clock import ManualClock
 from syncd.hubsim.columns import as_uuid
 from syncd.hubsim.faults import FaultKind, Faults
 from syncd.hubsim.realtime import RealtimeHub
 from syncd.hubsim.store import HubStore, Visibility
-from syncd.models import Resource
-from syncd.timestamps import format_canonical, parse_rfc3339
 
 __all__ = ["AdminApi", "RequestStats", "to_json"]
 

@@ -21,13 +21,13 @@ from email.utils import format_datetime
 from http import HTTPStatus
 from typing import Any
 
+from syncd.core.models import Resource
 from syncd.hubsim.admin import AdminApi, RequestStats, to_json
 from syncd.hubsim.faults import ConnectionAbort, Faults
 from syncd.hubsim.query import QueryError, parse_query
 from syncd.hubsim.realtime import RealtimeHub
 from syncd.hubsim.realtime_faults import RealtimeFaults
 from syncd.hubsim.store import HubStore, Visibility
-from syncd.models import Resource
 
 __all__ = ["DEFAULT_TOKEN", "HubApp", "StartResponse", "WSGIEnviron", "error_body"]
 

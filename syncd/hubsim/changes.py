@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
-from syncd.models import Resource
+from syncd.core.models import Resource
 
 __all__ = ["Change", "ChangeFeed", "ChangeKind", "ChangeListener"]
 

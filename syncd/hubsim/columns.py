@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from syncd.models import Resource
-from syncd.timestamps import parse_rfc3339
+from syncd.core.models import Resource
+from syncd.core.timestamps import parse_rfc3339
 
 __all__ = ["WRITABLE", "as_uuid", "check_row", "normalise_changes"]
 

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Literal
 from urllib.parse import parse_qsl
 
-from syncd.timestamps import parse_rfc3339
+from syncd.core.timestamps import parse_rfc3339
 
 __all__ = ["MAX_LIMIT", "Query", "QueryError", "parse_query"]
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from syncd.models import Resource
-from syncd.timestamps import format_canonical
+from syncd.core.models import Resource
+from syncd.core.timestamps import format_canonical
 
 __all__ = [
     "BLOCK_COLUMNS",

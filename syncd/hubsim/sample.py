@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from syncd.core.models import Resource
 from syncd.hubsim.store import HubStore
-from syncd.models import Resource
 
 __all__ = ["ACCOUNTS", "Sample", "generate_sample", "populate"]
 

@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from syncd.core.models import Resource
 from syncd.hubsim.changes import Change, ChangeFeed
 from syncd.hubsim.clock import Clock, utc_now
 from syncd.hubsim.columns import as_uuid, check_row, normalise_changes
 from syncd.hubsim.query import Query
 from syncd.hubsim.rows import Record, Spelling, hash_content, micros
-from syncd.models import Resource
 
 __all__ = ["DEFAULT_CREATOR", "HubStore", "Visibility"]
 

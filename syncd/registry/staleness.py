@@ -18,11 +18,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import DBAPIError
 
+from syncd.core.report import InStep
+from syncd.core.timestamps import parse_stored
 from syncd.registry.errors import StaleDataError
-from syncd.report import InStep
 from syncd.store.freshness import read_in_step
 from syncd.store.schema import meta
-from syncd.timestamps import parse_stored
 
 __all__ = ["Freshness", "check_staleness", "read_freshness"]
 

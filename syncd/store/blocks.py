@@ -18,15 +18,16 @@ import msgspec
 import structlog
 from sqlalchemy import Connection, bindparam, delete, select, update
 
-from syncd.models import HubBlock, Resource
+from syncd.core.models import HubBlock, Resource
+from syncd.core.results import ApplyResult, Rejection
+from syncd.core.timestamps import sqlite_from_canonical
 from syncd.store.bulk import allocate_ids, insert_rows
-from syncd.store.context import ApplyContext, ApplyResult, latest_per_id
+from syncd.store.context import ApplyContext, latest_per_id
 from syncd.store.keysets import Lookups, among, key_set, keyed, prepared
-from syncd.store.parking import Deferral, Rejection, defer_rows, quarantine_rows, release
+from syncd.store.parking import Deferral, defer_rows, quarantine_rows, release
 from syncd.store.schema import block_map, space_gone, space_map, spaceblock, user
 from syncd.store.unseen import remember_unseen
 from syncd.store.users import resolve_users
-from syncd.timestamps import sqlite_from_canonical
 
 __all__ = ["apply_blocks"]
 

@@ -7,10 +7,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from syncd.models import Position, Resource
+from syncd.core.models import Position, Resource
+from syncd.core.timestamps import format_canonical, parse_stored
+from syncd.core.watermark import CursorState
 from syncd.store.schema import cursor, meta
-from syncd.timestamps import format_canonical, parse_stored
-from syncd.watermark import CursorState
 
 __all__ = ["load_cursor", "read_meta", "restart_cursor", "save_cursor", "write_meta"]
 

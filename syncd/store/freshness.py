@@ -4,7 +4,7 @@ Each completed pull of a resource (read up to the hub's empty page) is recorded
 in the transaction that saves the cursor it completed, so the record and the
 data never disagree. Every replica reads it, whichever replica pulled, so
 ``/readyz``, ``/metrics`` and ``syncd status`` of any replica tell the same
-staleness (:meth:`syncd.report.InStep.staleness`).
+staleness (:meth:`syncd.core.report.InStep.staleness`).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from sqlalchemy import Connection, create_engine, insert, inspect, select, updat
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from syncd.models import Resource
-from syncd.report import InStep
+from syncd.core.models import Resource
+from syncd.core.report import InStep
+from syncd.core.timestamps import format_canonical, parse_stored
 from syncd.secrets import Secret
 from syncd.store.schema import in_step
-from syncd.timestamps import format_canonical, parse_stored
 
 __all__ = ["PullStart", "peek_in_step", "read_in_step", "record_pull"]
 

@@ -21,15 +21,18 @@ import structlog
 from sqlalchemy import Connection, Engine, RootTransaction, delete, event, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from syncd.core.listing import KeyListing
+from syncd.core.models import HubBlock, HubSpace, Resource
+from syncd.core.results import ApplyResult, FinishState, Rejection
+from syncd.core.rows import parse_block, parse_space, row_key
+from syncd.core.timestamps import format_canonical
+from syncd.core.watermark import CursorState
 from syncd.errors import InstanceUnreachableError, RowRejected, StoreError
-from syncd.listing import KeyListing
-from syncd.models import HubBlock, HubSpace, Resource
-from syncd.rows import parse_block, parse_space, row_key
 from syncd.secrets import MASKED, scrub_url_text, url_secrets
 from syncd.settings import InstanceSettings, SyncSettings
 from syncd.store.blocks import apply_blocks
 from syncd.store.bootstrap import build_deferred_indexes, prepare_schema
-from syncd.store.context import ApplyContext, ApplyResult, FinishState
+from syncd.store.context import ApplyContext
 from syncd.store.cursors import load_cursor, save_cursor, write_meta
 from syncd.store.diagnose import first_line, store_failure
 from syncd.store.engine import EngineFactory, create_instance_engine
@@ -37,19 +40,11 @@ from syncd.store.freshness import PullStart, read_in_step, record_pull
 from syncd.store.indexes import indexes_pending
 from syncd.store.keysets import among
 from syncd.store.lock import instance_lock
-from syncd.store.parking import (
-    Rejection,
-    count_parked,
-    count_quarantined_since,
-    load_deferred,
-    quarantine_rows,
-)
+from syncd.store.parking import count_parked, count_quarantined_since, load_deferred, quarantine_rows
 from syncd.store.replica import application_name, default_replica_id
 from syncd.store.schema import block_map, deferred, space_map
 from syncd.store.session import exclusive
 from syncd.store.spaces import apply_spaces, retry_held_spaces
-from syncd.timestamps import format_canonical
-from syncd.watermark import CursorState
 
 __all__ = ["InstanceStore"]
 

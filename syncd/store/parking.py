@@ -23,16 +23,16 @@ import msgspec
 import structlog
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
-from syncd.models import Resource
-from syncd.rows import row_key
+from syncd.core.models import Resource
+from syncd.core.results import Rejection
+from syncd.core.rows import row_key
+from syncd.core.timestamps import format_canonical, parse_stamp
 from syncd.store.keysets import among
 from syncd.store.schema import deferred, quarantine
-from syncd.timestamps import format_canonical, parse_stamp
 
 __all__ = [
     "QUARANTINE_PAYLOAD_BYTES",
     "Deferral",
-    "Rejection",
     "count_parked",
     "count_quarantined_since",
     "defer_rows",
@@ -50,13 +50,6 @@ class Deferral(msgspec.Struct, frozen=True):
     waiting_for: str | None = None
 
 
-class Rejection(msgspec.Struct, frozen=True):
-    """A rejected row and why. ``stamp_trusted`` False: its ``updated_at`` is itself what is wrong
-    (later than the hub's clock), so the entry gives way to any valid version of the row."""
-
-    payload: object
-    reason: str
-    stamp_trusted: bool = True
 
 
 QUARANTINE_PAYLOAD_BYTES = 64 * 1024

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, delete, select
 
-from syncd.models import Resource
-from syncd.store.context import ApplyContext, ApplyResult
+from syncd.core.models import Resource
+from syncd.core.results import ApplyResult
+from syncd.core.timestamps import format_canonical
+from syncd.store.context import ApplyContext
 from syncd.store.keysets import among
 from syncd.store.schema import block_map, deferred, space_map, spaceblock
 from syncd.store.spaces import hold_or_remove
-from syncd.timestamps import format_canonical
 
 __all__ = ["remove_vanished"]
 

@@ -6,7 +6,7 @@ given LaminDB's exact DDL by :mod:`syncd.store.bootstrap`, never by
 created with :data:`bookkeeping` (LaminDB ignores tables it does not know).
 
 Timestamps in ``syncd_*`` tables are text in the canonical form of
-:func:`syncd.timestamps.format_canonical`, which sorts as it compares.
+:func:`syncd.core.timestamps.format_canonical`, which sorts as it compares.
 """
 
 from __future__ import annotations

@@ -20,13 +20,14 @@ import msgspec
 import structlog
 from sqlalchemy import JSON, Connection, bindparam, cast, delete, func, insert, select, update
 
+from syncd.core.models import HubSpace, Resource
+from syncd.core.results import ApplyResult, Rejection, Rescan
+from syncd.core.rows import parse_space
 from syncd.errors import RowRejected
-from syncd.models import HubSpace, Resource
-from syncd.rows import parse_space
-from syncd.store.context import ApplyContext, ApplyResult, Rescan, latest_per_id
+from syncd.store.context import ApplyContext, latest_per_id
 from syncd.store.cursors import restart_cursor
 from syncd.store.keysets import among, key_set, sqlite_has_json
-from syncd.store.parking import Deferral, Rejection, defer_rows, load_deferred, quarantine_rows, release
+from syncd.store.parking import Deferral, defer_rows, load_deferred, quarantine_rows, release
 from syncd.store.schema import (
     BUILTIN_SPACE_ID,
     block_map,

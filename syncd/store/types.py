@@ -9,7 +9,7 @@ from sqlalchemy import DateTime, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from syncd.timestamps import format_sqlite, parse_stored
+from syncd.core.timestamps import format_sqlite, parse_stored
 
 __all__ = ["UTCDateTime"]
 

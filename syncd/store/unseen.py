@@ -29,13 +29,14 @@ from collections.abc import Collection
 
 from sqlalchemy import Connection, delete, insert, select
 
-from syncd.listing import KeyListing
-from syncd.models import Resource
-from syncd.store.context import ApplyContext, ApplyResult, Rescan
+from syncd.core.listing import KeyListing
+from syncd.core.models import Resource
+from syncd.core.results import ApplyResult, Rescan
+from syncd.core.timestamps import format_canonical
+from syncd.store.context import ApplyContext
 from syncd.store.cursors import load_cursor, restart_cursor
 from syncd.store.keysets import among
 from syncd.store.schema import block_map, deferred, quarantine, space_map, unseen
-from syncd.timestamps import format_canonical
 
 __all__ = ["remember_unseen", "rescan_unseen"]
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, Select, insert, select
 
-from syncd.models import Creator
+from syncd.core.models import Creator
 from syncd.store.keysets import among, fetch_rows
 from syncd.store.schema import user, user_alias
 

@@ -1,0 +1,1 @@
+"""The sync core: no I/O, neither httpx nor SQLAlchemy."""

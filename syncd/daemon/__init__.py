@@ -1,0 +1,1 @@
+"""The daemon: serve mode wiring, schedule, health, metrics, doorbell."""
