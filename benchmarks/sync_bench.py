@@ -63,7 +63,7 @@ TARGET_NOCHANGE_GROWTH = 1.5
 TARGET_RSS_MB = 150.0
 
 LIBRARY_IMPORTS = (
-    "import httpx, httpcore, msgspec, orjson, sqlalchemy, sqlalchemy.dialects.sqlite, sqlite3, structlog,"
+    "import httpx, httpcore, sqlalchemy, sqlalchemy.dialects.sqlite, sqlite3, structlog,"
     " tenacity"
 )
 """The third-party modules a no-change ``run-once`` on SQLite loads (h11, anyio, idna and certifi follow)."""

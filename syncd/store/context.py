@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, TypeVar
-
-import msgspec
 
 from syncd.models import HubBlock, HubSpace, Resource
 from syncd.report import Action, InStep
@@ -39,17 +38,19 @@ def latest_per_id(rows: list[RowT]) -> list[RowT]:
     return list(last.values())
 
 
-class ApplyContext(msgspec.Struct):
+@dataclass(slots=True)
+class ApplyContext:
     dialect: str
     now: datetime
     on_name_conflict: Literal["reject", "adopt"] = "reject"
-    references: SpaceReferences = msgspec.field(default_factory=SpaceReferences)
+    references: SpaceReferences = field(default_factory=SpaceReferences)
 
 
 RescanReason = Literal["space_restored", "rows_missing", "versions_differ"]
 
 
-class Rescan(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class Rescan:
     """A resource whose stream an instance reads again from the beginning, why, and for which hub ids.
 
     ``space_restored``: spaces the hub brought back, whose blocks it need not
@@ -65,13 +66,14 @@ class Rescan(msgspec.Struct, frozen=True):
     hub_ids: tuple[str, ...]
 
 
-class ApplyResult(msgspec.Struct):
+@dataclass(slots=True)
+class ApplyResult:
     """Counts per (resource, action), the uids of tombstoned spaces kept because referenced, and
     the streams sent back to the beginning (see :class:`Rescan`)."""
 
-    counts: Counter[tuple[Resource, Action]] = msgspec.field(default_factory=Counter)
-    held: list[str] = msgspec.field(default_factory=list)
-    rescans: list[Rescan] = msgspec.field(default_factory=list)
+    counts: Counter[tuple[Resource, Action]] = field(default_factory=Counter)
+    held: list[str] = field(default_factory=list)
+    rescans: list[Rescan] = field(default_factory=list)
 
     def add(self, resource: Resource, action: Action, n: int = 1) -> None:
         if n:
@@ -83,7 +85,8 @@ class ApplyResult(msgspec.Struct):
         self.rescans.extend(other.rescans)
 
 
-class FinishState(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class FinishState:
     """An instance at the end of a successful run.
 
     ``complete_before`` is the oldest of its resources' watermarks: every hub

@@ -16,10 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import msgspec
 import structlog
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
@@ -42,7 +42,8 @@ __all__ = [
 ]
 
 
-class Deferral(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class Deferral:
     hub_id: str
     hub_updated_at: str
     reason: str
@@ -50,7 +51,8 @@ class Deferral(msgspec.Struct, frozen=True):
     waiting_for: str | None = None
 
 
-class Rejection(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class Rejection:
     """A rejected row and why. ``stamp_trusted`` False: its ``updated_at`` is itself what is wrong
     (later than the hub's clock), so the entry gives way to any valid version of the row."""
 
