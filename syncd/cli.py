@@ -6,6 +6,8 @@ Exit codes: 0 success, 1 a sync or check failed, 2 bad command line or configura
 from __future__ import annotations
 
 import argparse
+import gc
+import importlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -101,13 +103,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_COMMAND_MODULES = {"run-once": "syncd.runner", "serve": "syncd.service"}
+"""The module each long-running command imports its libraries through."""
+
+
 def entry(argv: Sequence[str] | None = None) -> NoReturn:
     """The ``syncd`` command as a process: :func:`main`, then :func:`sys.exit` with its code.
 
-    The interpreter ends as usual, so ``atexit`` handlers run and buffered
-    output is flushed.
+    Before :func:`main`, the command's libraries are imported and every object
+    they made is frozen (:func:`gc.freeze`): they live as long as the process,
+    and the collector's full passes would otherwise walk them again and again.
+    This is the process's own entry point, so it may decide that; :func:`main`,
+    which embedders and tests call, changes no interpreter-wide state. The
+    interpreter then ends as usual: ``atexit`` handlers run, buffered output
+    is flushed.
     """
-    sys.exit(main(sys.argv[1:] if argv is None else argv))
+    args = list(sys.argv[1:] if argv is None else argv)
+    module = _COMMAND_MODULES.get(args[0]) if args else None
+    if module is not None:
+        importlib.import_module(module)
+    gc.freeze()
+    sys.exit(main(args))
 
 
 def main(

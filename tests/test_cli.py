@@ -134,6 +134,7 @@ def test_the_command_exits_with_main_s_code(
     tmp_path: Path, hub, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
 ) -> None:
     monkeypatch.setenv("SYNCD_HUB_TOKEN", TOKEN)
+    monkeypatch.setattr("gc.freeze", lambda: None)  # not this test process's objects (see the subprocess tests)
     config = str(_config(tmp_path, hub.url, "a"))
     with pytest.raises(SystemExit) as ended:
         entry(["run-once", "--config", config])
@@ -148,13 +149,26 @@ def test_the_command_exits_with_main_s_code(
     assert "missing.toml" in capsys.readouterr().err
 
 
+def test_main_leaves_the_interpreter_s_settings_as_it_found_them(tmp_path: Path, hub) -> None:  # type: ignore[no-untyped-def]
+    import gc
+
+    def state() -> tuple[object, ...]:
+        # the count of frozen objects falls as they are freed: whether there are any is what main decides
+        return gc.get_freeze_count() > 0, gc.get_threshold(), gc.isenabled(), sys.getswitchinterval()
+
+    before = state()
+    config = str(_config(tmp_path, hub.url, "a", "b"))
+    assert main(["run-once", "--config", config], environ={"SYNCD_HUB_TOKEN": TOKEN}, stdout=io.StringIO()) == 0
+    assert state() == before
+
+
 _HOST_PROGRAM = """
-import atexit, sys
+import atexit, gc, sys
 from pathlib import Path
 from syncd.cli import entry
 
 marker, buffered, config = (Path(a) for a in sys.argv[1:])
-atexit.register(marker.write_text, "atexit ran")
+atexit.register(lambda: marker.write_text(f"atexit ran; frozen: {gc.get_freeze_count() > 0}"))
 held = open(buffered, "w", buffering=1 << 20)  # flushed only when the interpreter finalises it
 held.write("the host program's data")
 entry(["run-once", "--config", str(config)])
@@ -172,7 +186,7 @@ def test_a_run_once_process_runs_the_host_s_atexit_handlers_and_flushes_its_file
         env={**os.environ, "SYNCD_HUB_TOKEN": TOKEN},
     )
     assert done.returncode == 0, done.stderr
-    assert marker.read_text() == "atexit ran"
+    assert marker.read_text() == "atexit ran; frozen: True"  # the process's entry point froze its imports
     assert buffered.read_text() == "the host program's data"
 
 
