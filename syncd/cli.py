@@ -6,11 +6,11 @@ Exit codes: 0 success, 1 a sync or check failed, 2 bad command line or configura
 from __future__ import annotations
 
 import argparse
-import contextlib
-import logging
+import gc
+import importlib
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -103,26 +103,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def entry(argv: Sequence[str] | None = None, *, exit_now: Callable[[int], NoReturn] = os._exit) -> NoReturn:
-    """The ``syncd`` command as a process: :func:`main`, then the exit.
+_COMMAND_MODULES = {"run-once": "syncd.runner", "serve": "syncd.service"}
+"""The module each long-running command imports its libraries through."""
 
-    After ``run-once`` the process ends without the interpreter's teardown:
-    freeing every module's objects one by one (SQLAlchemy's, httpx's) took
-    80-120 ms, a fifth of a no-change run. By then the run has closed every
-    database connection and joined its threads; what is still buffered (log
-    handlers, stdout, stderr) is flushed first. Other commands exit as usual
-    (``serve`` ends through its own shutdown).
+
+def entry(argv: Sequence[str] | None = None) -> NoReturn:
+    """The ``syncd`` command as a process: :func:`main`, then :func:`sys.exit` with its code.
+
+    Before :func:`main`, the command's libraries are imported and every object
+    they made is frozen (:func:`gc.freeze`): they live as long as the process,
+    and the collector's full passes would otherwise walk them again and again.
+    This is the process's own entry point, so it may decide that; :func:`main`,
+    which embedders and tests call, changes no interpreter-wide state. The
+    interpreter then ends as usual: ``atexit`` handlers run, buffered output
+    is flushed.
     """
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    code = main(args_list)
-    if args_list[:1] == ["run-once"]:
-        logging.shutdown()
-        for stream in (sys.stdout, sys.stderr):
-            # a closed or broken pipe: nothing more can be said there
-            with contextlib.suppress(OSError, ValueError):
-                stream.flush()
-        exit_now(code)
-    sys.exit(code)
+    args = list(sys.argv[1:] if argv is None else argv)
+    module = _COMMAND_MODULES.get(args[0]) if args else None
+    if module is not None:
+        importlib.import_module(module)
+    gc.freeze()
+    sys.exit(main(args))
 
 
 def main(
@@ -216,11 +217,9 @@ def _report(report: object, out: TextIO, err: TextIO, terminal: bool) -> None:
 
 
 def _run_once(settings: Settings, names: list[str] | None, full: bool, out: TextIO, err: TextIO) -> int:
-    from syncd.collector import fewer_passes, imports_frozen
     from syncd.logs import configure_logging
     from syncd.progress import TerminalProgress
     from syncd.runner import run_sync
-    from syncd.switching import switch_interval_for
 
     terminal = out.isatty()
     settings.groups(names)  # unknown instance names are configuration errors (exit 2)
@@ -234,13 +233,7 @@ def _run_once(settings: Settings, names: list[str] | None, full: bool, out: Text
         )
     else:
         configure_logging(level=settings.log.level, fmt=settings.log.format, stream=out)
-    # groups run one after the other: the largest group is the most instances written at once
-    with (
-        imports_frozen(),
-        fewer_passes(),
-        switch_interval_for(max((len(g.instances) for g in settings.groups(names)), default=0)),
-    ):
-        report = run_sync(settings, instance_names=names, full=full, observer=observer)
+    report = run_sync(settings, instance_names=names, full=full, observer=observer)
     _report(report, out, err, terminal)
     return 0 if report.ok else 1
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
-import msgspec
 import structlog
 
 from syncd.core.models import Resource
@@ -113,7 +113,7 @@ def sync_group(
     stores: list[InstanceStore] = []
     sync_settings = settings.sync
     if when_locked == "skip":
-        sync_settings = msgspec.structs.replace(sync_settings, lock_timeout_seconds=0.0)
+        sync_settings = replace(sync_settings, lock_timeout_seconds=0.0)
     try:
         for inst in group.instances:
             store = InstanceStore(

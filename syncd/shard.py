@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-
-import msgspec
+from dataclasses import replace
 
 from syncd.settings import InstanceSettings, Settings
 
@@ -39,8 +38,8 @@ def apply_shard(settings: Settings, shard: tuple[int, int] | None) -> Settings:
     chosen = shard if shard is not None else settings.schedule.shard
     if chosen is None:
         return settings
-    schedule = msgspec.structs.replace(settings.schedule, shard=chosen)
-    return msgspec.structs.replace(settings, schedule=schedule, instances=split(settings.instances, chosen))
+    schedule = replace(settings.schedule, shard=chosen)
+    return replace(settings, schedule=schedule, instances=split(settings.instances, chosen))
 
 
 def format_shard(shard: tuple[int, int] | None) -> str:

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 
@@ -131,34 +130,77 @@ def test_demo_twice_reports_no_changes_the_second_time(tmp_path: Path) -> None:
     assert "No changes" in second.stdout
 
 
-class _Exited(Exception):
-    def __init__(self, code: int) -> None:
-        self.code = code
-
-
-def _exit_now(code: int) -> NoReturn:
-    raise _Exited(code)
-
-
-def test_the_command_ends_a_run_once_process_at_once_with_its_exit_code(
+def test_the_command_exits_with_main_s_code(
     tmp_path: Path, hub, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
 ) -> None:
     monkeypatch.setenv("SYNCD_HUB_TOKEN", TOKEN)
+    monkeypatch.setattr("gc.freeze", lambda: None)  # not this test process's objects (see the subprocess tests)
     config = str(_config(tmp_path, hub.url, "a"))
-    with pytest.raises(_Exited) as ended:
-        entry(["run-once", "--config", config], exit_now=_exit_now)
-    assert ended.value.code == 0
-    assert '"sync.summary"' in capsys.readouterr().out  # written and flushed before the exit
-    with pytest.raises(_Exited) as ended:
-        entry(["run-once", "--config", config, "--instance", "zz"], exit_now=_exit_now)
-    assert ended.value.code == 2
-
-
-def test_other_commands_exit_as_usual(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as ended:
-        entry(["status", "--config", str(tmp_path / "missing.toml")], exit_now=_exit_now)
+        entry(["run-once", "--config", config])
+    assert ended.value.code == 0
+    assert '"sync.summary"' in capsys.readouterr().out
+    with pytest.raises(SystemExit) as ended:
+        entry(["run-once", "--config", config, "--instance", "zz"])
+    assert ended.value.code == 2
+    with pytest.raises(SystemExit) as ended:
+        entry(["status", "--config", str(tmp_path / "missing.toml")])
     assert ended.value.code == 2
     assert "missing.toml" in capsys.readouterr().err
+
+
+def test_main_leaves_the_interpreter_s_settings_as_it_found_them(tmp_path: Path, hub) -> None:  # type: ignore[no-untyped-def]
+    import gc
+
+    def state() -> tuple[object, ...]:
+        # the count of frozen objects falls as they are freed: whether there are any is what main decides
+        return gc.get_freeze_count() > 0, gc.get_threshold(), gc.isenabled(), sys.getswitchinterval()
+
+    before = state()
+    config = str(_config(tmp_path, hub.url, "a", "b"))
+    assert main(["run-once", "--config", config], environ={"SYNCD_HUB_TOKEN": TOKEN}, stdout=io.StringIO()) == 0
+    assert state() == before
+
+
+_HOST_PROGRAM = """
+import atexit, gc, sys
+from pathlib import Path
+from syncd.cli import entry
+
+marker, buffered, config = (Path(a) for a in sys.argv[1:])
+atexit.register(lambda: marker.write_text(f"atexit ran; frozen: {gc.get_freeze_count() > 0}"))
+held = open(buffered, "w", buffering=1 << 20)  # flushed only when the interpreter finalises it
+held.write("the host program's data")
+entry(["run-once", "--config", str(config)])
+"""
+
+
+def test_a_run_once_process_runs_the_host_s_atexit_handlers_and_flushes_its_files(
+    tmp_path: Path, hub  # type: ignore[no-untyped-def]
+) -> None:
+    config = _config(tmp_path, hub.url, "a")
+    marker, buffered = tmp_path / "atexit.txt", tmp_path / "buffered.txt"
+    done = subprocess.run(
+        [sys.executable, "-c", _HOST_PROGRAM, str(marker), str(buffered), str(config)],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "SYNCD_HUB_TOKEN": TOKEN},
+    )
+    assert done.returncode == 0, done.stderr
+    assert marker.read_text() == "atexit ran; frozen: True"  # the process's entry point froze its imports
+    assert buffered.read_text() == "the host program's data"
+
+
+def test_a_profiled_run_once_process_writes_its_profile(tmp_path: Path, hub) -> None:  # type: ignore[no-untyped-def]
+    import pstats
+
+    config = _config(tmp_path, hub.url, "a")
+    profile = tmp_path / "run.prof"
+    cmd = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "syncd", "run-once", "--config", str(config)]
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=120, check=False, env={**os.environ, "SYNCD_HUB_TOKEN": TOKEN}
+    )
+    assert done.returncode == 0, done.stderr
+    assert pstats.Stats(str(profile)).total_calls > 0
 
 
 def test_a_run_once_process_prints_its_whole_summary_and_exit_code(tmp_path: Path, hub) -> None:  # type: ignore[no-untyped-def]

@@ -77,6 +77,6 @@ def test_nothing_imports_the_command_line() -> None:
 
 def test_the_check_sees_imports_inside_functions(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
-    module.write_text("def f():\n    from syncd.daemon.service import Daemon\n    import syncd.cli\n"
+    module.write_text("def f():\n    from syncd.daemon.health import Health\n    import syncd.cli\n"
                       "    from syncd import registry\n")
-    assert _imports(module) == {"syncd.daemon.service", "syncd.cli", "syncd.registry"}
+    assert _imports(module) == {"syncd.daemon.health", "syncd.cli", "syncd.registry"}

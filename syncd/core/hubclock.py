@@ -17,16 +17,16 @@ cautious. Pure functions; the local time is passed in.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-import msgspec
 
 from syncd.core.timestamps import format_canonical
 
 __all__ = ["DateCheck", "check_date", "future_stamp"]
 
 
-class DateCheck(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class DateCheck:
     """The verdict on one response's ``Date``.
 
     ``trusted`` is the ``Date`` to use (None when absent or not trusted);

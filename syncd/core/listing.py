@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
-
-import msgspec
 
 from syncd.core.models import RawRow
 from syncd.core.timestamps import parse_rfc3339
@@ -24,7 +23,8 @@ def _uuid_text(value: object) -> str | None:
         return None
 
 
-class KeyListing(msgspec.Struct):
+@dataclass(slots=True)
+class KeyListing:
     """The live hub ids of one resource, each with the ``updated_at`` it was listed with.
 
     The stamps tell rows a change stream has already gone past (stamped before
@@ -33,8 +33,8 @@ class KeyListing(msgspec.Struct):
     parsable stamp is live but never taken for a row the stream went past.
     """
 
-    ids: set[str] = msgspec.field(default_factory=set)
-    stamps: dict[str, datetime] = msgspec.field(default_factory=dict)
+    ids: set[str] = field(default_factory=set)
+    stamps: dict[str, datetime] = field(default_factory=dict)
     skipped: int = 0
 
     def add_rows(self, rows: Iterable[RawRow]) -> None:

@@ -8,10 +8,9 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-import msgspec
 
 __all__ = [
     "Creator",
@@ -34,7 +33,8 @@ class Resource(enum.StrEnum):
     SPACE_BLOCK = "space_block"
 
 
-class Position(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class Position:
     """A keyset position ``(updated_at, id)`` in a resource's total order.
 
     ``updated_at_raw`` is the timestamp exactly as the hub spelled it: the
@@ -46,7 +46,8 @@ class Position(msgspec.Struct, frozen=True):
     id: uuid.UUID
 
 
-class Page(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class Page:
     """One page of rows from the hub.
 
     ``hub_date`` is the hub's ``Date`` header: the hub's clock when it answered.
@@ -58,7 +59,8 @@ class Page(msgspec.Struct, frozen=True):
     requested_after: Position | None = None
 
 
-class Creator(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class Creator:
     """The account that created a space or block (``created_by``)."""
 
     lnid: str
@@ -71,7 +73,8 @@ class Creator(msgspec.Struct, frozen=True):
 # store and compare; ``id`` builds the ``uuid.UUID`` only where one is asked for.
 
 
-class HubSpace(msgspec.Struct):
+@dataclass(slots=True)
+class HubSpace:
     """A validated ``space`` row."""
 
     key: str
@@ -97,7 +100,8 @@ class HubSpace(msgspec.Struct):
         return Position(self.updated_at, self.updated_at_raw, self.id)
 
 
-class HubBlock(msgspec.Struct):
+@dataclass(slots=True)
+class HubBlock:
     """A validated ``space_block`` row."""
 
     key: str

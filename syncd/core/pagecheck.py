@@ -6,9 +6,8 @@ Done once per page, in the fetch thread, for every instance of a group.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-
-import msgspec
 
 from syncd.core.hubclock import DateCheck, check_date, future_stamp
 from syncd.core.models import HubBlock, HubSpace, Page, Position, RawRow
@@ -20,7 +19,8 @@ from syncd.errors import RowRejected
 __all__ = ["CheckedPage", "check_page", "row_position"]
 
 
-class CheckedPage(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class CheckedPage:
     """``page`` with its ``Date`` replaced by None when not trusted, split into valid and rejected rows.
 
     ``last`` is the keyset position of the page's last placeable row (None
@@ -52,7 +52,7 @@ def check_page(page: Page, *, now: datetime, tolerance: timedelta) -> CheckedPag
     """
     date = check_date(page.hub_date, now=now, tolerance=tolerance)
     if date.trusted is None and page.hub_date is not None:
-        page = msgspec.structs.replace(page, hub_date=None)
+        page = replace(page, hub_date=None)
     valid: list[HubSpace | HubBlock] = []
     rejected: list[Rejection] = []
     not_after = date.rows_not_after

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
-
-import msgspec
 
 from syncd.core.models import Resource
 
@@ -19,7 +18,8 @@ Outcome = Literal["ok", "failed", "interrupted", "skipped"]
 ``skipped``: another replica held the instance's lock, so this one left it to that replica."""
 
 
-class InStep(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class InStep:
     """When an instance was last brought in step with the hub, by whom, read from the instance itself.
 
     ``pull_started`` is the hub's clock (its ``Date``) when the oldest of the
@@ -40,7 +40,8 @@ class InStep(msgspec.Struct, frozen=True):
         return max(0.0, (now - self.pull_started).total_seconds() + self.hub_offset_seconds)
 
 
-class InstanceReport(msgspec.Struct):
+@dataclass(slots=True)
+class InstanceReport:
     """One instance's part of a run.
 
     ``counts[(resource, action)]`` counts rows; ``deferred``/``quarantined`` are
@@ -57,12 +58,12 @@ class InstanceReport(msgspec.Struct):
     outcome: Outcome = "ok"
     error: str | None = None
     error_kind: str | None = None
-    counts: Counter[tuple[Resource, Action]] = msgspec.field(default_factory=Counter)
+    counts: Counter[tuple[Resource, Action]] = field(default_factory=Counter)
     deferred: int = 0
     quarantined: int = 0
     held: int = 0
-    held_spaces: list[str] = msgspec.field(default_factory=list)
-    rereads: list[str] = msgspec.field(default_factory=list)
+    held_spaces: list[str] = field(default_factory=list)
+    rereads: list[str] = field(default_factory=list)
     duration_seconds: float = 0.0
     finished_at: datetime | None = None
     hub_date: datetime | None = None
@@ -83,7 +84,8 @@ class InstanceReport(msgspec.Struct):
         )
 
 
-class RunReport(msgspec.Struct):
+@dataclass(slots=True)
+class RunReport:
     """A whole run: every selected instance, in configuration order."""
 
     instances: list[InstanceReport]

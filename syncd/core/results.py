@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
-
-import msgspec
 
 from syncd.core.models import Resource
 from syncd.core.report import Action, InStep
@@ -14,7 +13,8 @@ from syncd.core.report import Action, InStep
 __all__ = ["ApplyResult", "FinishState", "Rejection", "Rescan", "RescanReason"]
 
 
-class Rejection(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class Rejection:
     """A rejected row and why. ``stamp_trusted`` False: its ``updated_at`` is itself what is wrong
     (later than the hub's clock), so the entry gives way to any valid version of the row."""
 
@@ -26,7 +26,8 @@ class Rejection(msgspec.Struct, frozen=True):
 RescanReason = Literal["space_restored", "rows_missing", "versions_differ"]
 
 
-class Rescan(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class Rescan:
     """A resource whose stream an instance reads again from the beginning, why, and for which hub ids.
 
     ``space_restored``: spaces the hub brought back, whose blocks it need not
@@ -42,13 +43,14 @@ class Rescan(msgspec.Struct, frozen=True):
     hub_ids: tuple[str, ...]
 
 
-class ApplyResult(msgspec.Struct):
+@dataclass(slots=True)
+class ApplyResult:
     """Counts per (resource, action), the uids of tombstoned spaces kept because referenced, and
     the streams sent back to the beginning (see :class:`Rescan`)."""
 
-    counts: Counter[tuple[Resource, Action]] = msgspec.field(default_factory=Counter)
-    held: list[str] = msgspec.field(default_factory=list)
-    rescans: list[Rescan] = msgspec.field(default_factory=list)
+    counts: Counter[tuple[Resource, Action]] = field(default_factory=Counter)
+    held: list[str] = field(default_factory=list)
+    rescans: list[Rescan] = field(default_factory=list)
 
     def add(self, resource: Resource, action: Action, n: int = 1) -> None:
         if n:
@@ -60,7 +62,8 @@ class ApplyResult(msgspec.Struct):
         self.rescans.extend(other.rescans)
 
 
-class FinishState(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class FinishState:
     """An instance at the end of a successful run.
 
     ``complete_before`` is the oldest of its resources' watermarks: every hub

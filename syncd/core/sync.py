@@ -25,10 +25,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-import msgspec
 import structlog
 
 from syncd.core.hubclock import DateCheck
@@ -90,14 +90,15 @@ class Sink(Protocol):
     def record_failure(self, message: str) -> None: ...
 
 
-class SyncOptions(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
     """How a group syncs. ``clock`` is the local wall clock the hub's is checked against
     (:mod:`syncd.core.hubclock`); ``deadline_seconds`` bounds one run (None: no bound)."""
 
     page_size: int = 1000
     lookback: timedelta = timedelta(seconds=120)
     full: bool = False
-    stop: threading.Event = msgspec.field(default_factory=threading.Event)
+    stop: threading.Event = field(default_factory=threading.Event)
     clock_skew: timedelta = timedelta(seconds=300)
     clock: Callable[[], datetime] = utc_now
     deadline_seconds: float | None = None
@@ -121,7 +122,8 @@ def _log() -> structlog.typing.FilteringBoundLogger:
     return structlog.get_logger("syncd.core.sync")  # type: ignore[no-any-return]
 
 
-class _Member(msgspec.Struct):
+@dataclass(slots=True)
+class _Member:
     sink: Sink
     report: InstanceReport
     started: float

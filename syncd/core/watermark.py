@@ -22,9 +22,8 @@ the rows actually read.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-
-import msgspec
 
 from syncd.core.models import Position
 
@@ -37,7 +36,8 @@ _NIL = uuid.UUID(int=0)
 _MIN = datetime.min.replace(tzinfo=UTC)
 
 
-class CursorState(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class CursorState:
     """One instance's cursor for one resource (see the module docstring)."""
 
     complete_before: datetime | None = None
@@ -53,7 +53,8 @@ class CursorState(msgspec.Struct, frozen=True):
         return Start()
 
 
-class Start(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class Start:
     """Where a pass begins: after a position, at a stamp (inclusive), or at the beginning."""
 
     after: Position | None = None
@@ -91,7 +92,8 @@ def _earlier(a: datetime | None, b: datetime | None) -> datetime | None:
     return min(a, b)
 
 
-class PassTracker(msgspec.Struct):
+@dataclass(slots=True)
+class PassTracker:
     """Follows one pass of pages and computes the floor of possibly missed stamps."""
 
     start: Start
@@ -139,7 +141,7 @@ class PassTracker(msgspec.Struct):
         own_floor = before.pass_floor if before.pass_pos is not None else None
         if not done:
             floor = _earlier(own_floor, self.floor)
-            return msgspec.structs.replace(before, pass_pos=self.position, pass_floor=floor)
+            return replace(before, pass_pos=self.position, pass_floor=floor)
         new_complete = _earlier(own_floor, finished_at)
         if new_complete is None:
             complete = before.complete_before

@@ -21,13 +21,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import httpx
-import msgspec
 import structlog
 
 from syncd.core.report import InstanceReport, InStep
@@ -66,7 +66,8 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-class InstanceHealth(msgspec.Struct):
+@dataclass(slots=True)
+class InstanceHealth:
     """The last thing known about one instance."""
 
     last_success: datetime | None = None
@@ -159,7 +160,7 @@ class HealthState:
     def instance(self, name: str) -> InstanceHealth | None:
         with self._lock:
             entry = self._instances.get(name)
-            return None if entry is None else msgspec.structs.replace(entry)
+            return None if entry is None else replace(entry)
 
     def liveness(self) -> tuple[bool, dict[str, Any]]:
         with self._lock:
@@ -176,7 +177,7 @@ class HealthState:
         now = self._clock()
         with self._lock:
             phase, staleness = self._phase, self._staleness
-            entries = {name: msgspec.structs.replace(e) for name, e in self._instances.items()}
+            entries = {name: replace(e) for name, e in self._instances.items()}
         reasons: list[str] = []
         if phase != "running":
             reasons.append(f"daemon is {phase}")

@@ -31,11 +31,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from wsgiref.types import WSGIApplication
 
-import msgspec
 import structlog
 
 __all__ = ["BoundedServer", "HealthLimits", "fd_room", "start_health_server"]
@@ -50,7 +50,8 @@ _REFUSAL = (
 )
 
 
-class HealthLimits(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class HealthLimits:
     """Bounds of the health port (see the module docstring)."""
 
     max_connections: int = 32
@@ -276,7 +277,7 @@ class BoundedServer(WSGIServer):
             new = {k: self._counts[k] - self._reported[k] for k in self._reported}
             self._reported = {k: self._counts[k] for k in self._reported}
         if any(new.values()):
-            log.warning("health.connections_limited", **new, limits=msgspec.structs.asdict(self.limits))
+            log.warning("health.connections_limited", **new, limits=asdict(self.limits))
 
     def stats(self) -> dict[str, int]:
         """Counters since start (``handled``: connections whose handling ended), and how many are open now."""

@@ -29,6 +29,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -36,7 +37,6 @@ from typing import Any, NoReturn
 from wsgiref.simple_server import WSGIServer
 from wsgiref.types import WSGIApplication
 
-import msgspec
 import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -76,7 +76,8 @@ def _default_sync(replica: str) -> SyncGroup:
     return functools.partial(sync_group, replica=replica, when_locked="skip")
 
 
-class _Server(msgspec.Struct):
+@dataclass(slots=True)
+class _Server:
     server: WSGIServer
     thread: threading.Thread
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
-
-import msgspec
 
 from syncd.core.models import Resource
 
@@ -52,7 +51,8 @@ def websocket_url(hub_url: str, token: str) -> str:
     return f"{base.rstrip('/')}/realtime/v1/websocket?apikey={quote(token, safe='')}&vsn=1.0.0"
 
 
-class Frame(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class Frame:
     """One server message; ``ref`` is None for pushes."""
 
     topic: str

@@ -33,9 +33,9 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
-import msgspec
 import structlog
 
 from syncd.core.models import Resource
@@ -71,7 +71,8 @@ class Listener(Protocol):
         """A change event asks to pull ``resources``."""
 
 
-class RealtimeTimings(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class RealtimeTimings:
     heartbeat_seconds: float = 25.0
     join_timeout_seconds: float = 10.0
     subscribe_timeout_seconds: float = 60.0

@@ -15,9 +15,9 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import NoReturn, TypeVar
 
-import msgspec
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
@@ -107,7 +107,8 @@ class StopOnBudget(stop_base):
         return False
 
 
-class RetryPolicy(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
     """How the hub client retries one request: the settings' bounds plus injected sleep, clock and rng."""
 
     max_attempts: int
@@ -115,7 +116,7 @@ class RetryPolicy(msgspec.Struct, frozen=True):
     retry_after_cap: float
     sleep: Callable[[float], None]
     monotonic: Callable[[], float]
-    rng: random.Random = msgspec.field(default_factory=random.Random)
+    rng: random.Random = field(default_factory=random.Random)
 
     def run(
         self,

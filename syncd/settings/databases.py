@@ -24,17 +24,15 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
-
 from syncd.settings.reader import TableReader
+from syncd.settings.urls import DatabaseURL, parse_url
 
 __all__ = ["database_identities", "refuse_shared_databases"]
 
 LOCAL = "this machine"
 
 
-def _sqlite_path(url: URL) -> str | None:
+def _sqlite_path(url: DatabaseURL) -> str | None:
     database = url.database or ""
     if database.startswith("file:"):
         if url.query.get("mode") == "memory":
@@ -71,7 +69,7 @@ def normal_host(host: str) -> str:
     return str(ip)
 
 
-def _postgres(url: URL, environ: Mapping[str, str]) -> tuple[str, str] | None:
+def _postgres(url: DatabaseURL, environ: Mapping[str, str]) -> tuple[str, str] | None:
     query = url.query
     if "service" in query:
         return None
@@ -95,10 +93,10 @@ def _postgres(url: URL, environ: Mapping[str, str]) -> tuple[str, str] | None:
 def database_identities(url: str, environ: Mapping[str, str]) -> tuple[list[str], str] | None:
     """Keys under which two entries are one database, and how to describe it; None when unknown."""
     try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
+        parsed = parse_url(url)
+    except ValueError:
         return None
-    backend = parsed.get_backend_name()
+    backend = parsed.backend
     if backend == "postgresql":
         found = _postgres(parsed, environ)
         return None if found is None else ([found[0]], found[1])

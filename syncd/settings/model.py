@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
-
-import msgspec
 
 from syncd.errors import ConfigError
 from syncd.secrets import Secret, mask_url
@@ -27,7 +26,8 @@ MIN_RESPONSE_BYTES = 8 * 1024 * 1024
 """Room for one ``space_block`` whose 1 MiB of content is escaped to six bytes a character in JSON."""
 
 
-class TokenSource(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class TokenSource:
     """Where a hub token comes from: ``file`` (a path), ``env`` (a variable) or ``credential``.
 
     ``absent``: settings loaded without the token (``require_token=False``), for
@@ -38,7 +38,8 @@ class TokenSource(msgspec.Struct, frozen=True):
     where: str
 
 
-class HubSettings(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class HubSettings:
     url: str
     token: Secret  # repr masked by Secret
     token_source: TokenSource
@@ -49,7 +50,8 @@ class HubSettings(msgspec.Struct, frozen=True):
     realtime: Literal["auto", "off"] = "auto"  # the Realtime doorbell (``syncd serve`` only)
 
 
-class SyncSettings(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class SyncSettings:
     page_size: int = 1000
     lookback_seconds: float = 120.0
     on_name_conflict: Literal["reject", "adopt"] = "reject"
@@ -73,7 +75,8 @@ class SyncSettings(msgspec.Struct, frozen=True):
         return max(MIN_RESPONSE_BYTES, self.page_size * self.response_bytes_per_row)
 
 
-class ScheduleSettings(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class ScheduleSettings:
     interval_seconds: float = 60.0
     jitter_seconds: float = 5.0
     full_reconcile_hours: float = 24.0
@@ -82,18 +85,21 @@ class ScheduleSettings(msgspec.Struct, frozen=True):
     shard: tuple[int, int] | None = None
 
 
-class HealthSettings(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class HealthSettings:
     listen_host: str = "127.0.0.1"
     listen_port: int = 8787
     max_staleness_seconds: float | None = None  # None: three intervals
 
 
-class LogSettings(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class LogSettings:
     level: str = "info"
     format: Literal["auto", "json", "console"] = "auto"
 
 
-class InstanceSettings(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class InstanceSettings:
     name: str
     url: Secret  # repr masked by Secret
     hub: HubSettings
@@ -106,7 +112,8 @@ class InstanceSettings(msgspec.Struct, frozen=True):
         return mask_url(self.url.reveal())
 
 
-class HubGroup(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class HubGroup:
     """Instances that share one hub URL and token: each hub page is fetched once for all."""
 
     hub: HubSettings
@@ -117,7 +124,8 @@ class HubGroup(msgspec.Struct, frozen=True):
         return self.hub.url + " [" + ",".join(i.name for i in self.instances) + "]"
 
 
-class Settings(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class Settings:
     source: str
     hub: HubSettings | None
     sync: SyncSettings

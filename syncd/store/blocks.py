@@ -12,9 +12,9 @@ Blocks live on branch 1 (main), as LaminDB's own defaults do.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import msgspec
 import structlog
 from sqlalchemy import Connection, bindparam, delete, select, update
 
@@ -38,7 +38,8 @@ def _log() -> structlog.typing.FilteringBoundLogger:
     return structlog.get_logger("syncd.store")  # type: ignore[no-any-return]
 
 
-class _Lookups(msgspec.Struct):
+@dataclass(slots=True)
+class _Lookups:
     """What the page's lookup found besides maps and spaces."""
 
     taken: dict[str, int]

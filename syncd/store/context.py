@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, TypeVar
-
-import msgspec
 
 from syncd.core.models import HubBlock, HubSpace
 from syncd.store.references import SpaceReferences
@@ -30,8 +29,9 @@ def latest_per_id(rows: list[RowT]) -> list[RowT]:
     return list(last.values())
 
 
-class ApplyContext(msgspec.Struct):
+@dataclass(slots=True)
+class ApplyContext:
     dialect: str
     now: datetime
     on_name_conflict: Literal["reject", "adopt"] = "reject"
-    references: SpaceReferences = msgspec.field(default_factory=SpaceReferences)
+    references: SpaceReferences = field(default_factory=SpaceReferences)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Protocol
 
-import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -93,8 +92,6 @@ def create_instance_engine(
         parsed,
         poolclass=NullPool,
         connect_args=connect_args,
-        # a page's lookups come back as json values (keysets.Lookups): read them with orjson
-        json_deserializer=orjson.loads,
     )
 
     @event.listens_for(engine, "connect")

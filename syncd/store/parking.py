@@ -16,10 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import msgspec
 import structlog
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
@@ -42,7 +42,8 @@ __all__ = [
 ]
 
 
-class Deferral(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class Deferral:
     hub_id: str
     hub_updated_at: str
     reason: str

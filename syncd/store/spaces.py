@@ -14,9 +14,9 @@ back to the beginning: the hub does not re-stamp its blocks.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 import structlog
 from sqlalchemy import JSON, Connection, bindparam, cast, delete, func, insert, select, update
 
@@ -51,13 +51,15 @@ def _log() -> structlog.typing.FilteringBoundLogger:
     return structlog.get_logger("syncd.store")  # type: ignore[no-any-return]
 
 
-class _Local(msgspec.Struct):
+@dataclass(slots=True)
+class _Local:
     id: int
     uid: str
     name: str
 
 
-class _Plan(msgspec.Struct):
+@dataclass(slots=True)
+class _Plan:
     row: HubSpace
     local_id: int | None
     kind: str  # "insert" | "update" | "adopt"

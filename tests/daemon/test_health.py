@@ -6,11 +6,11 @@ import io
 import json
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from msgspec.structs import replace
 
 from syncd.core.report import InstanceReport, InStep
 from syncd.daemon.health import HealthState, check, health_app, start_health_server

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import gzip
+import json
 import socketserver
 import threading
+import uuid
 import zlib
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
 from syncd.core.models import Resource
+from syncd.core.pagecheck import check_page
 from syncd.errors import (
     HubIncompatibleError,
     HubResponseTooLarge,
@@ -22,10 +25,15 @@ from syncd.errors import (
 )
 from syncd.hub import HubClient
 from syncd.hub.body import GUARD_FROM_BYTES, count_json_values
+from tests.support.builders import space_row
 from tests.support.hub_fakes import FakeClock, RecordingObserver, hub_settings, make_client
 
 CHUNK = 64 * 1024
 BOUND = 1024 * 1024
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
 class Endless(httpx.SyncByteStream):
@@ -116,7 +124,7 @@ def test_a_gzip_bomb_stops_at_the_bound_once_inflated() -> None:
 
 def test_a_gzip_body_within_the_bound_is_inflated() -> None:
     rows = [{"id": "0b0e1c2a-5d6f-4a1b-8c9d-0e1f2a3b4c5d", "lnid": "a" * 12, "updated_at": "2026-01-01T00:00:00Z"}]
-    hub = HostileHub(lambda _limit: gzip.compress(orjson.dumps(rows)), headers={"content-encoding": "gzip"})
+    hub = HostileHub(lambda _limit: gzip.compress(_dumps(rows)), headers={"content-encoding": "gzip"})
     with make_client(hub, FakeClock(), max_body_bytes=BOUND) as client:
         assert client.fetch_keys(Resource.SPACE, limit=10)[0] == rows
 
@@ -153,7 +161,7 @@ def test_a_body_trickling_in_ends_at_timeout_seconds() -> None:
 
 def test_a_page_with_more_rows_than_asked_for_breaks_the_contract() -> None:
     rows = [{"id": str(n)} for n in range(5)]
-    hub = HostileHub(lambda _limit: orjson.dumps(rows))
+    hub = HostileHub(lambda _limit: _dumps(rows))
     with (
         make_client(hub, FakeClock()) as client,
         pytest.raises(HubIncompatibleError, match="5 rows for limit=2"),
@@ -203,7 +211,7 @@ def test_a_page_over_the_bound_is_asked_again_in_smaller_pages() -> None:
     row = {"id": "0b0e1c2a-5d6f-4a1b-8c9d-0e1f2a3b4c5d", "content": "y" * 100_000}
 
     def rows_as_asked(limit: int) -> bytes:
-        return orjson.dumps([row] * min(limit, 40))
+        return _dumps([row] * min(limit, 40))
 
     hub = HostileHub(rows_as_asked)
     with make_client(hub, FakeClock(), max_body_bytes=BOUND) as client:
@@ -237,7 +245,7 @@ def test_a_body_over_the_bound_is_freed_even_while_the_error_is_kept() -> None:
 def test_both_spellings_of_deflate_are_inflated_within_the_bound(wbits: int) -> None:
     rows = [{"id": str(n), "content": "z" * 300_000} for n in range(5)]  # inflated in two steps
     squeeze = zlib.compressobj(6, zlib.DEFLATED, wbits)
-    body = squeeze.compress(orjson.dumps(rows)) + squeeze.flush()
+    body = squeeze.compress(_dumps(rows)) + squeeze.flush()
     hub = HostileHub(lambda _limit: body, headers={"content-encoding": "deflate"})
     with make_client(hub, FakeClock(), max_body_bytes=4 * BOUND) as client:
         assert client.fetch_keys(Resource.SPACE, limit=10)[0] == rows
@@ -309,3 +317,27 @@ def test_a_hub_gone_silent_is_cut_off_at_timeout_seconds(prefix: bytes) -> None:
     assert cause.reason == "timeout"
     assert [t.seconds for t in armed] == [30.0]  # one attempt, armed for its whole timeout_seconds
     assert all(t.cancelled for t in armed)
+
+
+def test_a_page_with_hostile_values_rejects_only_their_rows_each_with_its_reason() -> None:
+    # JSON's grammar (or the common extensions of it) allows these; no row may carry them
+    rows = [
+        space_row(1),
+        space_row(2, name="Lab \ud800"),  # encoded as the escape "\ud800": a lone surrogate
+        space_row(3, description=float("nan")),  # encoded as NaN
+        {**space_row(4), "lnid": "@HUGE_FLOAT@"},
+        {**space_row(5), "lnid": "@HUGE_INT@"},
+        space_row(6),
+    ]
+    body = _dumps(rows).replace(b'"@HUGE_FLOAT@"', b"1e999").replace(b'"@HUGE_INT@"', b"9" * 5000)
+    hub = HostileHub(lambda _limit: body)
+    with make_client(hub, FakeClock()) as client:
+        page = client.fetch_page(Resource.SPACE, limit=1000)
+    checked = check_page(page, now=datetime(2030, 1, 1, tzinfo=UTC), tolerance=timedelta(minutes=5))
+    assert [row.lnid for row in checked.valid] == ["sp0000000001", "sp0000000006"]
+    reasons = [rejection.reason for rejection in checked.rejected]
+    assert reasons[0].startswith("name: not valid Unicode")
+    assert reasons[1].startswith("description: must be a string")
+    assert reasons[2].startswith("lnid: must be")
+    assert reasons[3].startswith("lnid: must be")
+    assert checked.last is not None and checked.last.id == uuid.UUID(int=6)

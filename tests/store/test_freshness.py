@@ -12,10 +12,10 @@ from __future__ import annotations
 import functools
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-import msgspec
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -108,7 +108,7 @@ def test_an_instance_held_by_another_replica_is_skipped_with_that_replicas_recor
                 conn.execute(text(LOCK_SQL))  # another replica's session holds the instance's lock
                 [skipped] = sync_group(settings.groups()[0], settings, replica="me:1",
                                        when_locked="skip", sleep=lambda _s: None)
-                waiting = msgspec.structs.replace(settings, sync=SyncSettings(lock_timeout_seconds=0.2))
+                waiting = replace(settings, sync=SyncSettings(lock_timeout_seconds=0.2))
                 [waited] = sync_group(waiting.groups()[0], waiting, replica="me:1", sleep=lambda _s: None)
         finally:
             holder.dispose()
