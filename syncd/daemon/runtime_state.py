@@ -23,8 +23,12 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["DEFAULT_RUNTIME_DIR", "ListenState", "read_listen_state", "remove_listen_state",
-           "runtime_dir", "state_file", "write_listen_state"]
+import structlog
+
+__all__ = ["DEFAULT_RUNTIME_DIR", "ListenState", "read_listen_state", "record_listen_state",
+           "remove_listen_state", "runtime_dir", "state_file", "write_listen_state"]
+
+log = structlog.get_logger(__name__)
 
 DEFAULT_RUNTIME_DIR = Path("/run/syncd")
 _MAX_STATE_BYTES = 4096
@@ -52,6 +56,22 @@ def write_listen_state(path: Path, host: str, port: int, *, config: Path, pid: i
     partial.write_text(body + "\n")
     partial.chmod(0o644)  # nothing secret: an address, a path and a pid
     os.replace(partial, path)
+
+
+def record_listen_state(config: Path, environ: Mapping[str, str], host: str, port: int) -> Path | None:
+    """Tell ``syncd check`` where the health server is bound, whatever a later reload says.
+
+    Returns the file written, or None when it could not be written (logged: ``syncd check``
+    then asks the address in the configuration).
+    """
+    path = state_file(config, environ)
+    try:
+        write_listen_state(path, host, port, config=config, pid=os.getpid())
+    except OSError as exc:
+        log.info("health.state_not_written", path=str(path), error=exc.strerror or str(exc),
+                 consequence="syncd check asks the address in the configuration")
+        return None
+    return path
 
 
 def read_listen_state(path: Path) -> ListenState | None:

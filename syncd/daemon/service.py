@@ -2,9 +2,9 @@
 
 :func:`serve` loads the settings, starts the health server, schedules one
 :class:`~syncd.daemon.schedule.GroupJob` per hub group on an APScheduler 3.x
-``BackgroundScheduler`` plus a heartbeat job (``/livez`` and the systemd
-watchdog), tells systemd ``READY=1``, and then waits for signals on the main
-thread:
+``BackgroundScheduler`` (:mod:`syncd.daemon.scheduler`) plus a heartbeat job
+(``/livez`` and the systemd watchdog), tells systemd ``READY=1``, and then
+waits for signals (:mod:`syncd.daemon.signals`) on the main thread:
 
 - SIGTERM/SIGINT: stop scheduling, ask the runs in flight to stop after the
   page transaction they are in, wait up to ``shutdown_grace_seconds``, exit 0.
@@ -30,24 +30,29 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any, NoReturn
 from wsgiref.simple_server import WSGIServer
 from wsgiref.types import WSGIApplication
 
 import structlog
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 
+from syncd.core.timestamps import utc_now
 from syncd.daemon.doorbell import DoorbellCollector, Doorbells
 from syncd.daemon.health import HealthState, health_app, start_health_server
 from syncd.daemon.metrics import Metrics
 from syncd.daemon.notify import Notifier, watchdog_interval
-from syncd.daemon.runtime_state import remove_listen_state, state_file, write_listen_state
+from syncd.daemon.runtime_state import record_listen_state, remove_listen_state
 from syncd.daemon.schedule import ActiveRuns, GroupJob, SyncGroup, backoff_interval
+from syncd.daemon.scheduler import (
+    BackgroundScheduler,
+    add_group_job,
+    add_heartbeat,
+    group_trigger,
+    make_scheduler,
+)
+from syncd.daemon.signals import install_signal_handlers
 from syncd.errors import ConfigError
 from syncd.logs import configure_logging, register_settings_secrets
 from syncd.settings import InstanceSettings, Settings, load_settings
@@ -63,10 +68,6 @@ EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 _HEARTBEAT_SECONDS = 5.0
 # the part of the shutdown grace the doorbells' threads may take to end (their sockets are closed)
 _DOORBELL_CLOSE_SECONDS = 5.0
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _default_sync(replica: str) -> SyncGroup:
@@ -97,7 +98,7 @@ class Daemon:
         sync: SyncGroup | None = None,
         load: Callable[[Path, Mapping[str, str]], Settings] = load_settings,
         configure_logs: Callable[[Settings], None] | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         notifier: Notifier | None = None,
         server_factory: ServerFactory = start_health_server,
@@ -121,7 +122,7 @@ class Daemon:
         self._monotonic = monotonic
         self._notifier = notifier if notifier is not None else Notifier.from_environ(environ)
         self._server_factory = server_factory
-        self._scheduler_factory = scheduler_factory or _make_scheduler
+        self._scheduler_factory = scheduler_factory or make_scheduler
         self._hard_exit = hard_exit
         self._rng = rng if rng is not None else random.Random()
         watchdog = watchdog_interval(environ)
@@ -179,20 +180,11 @@ class Daemon:
             log.error("health.listen_failed", host=host, port=port, error=exc.strerror or str(exc))
             return EXIT_FAILURE
         self.server = _Server(server, thread)
-        self._record_listen(host)
+        self._state_path = record_listen_state(self._path, self._environ, host, self.port)
         workers = max(8, len(settings.groups()))
         scheduler = self._scheduler_factory(workers)
         self._scheduler = scheduler
-        scheduler.add_job(
-            self._beat,
-            IntervalTrigger(seconds=self._heartbeat),
-            id="heartbeat",
-            executor="heartbeat",
-            max_instances=1,
-            coalesce=True,
-            # first beat one period in: READY=1 goes out before any WATCHDOG=1
-            next_run_time=datetime.now(UTC) + timedelta(seconds=self._heartbeat),
-        )
+        add_heartbeat(scheduler, self._beat, self._heartbeat)
         self._schedule_groups(settings)
         scheduler.start()
         self.doorbells.follow(dict(self.jobs))
@@ -209,17 +201,6 @@ class Daemon:
         )
         self._notifier.ready(f"syncing {len(settings.instances)} instance(s)")
         return None
-
-    def _record_listen(self, host: str) -> None:
-        """Tell ``syncd check`` where the health server is bound, whatever a later reload says."""
-        path = state_file(self._path, self._environ)
-        try:
-            write_listen_state(path, host, self.port, config=self._path, pid=os.getpid())
-        except OSError as exc:
-            log.info("health.state_not_written", path=str(path), error=exc.strerror or str(exc),
-                     consequence="syncd check asks the address in the configuration")
-            return
-        self._state_path = path
 
     @property
     def port(self) -> int:
@@ -263,33 +244,18 @@ class Daemon:
                     self._reschedule(old, backoff_interval(settings.schedule, old.failures))
                 continue
             wanted[job.key] = job
-            # the scheduler runs on the real clock; the injected one is for staleness and reconciles
             delay = self._rng.uniform(0, settings.schedule.jitter_seconds)
-            first = datetime.now(UTC) + timedelta(seconds=delay)
-            self._scheduler.add_job(
-                job.run,
-                self._trigger(settings, settings.schedule.interval_seconds),
-                id=job.key,
-                name=job.group.name,
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=None,
-                next_run_time=first,
-            )
+            add_group_job(self._scheduler, job, settings, delay)
         for key in set(self.jobs) - set(wanted):
             self._scheduler.remove_job(key)
         self.jobs = wanted
-
-    def _trigger(self, settings: Settings, seconds: float) -> IntervalTrigger:
-        jitter = min(settings.schedule.jitter_seconds, seconds / 2)
-        return IntervalTrigger(seconds=seconds, jitter=jitter or None)
 
     def _reschedule(self, job: GroupJob, seconds: float) -> None:
         with self._sched_lock:
             scheduler = self._scheduler
             if scheduler is None or self.stop_event.is_set() or self.jobs.get(job.key) is not job:
                 return
-            scheduler.reschedule_job(job.key, trigger=self._trigger(job.settings, seconds))
+            scheduler.reschedule_job(job.key, trigger=group_trigger(job.settings, seconds))
 
     # -- signals ---------------------------------------------------------------------------------
 
@@ -392,38 +358,6 @@ class Daemon:
             self.server.server.server_close()
             self.server = None
         self._notifier.close()
-
-
-def _make_scheduler(workers: int) -> BackgroundScheduler:
-    return BackgroundScheduler(
-        executors={
-            "default": ThreadPoolExecutor(max_workers=workers),
-            # its own thread: the heartbeat keeps beating while every worker is busy syncing
-            "heartbeat": ThreadPoolExecutor(max_workers=1),
-        },
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-        timezone=UTC,
-    )
-
-
-def install_signal_handlers(daemon: Daemon) -> Callable[[], None]:
-    """SIGTERM/SIGINT stop, SIGHUP reloads; returns a function restoring the previous handlers."""
-
-    def on_stop(signum: int, _frame: FrameType | None) -> None:
-        daemon.request_stop(signum)
-
-    def on_hup(_signum: int, _frame: FrameType | None) -> None:
-        daemon.request_reload()
-
-    previous: dict[int, Any] = {}
-    for signum, handler in ((signal.SIGTERM, on_stop), (signal.SIGINT, on_stop), (signal.SIGHUP, on_hup)):
-        previous[signum] = signal.signal(signum, handler)
-
-    def restore() -> None:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
-
-    return restore
 
 
 def _reconfigure_logs(settings: Settings) -> None:

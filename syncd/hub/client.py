@@ -1,7 +1,8 @@
 """A synchronous client for the hub's PostgREST API, as far as syncd uses it.
 
 It sends only the query forms the contract guarantees (built in
-:mod:`syncd.hub.queries`) and maps every answer onto :mod:`syncd.errors`:
+:mod:`syncd.hub.queries`) and maps every answer onto :mod:`syncd.errors`
+(:mod:`syncd.hub.answers` reads the answers):
 
 ======================================================  ==========================================
 answer                                                  raised
@@ -30,7 +31,6 @@ scrubbed from every message the client builds.
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
@@ -48,15 +48,15 @@ from syncd.core.models import Page, Position, RawRow, Resource
 from syncd.core.observe import NullObserver, Observer
 from syncd.core.timestamps import utc_now
 from syncd.errors import (
-    HubAuthError,
     HubError,
     HubIncompatibleError,
     HubResponseTooLarge,
     HubTransientError,
 )
-from syncd.hub.body import ACCEPT_ENCODING, VALUES_PER_ROW, decode_json, read_body, too_many_values
-from syncd.hub.dates import parse_http_date, retry_after_seconds
-from syncd.hub.failures import describe_transport_error, hub_address
+from syncd.hub.answers import TRANSIENT_STATUSES, AnswerReader
+from syncd.hub.body import ACCEPT_ENCODING, read_body
+from syncd.hub.dates import parse_http_date
+from syncd.hub.failures import hub_address, transport_kind
 from syncd.hub.queries import changes_query, keys_query, resource_path
 from syncd.hub.retry import RetryPolicy
 from syncd.hub.watchdog import TimerFactory, Watchdog
@@ -66,36 +66,16 @@ if TYPE_CHECKING:
 
 __all__ = ["CONNECT_TIMEOUT_SECONDS", "DEFAULT_MAX_BODY_BYTES", "TRANSIENT_STATUSES", "HubClient"]
 
-TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-_RETRY_AFTER_STATUSES = frozenset({429, 503})
 CONNECT_TIMEOUT_SECONDS = 5.0
 """Connecting is bounded more tightly than the whole request: a hub that does not answer SYN is down."""
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 """The body bound of a client built without one (the settings' default for 1000-row pages)."""
 _SHRINK = 4  # a page over the bound is asked again with a limit this many times smaller
-_ERROR_DETAIL_BYTES = 64 * 1024  # an error body larger than this is not searched for a message
 
 
 def _log() -> Any:
     # looked up per event, so a logger cached under one configuration never outlives it
     return structlog.get_logger("syncd.hub")
-
-
-def _transport_kind(exc: httpx.RequestError) -> str:
-    """A short label for a failed request, used as the metrics status and the retry reason."""
-    if isinstance(exc, httpx.TimeoutException):
-        return "timeout"
-    if isinstance(exc, httpx.ConnectError):
-        return "connect"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return "protocol"
-    if isinstance(exc, httpx.NetworkError):
-        return "network"  # reads and writes cut short, e.g. a connection reset by peer
-    if isinstance(exc, httpx.DecodingError):
-        return "bad_body"
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
-        return "request_error"
-    return "transport"
 
 
 class HubClient:
@@ -124,14 +104,13 @@ class HubClient:
         timer: TimerFactory = threading.Timer,
     ) -> None:
         self._base_url = settings.url.rstrip("/")
-        self._address = hub_address(self._base_url)
         self._http_timeout = httpx.Timeout(
             settings.timeout_seconds, connect=min(settings.timeout_seconds, CONNECT_TIMEOUT_SECONDS),
         )
         self._token = settings.token.reveal()
+        self._answers = AnswerReader(hub_address(self._base_url), self._token, self._http_timeout, clock)
         self._observer: Observer = observer if observer is not None else NullObserver()
         self._monotonic = monotonic
-        self._clock = clock
         self._sent = 0
         self._timeout = settings.timeout_seconds
         self._max_body = max_body_bytes
@@ -245,7 +224,7 @@ class HubClient:
     ) -> None:
         self.close()
 
-    # -- one request, retried -------------------------------------------------------------------
+    # -- one request, retried; its answer is read in syncd.hub.answers ----------------------------
 
     def _get(self, resource: Resource, query: str, limit: int) -> tuple[list[RawRow], datetime | None]:
         # the query string is sent exactly as built: httpx keeps an already-encoded query as it is
@@ -273,7 +252,7 @@ class HubClient:
             with self._watchdog.guard(self._timeout) as cut_off:
                 response, body = self._receive(resource, url, started + self._timeout, cut_off)
         except httpx.RequestError as exc:
-            kind = "timeout" if cut_off() else _transport_kind(exc)
+            kind = "timeout" if cut_off() else transport_kind(exc)
             self._report(resource, kind, started, attempt)
             if cut_off():
                 raise HubTransientError(
@@ -281,7 +260,8 @@ class HubClient:
                     f"timeout_seconds ({self._timeout:g} s)",
                     reason="timeout",
                 ) from None
-            raise self._request_failure(resource, exc, kind) from (None if kind == "request_error" else exc)
+            failure = self._answers.request_failure(resource, exc, kind)
+            raise failure from (None if kind == "request_error" else exc)
         except HubTransientError as exc:
             self._report(resource, exc.reason, started, attempt)
             raise
@@ -292,7 +272,7 @@ class HubClient:
             self._report(resource, "incompatible", started, attempt)
             raise
         try:
-            rows = self._rows(resource, response, body, limit)
+            rows = self._answers.rows(resource, response, body, limit)
         except HubTransientError as exc:
             self._report(resource, exc.reason, started, attempt)
             raise
@@ -325,102 +305,8 @@ class HubClient:
         _log().debug("hub.request", resource=resource.value, status=outcome, attempt=attempt,
                    seconds=round(seconds, 6))
 
-    # -- interpreting answers -------------------------------------------------------------------
-
-    def _request_failure(self, resource: Resource, exc: httpx.RequestError, kind: str) -> HubError:
-        if kind == "request_error":
-            # httpx could not form the request (bad URL scheme, illegal header): retrying cannot help,
-            # and the underlying message may quote header values, so it is left out
-            return HubIncompatibleError(
-                self._redact(f"{resource.value}: request to the hub could not be sent ({type(exc).__name__})")
-            )
-        what = describe_transport_error(exc, self._address, self._http_timeout)
-        return HubTransientError(self._redact(f"{resource.value}: {what}"), reason=kind)
-
-    def _rows(
-        self, resource: Resource, response: httpx.Response, body: bytearray, limit: int
-    ) -> list[RawRow]:
-        status = response.status_code
-        if 200 <= status < 300:
-            return self._decode_rows(resource, response, body, limit)
-        name = resource.value
-        detail = self._error_detail(body)
-        if status in (401, 403):
-            message = f"{name}: hub refused the token: HTTP {status}{detail}"
-            raise HubAuthError(self._redact(message), status=status)
-        if status in TRANSIENT_STATUSES:
-            retry_after = self._retry_after(response) if status in _RETRY_AFTER_STATUSES else None
-            raise HubTransientError(
-                self._redact(f"{name}: {self._address} answered HTTP {status}{detail}"),
-                status=status, reason=str(status), retry_after=retry_after,
-            )
-        if status == 400:
-            meaning = "the hub rejected the query as malformed"
-        elif status == 404:
-            meaning = "the hub does not know this resource"
-        else:
-            meaning = "status outside the hub contract"
-        raise HubIncompatibleError(self._redact(f"{name}: HTTP {status}: {meaning}{detail}"), status=status)
-
-    def _decode_rows(
-        self, resource: Resource, response: httpx.Response, content: bytearray, limit: int
-    ) -> list[RawRow]:
-        def bad_body(why: str) -> HubTransientError:
-            return HubTransientError(
-                f"{resource.value}: {self._address} answered HTTP {response.status_code} with {why}",
-                status=response.status_code, reason="bad_body",
-            )
-
-        values = too_many_values(content, limit * VALUES_PER_ROW)
-        if values is not None:  # decoded, such a body would take many times its size in memory
-            raise HubIncompatibleError(
-                f"{resource.value}: HTTP {response.status_code} with a body of up to {values} JSON values "
-                f"for limit={limit} (at most {VALUES_PER_ROW} a row): more than the rows asked for can hold",
-                status=response.status_code,
-            )
-        try:
-            body: Any = decode_json(content)
-        except ValueError as exc:  # invalid JSON or UTF-8, nesting too deep
-            raise bad_body(f"a body that does not decode as JSON ({str(exc)[:200]})") from None
-        if not isinstance(body, list):
-            raise bad_body(f"a JSON {type(body).__name__} instead of an array")
-        if len(body) > limit:
-            raise HubIncompatibleError(
-                f"{resource.value}: HTTP {response.status_code} with {len(body)} rows for limit={limit}: "
-                "more rows than asked for breaks the hub contract",
-                status=response.status_code,
-            )
-        for index, item in enumerate(body):
-            if not isinstance(item, dict):
-                raise bad_body(f"array item {index} a JSON {type(item).__name__} instead of an object")
-        return body
-
-    def _error_detail(self, content: bytearray) -> str:
-        """``; hub code PGRST301: JWT expired`` from a PostgREST error body, or nothing."""
-        if len(content) > _ERROR_DETAIL_BYTES:
-            return ""
-        try:
-            body: Any = json.loads(content)
-        except (ValueError, RecursionError):
-            return ""
-        if not isinstance(body, dict):
-            return ""
-        parts = []
-        if body.get("code") is not None:
-            parts.append(f"code {str(body['code'])[:60]}")
-        if body.get("message") is not None:
-            parts.append(str(body["message"])[:300])
-        return ("; hub " + ": ".join(parts)) if parts else ""
-
-    def _retry_after(self, response: httpx.Response) -> float | None:
-        now = parse_http_date(response.headers.get("date")) or self._clock()
-        return retry_after_seconds(response.headers.get("retry-after"), now=now)
-
     def _row_id(self, resource: Resource, row: RawRow) -> uuid.UUID:
         try:
             return uuid.UUID(str(row["id"]))
         except (KeyError, ValueError):
             raise HubIncompatibleError(f"{resource.value}: key listing row without a valid id") from None
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text

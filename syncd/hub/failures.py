@@ -14,7 +14,7 @@ import socket
 
 import httpx
 
-__all__ = ["describe_transport_error", "hub_address"]
+__all__ = ["describe_transport_error", "hub_address", "transport_kind"]
 
 _REFUSED = os.strerror(errno.ECONNREFUSED)
 _RESET = os.strerror(errno.ECONNRESET)
@@ -81,3 +81,20 @@ def describe_transport_error(exc: httpx.RequestError, address: str, timeout: htt
     if isinstance(exc, httpx.DecodingError):
         return f"{address} sent a body that cannot be decoded: {detail}"
     return f"{type(exc).__name__} talking to {address}: {detail}"
+
+
+def transport_kind(exc: httpx.RequestError) -> str:
+    """A short label for a failed request, used as the metrics status and the retry reason."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        return "connect"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "protocol"
+    if isinstance(exc, httpx.NetworkError):
+        return "network"  # reads and writes cut short, e.g. a connection reset by peer
+    if isinstance(exc, httpx.DecodingError):
+        return "bad_body"
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+        return "request_error"
+    return "transport"

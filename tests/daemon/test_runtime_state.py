@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 from syncd.daemon.runtime_state import (
     DEFAULT_RUNTIME_DIR,
     read_listen_state,
+    record_listen_state,
     remove_listen_state,
     runtime_dir,
     state_file,
@@ -48,3 +51,20 @@ def test_files_that_are_not_a_state_are_ignored(tmp_path: Path) -> None:
                  b'{"listen_host": "h", "listen_port": 80, "pad": "' + b"x" * 5000 + b'"}'):
         path.write_bytes(body)
         assert read_listen_state(path) is None, body[:60]
+
+
+def test_the_daemon_records_where_it_listens(tmp_path: Path) -> None:
+    config = tmp_path / "syncd.toml"
+    env = {"SYNCD_RUNTIME_DIR": str(tmp_path)}
+    path = record_listen_state(config, env, "127.0.0.1", 8789)
+    assert path == state_file(config, env)
+    assert read_listen_state(path) == ("127.0.0.1", 8789)
+
+
+def test_a_state_file_that_cannot_be_written_is_logged_not_fatal(
+    tmp_path: Path, logs: list[MutableMapping[str, Any]],
+) -> None:
+    env = {"SYNCD_RUNTIME_DIR": str(tmp_path / "missing")}
+    assert record_listen_state(tmp_path / "syncd.toml", env, "127.0.0.1", 8789) is None
+    (event,) = [e for e in logs if e["event"] == "health.state_not_written"]
+    assert event["path"].startswith(str(tmp_path / "missing"))

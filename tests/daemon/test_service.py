@@ -1,4 +1,4 @@
-"""The daemon in-process, with a fake engine: scheduling, backoff, readiness, reload, shutdown, notify."""
+"""The daemon in-process, with a fake engine: scheduling, readiness, reload, shutdown, notify."""
 
 from __future__ import annotations
 
@@ -7,20 +7,14 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
 import httpx
 import pytest
 
-from syncd.core.observe import Observer
-from syncd.core.report import InstanceReport, InStep
-from syncd.daemon.health import HealthState
-from syncd.daemon.metrics import Metrics
-from syncd.daemon.schedule import ActiveRuns, GroupJob, backoff_interval
 from syncd.daemon.service import Daemon, serve
-from syncd.settings import HubGroup, ScheduleSettings, Settings, parse_settings
+from tests.support.engine_fakes import FakeEngine
 
 ENV = {"SYNCD_HUB_TOKEN": "tok-service-test-1"}
 DEADLINE = 10.0
@@ -47,48 +41,6 @@ def _until(predicate: Callable[[], bool], what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         threading.Event().wait(0.02)
-
-
-class FakeEngine:
-    """Stands in for syncd.runner.sync_group: records calls, answers with scripted outcomes."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[list[str], bool]] = []
-        self.fail: set[str] = set()
-        self.block: threading.Event | None = None  # when set: wait for it (or for stop) before answering
-        self.ignore_stop = False
-        self.started = threading.Event()
-
-    def __call__(
-        self, group: HubGroup, settings: Settings, *, full: bool = False,
-        sleep: Callable[[float], None] = time.sleep, observer: Observer | None = None,
-        stop: threading.Event | None = None,
-    ) -> list[InstanceReport]:
-        self.calls.append(([i.name for i in group.instances], full))
-        self.started.set()
-        if self.block is not None:
-            while not self.block.wait(0.01):
-                if stop is not None and stop.is_set() and not self.ignore_stop:
-                    break
-        reports = []
-        for inst in group.instances:
-            if stop is not None and stop.is_set():
-                report = InstanceReport(inst.name, outcome="interrupted", error="interrupted",
-                                        error_kind="interrupted")
-            elif inst.name in self.fail:
-                report = InstanceReport(inst.name, outcome="failed", error="hub down",
-                                        error_kind="hub_unavailable")
-            else:
-                now = datetime.now(UTC)
-                # what the real engine reads back from the instance after a completed pull
-                report = InstanceReport(inst.name, deferred=1, in_step=InStep(
-                    pull_started=now, hub_offset_seconds=0.0, finished_at=now, replica="fake:1",
-                    hub=group.hub.url))
-            report.finished_at = datetime.now(UTC)
-            if observer is not None:
-                observer.instance_done(report)
-            reports.append(report)
-        return reports
 
 
 class HardExit(BaseException):
@@ -189,9 +141,8 @@ def test_shutdown_lets_the_run_in_flight_finish(tmp_path: Path) -> None:
     running = _daemon(_config(tmp_path, ["lab-a"]), engine)
     running.base()
     assert engine.started.wait(DEADLINE)
-    started = time.monotonic()
+    # 0, not a hard exit: the run ended through the stop event, within the grace
     assert running.stop() == 0
-    assert time.monotonic() - started < 3
     assert running.daemon.active.count == 0
     assert len(engine.calls) == 1  # nothing new was scheduled after the stop
 
@@ -284,104 +235,6 @@ def test_serve_wires_signals_and_the_shard(tmp_path: Path) -> None:
     thread.join(DEADLINE)
     assert result == [0]
     assert restored.is_set()
-
-
-# -- GroupJob: backoff, full reconciles, crashes, overlap ---------------------------------------
-
-
-def _settings(names: list[str], **schedule: float) -> Settings:
-    return parse_settings({
-        "hub": {"url": "http://127.0.0.1:9"},
-        "schedule": {"interval_seconds": 10, "max_backoff_seconds": 100, "full_reconcile_hours": 1,
-                     **schedule},
-        "instances": [{"name": n, "url": f"sqlite:////tmp/{n}.db"} for n in names],
-    }, ENV)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 23, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def _job(settings: Settings, engine: Callable[..., list[InstanceReport]], clock: Clock,
-         reschedules: list[float]) -> tuple[GroupJob, HealthState, Metrics]:
-    health = HealthState([i.name for i in settings.instances], 30.0, clock=clock)
-    metrics = Metrics()
-    job = GroupJob(settings.groups()[0], settings, sync=engine, observer=metrics, health=health,
-                   stop=threading.Event(), active=ActiveRuns(),
-                   reschedule=lambda j, s: reschedules.append(s), clock=clock, rng=random.Random(3))
-    return job, health, metrics
-
-
-def test_backoff_doubles_up_to_the_cap() -> None:
-    schedule = ScheduleSettings(interval_seconds=10, max_backoff_seconds=100)
-    assert [backoff_interval(schedule, n) for n in range(6)] == [10, 20, 40, 80, 100, 100]
-    assert backoff_interval(schedule, 10_000) == 100
-
-
-def test_a_failing_group_backs_off_and_recovers() -> None:
-    settings = _settings(["lab-a", "lab-b"])
-    engine, clock, reschedules = FakeEngine(), Clock(), []
-    engine.fail = {"lab-a", "lab-b"}
-    job, health, _ = _job(settings, engine, clock, reschedules)
-    for _ in range(4):
-        job.run()
-    assert reschedules == [20, 40, 80, 100]
-    engine.fail = {"lab-b"}  # one instance fails, the other works: no backoff for the group
-    job.run()
-    assert reschedules == [20, 40, 80, 100, 10]
-    entry = health.instance("lab-b")
-    assert entry is not None
-    assert entry.consecutive_failures == 5
-
-
-def test_full_reconcile_comes_due_on_the_injected_clock() -> None:
-    settings = _settings(["lab-a"])
-    engine, clock, reschedules = FakeEngine(), Clock(), []
-    job, _, _ = _job(settings, engine, clock, reschedules)
-    job.run()
-    clock.now += timedelta(minutes=29)  # the first one is due between 30 and 60 minutes after start
-    job.run()
-    clock.now += timedelta(minutes=32)
-    job.run()
-    job.run()
-    assert [full for _, full in engine.calls] == [False, False, True, False]
-    assert timedelta(minutes=54) <= job.next_full - clock.now <= timedelta(minutes=66)
-
-
-def test_a_crash_fails_the_run_not_the_scheduler() -> None:
-    settings = _settings(["lab-a"])
-    clock, reschedules = Clock(), []
-
-    def crashing(*args: object, **kwargs: object) -> list[InstanceReport]:
-        raise KeyError("boom")
-
-    job, health, metrics = _job(settings, crashing, clock, reschedules)
-    (report,) = job.run()
-    assert (report.outcome, report.error_kind) == ("failed", "internal")
-    assert report.error == "internal error: KeyError"
-    assert reschedules == [20]
-    assert b'syncd_runs_total{instance="lab-a",outcome="failed"} 1.0' in metrics.exposition()
-    entry = health.instance("lab-a")
-    assert entry is not None
-    assert entry.error_kind == "internal"
-
-
-def test_a_job_never_overlaps_itself() -> None:
-    settings = _settings(["lab-a"])
-    engine, clock, reschedules = FakeEngine(), Clock(), []
-    engine.block = threading.Event()
-    job, _, _ = _job(settings, engine, clock, reschedules)
-    first = threading.Thread(target=job.run)
-    first.start()
-    assert engine.started.wait(DEADLINE)
-    assert job.run() == []  # skipped while the first is in flight
-    engine.block.set()
-    first.join(DEADLINE)
-    assert len(engine.calls) == 1
 
 
 def test_check_reaches_the_daemon_where_it_listens_after_a_reload_changed_the_listen_address(

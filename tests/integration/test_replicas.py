@@ -21,7 +21,7 @@ import pytest
 from syncd.hubsim import Faults, HubStore, RunningHub, populate, running_hub
 from syncd.runner import run_sync
 from syncd.settings import load_settings
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.support.postgres import create_pg_database, drop_pg_database
 from tests.support.serving import TOKEN_CANARY, Daemon, until
 from tests.support.syncenv import assert_in_step, execute, fetch
 

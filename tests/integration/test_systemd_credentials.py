@@ -6,7 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.integration.test_systemd_units import _analyze, _ours, _scratch_root
+from tests.support.systemd import our_units, scratch_root, systemd_analyze
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 
@@ -23,11 +23,11 @@ def _documented_drop_in() -> tuple[str, str]:
 def test_the_documented_password_drop_in_verifies(tmp_path: Path) -> None:
     path, text = _documented_drop_in()
     assert "LoadCredential=pg-lab-b:/etc/syncd/pg-lab-b" in text
-    root = _scratch_root(tmp_path, _ours())
+    root = scratch_root(tmp_path, our_units())
     drop_in = root / path.lstrip("/")
     drop_in.parent.mkdir(parents=True)
     drop_in.write_text(text)
-    analyze = _analyze()
+    analyze = systemd_analyze()
     result = subprocess.run([analyze, "verify", f"--root={root}", "syncd.service"],
                             capture_output=True, text=True, check=False)
     assert (result.returncode, result.stdout + result.stderr) == (0, "")

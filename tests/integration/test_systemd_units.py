@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-UNITS = Path(__file__).resolve().parents[2] / "systemd"
+from tests.support.systemd import UNITS, our_units, scratch_root, systemd_analyze
+
 SERVICES = ("syncd.service", "syncd@.service", "syncd-run-once.service")
 HARDENING = (
     "DynamicUser", "User", "StateDirectory", "UMask", "CapabilityBoundingSet", "AmbientCapabilities",
@@ -90,42 +89,9 @@ def test_every_service_is_hardened_alike(name: str) -> None:
         assert d.get(f"Service.{key}") == reference[f"Service.{key}"], key
 
 
-def _analyze() -> str:
-    found = shutil.which("systemd-analyze")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("systemd-analyze is missing under CI (apt-get install systemd)")
-        pytest.skip("systemd-analyze not installed (apt-get install systemd)")
-    return found
-
-
-def _scratch_root(tmp_path: Path, units: dict[str, str]) -> Path:
-    """A root holding the distribution's units, ours and the binaries ExecStart= names.
-
-    systemd-analyze checks that those binaries exist; syncd is not installed at
-    /opt/syncd/bin on a test machine, so a stub stands in for it.
-    """
-    root = tmp_path / "root"
-    system = Path(os.path.realpath("/lib/systemd/system"))
-    shutil.copytree(system, root / "usr/lib/systemd/system", symlinks=True)
-    (root / "etc/systemd/system").mkdir(parents=True)
-    for name, text in units.items():
-        (root / "etc/systemd/system" / name).write_text(text)
-    for binary in ("opt/syncd/bin/syncd", "usr/bin/kill"):
-        path = root / binary
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("#!/bin/sh\nexit 1\n")
-        path.chmod(0o755)
-    return root
-
-
-def _ours() -> dict[str, str]:
-    return {p.name: p.read_text() for p in UNITS.iterdir() if p.suffix in (".service", ".timer")}
-
-
 def test_systemd_analyze_verify_prints_nothing(tmp_path: Path) -> None:
-    analyze = _analyze()
-    root = _scratch_root(tmp_path, _ours())
+    analyze = systemd_analyze()
+    root = scratch_root(tmp_path, our_units())
     names = ["syncd.service", "syncd@0-3.service", "syncd-run-once.service", "syncd-run-once.timer"]
     result = subprocess.run([analyze, "verify", f"--root={root}", *names],
                             capture_output=True, text=True, check=False)
@@ -133,9 +99,9 @@ def test_systemd_analyze_verify_prints_nothing(tmp_path: Path) -> None:
 
 
 def test_systemd_analyze_verify_catches_a_mistake(tmp_path: Path) -> None:
-    analyze = _analyze()
-    broken = _ours()["syncd.service"].replace("ProtectSystem=strict", "ProtectSytem=strict")
-    root = _scratch_root(tmp_path, {"syncd.service": broken})
+    analyze = systemd_analyze()
+    broken = our_units()["syncd.service"].replace("ProtectSystem=strict", "ProtectSytem=strict")
+    root = scratch_root(tmp_path, {"syncd.service": broken})
     result = subprocess.run([analyze, "verify", f"--root={root}", "syncd.service"],
                             capture_output=True, text=True, check=False)
     assert "ProtectSytem" in result.stdout + result.stderr
@@ -143,8 +109,8 @@ def test_systemd_analyze_verify_catches_a_mistake(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("unit", ["syncd.service", "syncd@0-3.service", "syncd-run-once.service"])
 def test_security_exposure_is_at_most_1_5(tmp_path: Path, unit: str) -> None:
-    analyze = _analyze()
-    root = _scratch_root(tmp_path, _ours())
+    analyze = systemd_analyze()
+    root = scratch_root(tmp_path, our_units())
     result = subprocess.run([analyze, "security", "--offline=yes", f"--root={root}", unit],
                             capture_output=True, text=True, check=False)
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d)", result.stdout)

@@ -17,7 +17,7 @@ from sqlalchemy import update
 
 from syncd.registry import Instance, Space, SpaceBlock
 from syncd.store.schema import space
-from tests.support.registry_fixture import _reg, _registry_db, sqlite_instance  # noqa: F401 - the "reg" fixture
+from tests.support.registry_fixture import sqlite_instance
 
 # what LaminDB 2.12.1 returns on the fixture (seen in the compatibility battery, under pandas 2)
 SPACE_DTYPES = ["object", "object", "object", "datetime64[ns, UTC]", "float64"]

@@ -9,7 +9,6 @@ from sqlalchemy import event
 
 from syncd.registry import FieldError, Instance, Q, Space, SpaceBlock
 from syncd.registry.uidranges import MAX_LETTERS, case_ranges
-from tests.support.registry_fixture import _reg, _registry_db  # noqa: F401 - the "reg" fixture
 
 
 def test_case_ranges_cover_every_ascii_case_variant() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from syncd.registry import FeatureValue, Instance, JsonValue, Space
-from tests.support.registry_fixture import _reg, _registry_db  # noqa: F401 - the "reg" fixture
 
 
 def test_feature_value_is_json_value(reg: Instance) -> None:

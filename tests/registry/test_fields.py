@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from syncd.registry import FieldAttr, FieldError, Instance, Q, Space, SpaceBlock
-from tests.support.registry_fixture import _reg, _registry_db  # noqa: F401 - the "reg" fixture
 
 
 def test_fields_are_class_attributes_and_values_on_records(reg: Instance) -> None:

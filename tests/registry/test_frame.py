@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 
 from syncd.registry import FeatureValue, FieldError, Instance, Space, SpaceBlock, User
-from tests.support.registry_fixture import _reg, _registry_db  # noqa: F401 - the "reg" fixture
 
 
 def test_space_frame_columns_index_dtypes_and_default_order(reg: Instance) -> None:

@@ -17,7 +17,6 @@ from syncd.registry import (
     SpaceBlock,
     ValidationError,
 )
-from tests.support.registry_fixture import _portable, _reg, _registry_db  # noqa: F401 - the "reg" and "portable" fixtures
 
 
 def ids(qs: QuerySet[SpaceBlock]) -> list[int]:

@@ -90,7 +90,7 @@ def lamindb_instance(
     else:
         from sqlalchemy.engine import make_url
 
-        from tests.conftest import create_pg_database
+        from tests.support.postgres import create_pg_database
 
         url = pg_url = create_pg_database("syncd_lncompat")
         name = str(make_url(url).database)
@@ -105,7 +105,7 @@ def lamindb_instance(
         yield request.param, python, url, {**env, "LAMIN_CURRENT_INSTANCE": f"anonymous/{name}"}
     finally:
         if pg_url is not None:
-            from tests.conftest import drop_pg_database
+            from tests.support.postgres import drop_pg_database
 
             drop_pg_database(pg_url)
 

@@ -10,7 +10,6 @@ import pytest
 
 from syncd.registry import Instance, InvalidPattern, QueryTimeout, RegistryError, Space
 from syncd.registry.patterns import deadline, regexp
-from tests.support.registry_fixture import _reg, _registry_db  # noqa: F401 - the "reg" fixture
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import asyncio
 from datetime import UTC, datetime
 
 from syncd.registry import Instance, Space, SpaceBlock, User
-from tests.support.registry_fixture import _reg, _registry_db  # noqa: F401 - the "reg" fixture
 
 
 def test_attributes_have_python_types(reg: Instance) -> None:

@@ -7,7 +7,6 @@ import pytest
 from syncd.registry import FieldError, Instance, Space, SpaceBlock, User
 from syncd.registry.lookup import attribute_name
 from syncd.registry.search import rank
-from tests.support.registry_fixture import _portable, _reg, _registry_db  # noqa: F401 - the "reg" and "portable" fixtures
 
 
 def test_rank_weights() -> None:

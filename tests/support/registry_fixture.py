@@ -7,14 +7,11 @@ without creator, descriptions that match searches, and a few JSON values.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import Connection, create_engine, insert, text, update
 
-from syncd import registry
 from syncd.registry.tables import jsonvalue
 from syncd.store.bootstrap import prepare_schema
 from syncd.store.schema import block_map, space, space_map, spaceblock, user
@@ -160,39 +157,3 @@ def sqlite_instance(directory: Any, *, hub_owned: bool = True) -> str:
     url = f"sqlite:///{directory}/instance.db"
     make_instance(url, hub_owned=hub_owned)
     return url
-
-
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def _registry_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield sqlite_instance(tmp_path_factory.mktemp("registry"))
-        return
-    from tests.conftest import create_pg_database, drop_pg_database
-
-    url = create_pg_database("syncd_registry")
-    try:
-        make_instance(url, hub_owned=True)
-        yield url
-    finally:
-        registry.disconnect()
-        drop_pg_database(url)
-
-
-@pytest.fixture(name="reg")
-def _reg(_registry_db: str) -> Iterator[registry.Instance]:
-    """The filled instance (SQLite, then PostgreSQL), connected as the default."""
-    opened = registry.connect(_registry_db)
-    try:
-        yield opened
-    finally:
-        registry.disconnect()
-
-
-@pytest.fixture(name="portable")
-def _portable(_registry_db: str) -> Iterator[registry.Instance]:
-    """The filled instance opened with ``case_rules="portable"``: the same answers on both databases."""
-    opened = registry.connect(_registry_db, case_rules="portable")
-    try:
-        yield opened
-    finally:
-        registry.disconnect()
