@@ -16,6 +16,7 @@ import msgspec
 __all__ = [
     "Creator",
     "HubBlock",
+    "HubRow",
     "HubSpace",
     "Page",
     "Position",
@@ -132,3 +133,7 @@ class HubBlock(msgspec.Struct):
     @property
     def position(self) -> Position:
         return Position(self.updated_at, self.updated_at_raw, self.id)
+
+
+HubRow = HubSpace | HubBlock
+"""A validated row of any resource (:mod:`syncd.core.resources` says which type each one has)."""

@@ -34,10 +34,11 @@ import structlog
 from syncd.core.hubclock import DateCheck
 from syncd.core.lanes import HOLD_FOR_NEXT_PAGE_SECONDS, Lanes, in_context
 from syncd.core.listing import KeyListing
-from syncd.core.models import HubBlock, HubSpace, Page, Position, RawRow, Resource
+from syncd.core.models import HubRow, Page, Position, RawRow, Resource
 from syncd.core.observe import NullObserver, Observer
 from syncd.core.pagecheck import CheckedPage, check_page
 from syncd.core.report import InstanceReport
+from syncd.core.resources import DESCRIPTIONS
 from syncd.core.results import ApplyResult, FinishState, Rejection
 from syncd.core.timestamps import format_canonical, utc_now
 from syncd.core.watermark import CursorState, PassTracker, earliest_start
@@ -45,7 +46,8 @@ from syncd.errors import HubError, HubIncompatibleError, HubUnavailableError, St
 
 __all__ = ["RESOURCES", "Sink", "Source", "SyncOptions", "sync_group"]
 
-RESOURCES = (Resource.SPACE, Resource.SPACE_BLOCK)
+RESOURCES = tuple(description.resource for description in DESCRIPTIONS)
+"""Every synced resource in pull order (:data:`syncd.core.resources.DESCRIPTIONS`)."""
 
 
 class Source(Protocol):
@@ -67,7 +69,7 @@ class Sink(Protocol):
     def apply_page(
         self,
         resource: Resource,
-        rows: Sequence[HubSpace | HubBlock],
+        rows: Sequence[HubRow],
         rejected: list[Rejection],
         state: CursorState,
         hub_date: datetime | None,
@@ -263,7 +265,7 @@ def _apply_everywhere(
     members: list[_Member],
     resource: Resource,
     page: Page,
-    checked: tuple[list[HubSpace | HubBlock], list[Rejection]],
+    checked: tuple[list[HubRow], list[Rejection]],
     states: dict[str, CursorState],
     new_state: Callable[[CursorState], CursorState],
     obs: Observer,

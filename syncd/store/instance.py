@@ -15,22 +15,19 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Engine, RootTransaction, delete, event, select
+from sqlalchemy import Connection, Engine, RootTransaction, event, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from syncd.core.listing import KeyListing
-from syncd.core.models import HubBlock, HubSpace, Resource
+from syncd.core.models import HubRow, Resource
 from syncd.core.results import ApplyResult, FinishState, Rejection
-from syncd.core.rows import parse_block, parse_space, row_key
 from syncd.core.timestamps import format_canonical
 from syncd.core.watermark import CursorState
-from syncd.errors import InstanceUnreachableError, RowRejected, StoreError
+from syncd.errors import InstanceUnreachableError, StoreError
 from syncd.secrets import MASKED, scrub_url_text, url_secrets
 from syncd.settings import InstanceSettings, SyncSettings
-from syncd.store.blocks import apply_blocks
 from syncd.store.bootstrap import build_deferred_indexes, prepare_schema
 from syncd.store.context import ApplyContext
 from syncd.store.cursors import load_cursor, save_cursor, write_meta
@@ -38,13 +35,13 @@ from syncd.store.diagnose import first_line, store_failure
 from syncd.store.engine import EngineFactory, create_instance_engine
 from syncd.store.freshness import PullStart, read_in_step, record_pull
 from syncd.store.indexes import indexes_pending
-from syncd.store.keysets import among
 from syncd.store.lock import instance_lock
-from syncd.store.parking import count_parked, count_quarantined_since, load_deferred, quarantine_rows
+from syncd.store.parking import count_parked, count_quarantined_since, quarantine_rows
 from syncd.store.replica import application_name, default_replica_id
-from syncd.store.schema import block_map, deferred, space_map
+from syncd.store.resources import apply_rows
+from syncd.store.retry import retry_parked
+from syncd.store.schema import map_table, space_map
 from syncd.store.session import exclusive
-from syncd.store.spaces import apply_spaces, retry_held_spaces
 
 __all__ = ["InstanceStore"]
 
@@ -300,7 +297,7 @@ class InstanceStore:
     def apply_page(
         self,
         resource: Resource,
-        rows: Sequence[HubSpace | HubBlock],
+        rows: Sequence[HubRow],
         rejected: list[Rejection],
         state: CursorState,
         hub_date: datetime | None,
@@ -328,7 +325,7 @@ class InstanceStore:
                 self._batch_rows, self._batch_started = 0, self._monotonic()
             # every row this page rejects is logged naming the instance (store.parking)
             with structlog.contextvars.bound_contextvars(instance=self.name):
-                result = self._apply(resource, rows, ctx)
+                result = apply_rows(self.conn, resource, rows, ctx)
                 quarantine_rows(self.conn, resource, rejected, ctx.now)
             result.add(resource, "rejected", len(rejected))
             self._cursors[resource] = (state, hub_date, ctx.now)  # written when the batch commits
@@ -351,54 +348,13 @@ class InstanceStore:
             return self.commit()
         return self._reported(ApplyResult())
 
-    def _apply(
-        self, resource: Resource, rows: Sequence[HubSpace | HubBlock], ctx: ApplyContext
-    ) -> ApplyResult:
-        if resource is Resource.SPACE:
-            return apply_spaces(self.conn, [r for r in rows if isinstance(r, HubSpace)], ctx)
-        return apply_blocks(self.conn, [r for r in rows if isinstance(r, HubBlock)], ctx)
-
     @exclusive
     def retry_parked(self, resource: Resource) -> ApplyResult:
-        """Retry deferred rows that may apply now (and, for spaces, held tombstones)."""
-        with self._transaction() as ctx:
-            result = ApplyResult()
-            if resource is Resource.SPACE:
-                payloads = load_deferred(self.conn, resource)
-                result.merge(retry_held_spaces(self.conn, ctx))
-            else:
-                ready = select(deferred.c.hub_id).where(
-                    deferred.c.resource == resource.value,
-                    deferred.c.waiting_for.in_(select(space_map.c.hub_id)),
-                )
-                payloads = load_deferred(self.conn, resource, self.conn.execute(ready).scalars())
-            if payloads:
-                with structlog.contextvars.bound_contextvars(instance=self.name):
-                    result.merge(self._reapply(resource, payloads, ctx))
+        """Retry deferred rows that may apply now, and rows held back (:mod:`syncd.store.retry`)."""
+        with self._transaction() as ctx, structlog.contextvars.bound_contextvars(instance=self.name):
+            result = retry_parked(self.conn, resource, ctx)
         self._announce(result)
         return self._reported(result)
-
-    def _reapply(self, resource: Resource, payloads: list[Any], ctx: ApplyContext) -> ApplyResult:
-        parse = parse_space if resource is Resource.SPACE else parse_block
-        rows: list[HubSpace | HubBlock] = []
-        rejected: list[Rejection] = []
-        for payload in payloads:
-            try:
-                rows.append(parse(payload))
-            except RowRejected as exc:
-                rejected.append(Rejection(payload, exc.reason))
-        result = self._apply(resource, rows, ctx)
-        if rejected:
-            quarantine_rows(self.conn, resource, rejected, ctx.now)
-            dropped = [row_key(r.payload) for r in rejected]  # quarantined now: no longer deferred
-            self.conn.execute(
-                delete(deferred).where(
-                    deferred.c.resource == resource.value, among(self.conn, deferred.c.hub_id, dropped)
-                )
-            )
-        # a retried row that is deferred again is not news: count only what moved
-        result.counts.pop((resource, "deferred"), None)
-        return result
 
     @exclusive
     def reconcile(self, resource: Resource, listing: KeyListing) -> ApplyResult:
@@ -493,7 +449,7 @@ class InstanceStore:
 
     @exclusive
     def synced_ids(self, resource: Resource) -> set[str]:
-        table = space_map if resource is Resource.SPACE else block_map
+        table = map_table(resource)
         self._settle_quietly()
         try:
             with self.conn.begin():

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from syncd.core.models import Position, Resource
-from syncd.core.rows import parse_row
+from syncd.core.resources import parse_row
 from syncd.core.watermark import CursorState
 from syncd.errors import StoreError
 from syncd.settings import SyncSettings
