@@ -48,6 +48,11 @@ class ResourceDescription:
         """The resource's name in the hub's URL path and in syncd's bookkeeping tables."""
         return self.resource.value
 
+    @property
+    def path(self) -> str:
+        """The resource's path below the hub's base URL."""
+        return f"/rest/v1/{self.name}"
+
 
 _SHARED = ("created_at", "updated_at", "deleted_at", "created_by")
 

@@ -9,6 +9,7 @@ from syncd.core.resources import DESCRIPTIONS, describe, parse_row
 from syncd.core.sync import RESOURCES
 from syncd.errors import RowRejected
 from syncd.hub.phoenix import TABLES, resources_of
+from syncd.hub.queries import resource_path
 from syncd.hubsim.resources import EMULATED
 from syncd.registry import registries
 from syncd.registry.record import Record
@@ -24,6 +25,7 @@ def test_every_resource_has_exactly_one_description() -> None:
     for resource in Resource:
         assert describe(resource).resource is resource
         assert describe(resource).name == resource.value
+        assert resource_path(resource) == describe(resource).path == f"/rest/v1/{resource.value}"
 
 
 def test_the_engine_pulls_in_description_order_and_a_dependency_comes_first() -> None:
