@@ -15,6 +15,7 @@ from typing import Any
 __all__ = [
     "Creator",
     "HubBlock",
+    "HubRow",
     "HubSpace",
     "Page",
     "Position",
@@ -136,3 +137,7 @@ class HubBlock:
     @property
     def position(self) -> Position:
         return Position(self.updated_at, self.updated_at_raw, self.id)
+
+
+HubRow = HubSpace | HubBlock
+"""A validated row of any resource (:mod:`syncd.core.resources` says which type each one has)."""

@@ -10,9 +10,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from syncd.core.hubclock import DateCheck, check_date, future_stamp
-from syncd.core.models import HubBlock, HubSpace, Page, Position, RawRow
+from syncd.core.models import HubRow, Page, Position, RawRow
+from syncd.core.resources import parse_row
 from syncd.core.results import Rejection
-from syncd.core.rows import parse_row
 from syncd.core.timestamps import parse_rfc3339
 from syncd.errors import RowRejected
 
@@ -28,7 +28,7 @@ class CheckedPage:
     """
 
     page: Page
-    valid: list[HubSpace | HubBlock]
+    valid: list[HubRow]
     rejected: list[Rejection]
     last: Position | None
     date: DateCheck
@@ -53,7 +53,7 @@ def check_page(page: Page, *, now: datetime, tolerance: timedelta) -> CheckedPag
     date = check_date(page.hub_date, now=now, tolerance=tolerance)
     if date.trusted is None and page.hub_date is not None:
         page = replace(page, hub_date=None)
-    valid: list[HubSpace | HubBlock] = []
+    valid: list[HubRow] = []
     rejected: list[Rejection] = []
     not_after = date.rows_not_after
     for raw in page.rows:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from syncd.core.listing import KeyListing
-from syncd.core.models import HubBlock, HubSpace, Page, Position, RawRow, Resource
+from syncd.core.models import HubRow, Page, Position, RawRow, Resource
 from syncd.core.results import ApplyResult, FinishState, Rejection
 from syncd.core.watermark import CursorState
 
@@ -37,7 +37,7 @@ class Sink(Protocol):
     def apply_page(
         self,
         resource: Resource,
-        rows: Sequence[HubSpace | HubBlock],
+        rows: Sequence[HubRow],
         rejected: list[Rejection],
         state: CursorState,
         hub_date: datetime | None,

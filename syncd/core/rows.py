@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from syncd.core.models import Creator, HubBlock, HubSpace, RawRow, Resource
+from syncd.core.models import Creator, HubBlock, HubSpace, RawRow
 from syncd.core.timestamps import parse_rfc3339, parse_stamp
 from syncd.errors import RowRejected
 
-__all__ = ["MAX_CONTENT_BYTES", "content_hash", "parse_block", "parse_row", "parse_space", "row_key"]
+__all__ = ["MAX_CONTENT_BYTES", "content_hash", "parse_block", "parse_space", "row_key"]
 
 MAX_CONTENT_BYTES = 1024 * 1024
 _ALNUM = "[0-9a-zA-Z]"
@@ -291,7 +291,3 @@ def parse_block(raw: RawRow) -> HubBlock:
         raw=raw,
     )
 
-
-def parse_row(resource: Resource, raw: RawRow) -> HubSpace | HubBlock:
-    """Validate a row of either resource."""
-    return parse_space(raw) if resource is Resource.SPACE else parse_block(raw)

@@ -47,11 +47,12 @@ from syncd.core.members import (
     interrupt_all,
     retry_parked,
 )
-from syncd.core.models import HubBlock, HubSpace, Page, Position, Resource
+from syncd.core.models import HubRow, Page, Position, Resource
 from syncd.core.observe import NullObserver, Observer
 from syncd.core.pagecheck import CheckedPage, check_page
 from syncd.core.protocols import Sink, Source
 from syncd.core.report import InstanceReport
+from syncd.core.resources import DESCRIPTIONS
 from syncd.core.results import Rejection
 from syncd.core.timestamps import format_canonical, utc_now
 from syncd.core.watermark import CursorState, PassTracker, earliest_start
@@ -59,7 +60,8 @@ from syncd.errors import HubError, HubIncompatibleError, HubUnavailableError, St
 
 __all__ = ["RESOURCES", "Sink", "Source", "SyncOptions", "sync_group"]
 
-RESOURCES = (Resource.SPACE, Resource.SPACE_BLOCK)
+RESOURCES = tuple(description.resource for description in DESCRIPTIONS)
+"""Every synced resource in pull order (:data:`syncd.core.resources.DESCRIPTIONS`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +176,7 @@ def _apply_everywhere(
     members: list[Member],
     resource: Resource,
     page: Page,
-    checked: tuple[list[HubSpace | HubBlock], list[Rejection]],
+    checked: tuple[list[HubRow], list[Rejection]],
     states: dict[str, CursorState],
     new_state: Callable[[CursorState], CursorState],
     obs: Observer,

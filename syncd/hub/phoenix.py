@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from syncd.core.models import Resource
+from syncd.core.resources import DESCRIPTIONS
 
 __all__ = [
     "OFF_CODES",
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 TOPIC = "realtime:syncd"
-TABLES = (Resource.SPACE.value, Resource.SPACE_BLOCK.value)
+TABLES = tuple(description.name for description in DESCRIPTIONS)
 # join refusals that mean the token is bad (as for an upgrade answered 401)
 TOKEN_CODES = frozenset({"InvalidJWTToken", "MalformedJWT", "JwtSignatureError", "Unauthorized"})
 # join refusals after which the hub will not offer the doorbell to this client
@@ -129,7 +130,7 @@ def resources_of(payload: dict[str, Any]) -> tuple[Resource, ...]:
     data = payload.get("data")
     table = data.get("table") if isinstance(data, dict) else None
     if table is None:
-        return (Resource.SPACE, Resource.SPACE_BLOCK)
+        return tuple(description.resource for description in DESCRIPTIONS)
     if table in TABLES:
         return (Resource(table),)
     return ()

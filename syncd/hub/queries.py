@@ -13,6 +13,7 @@ import uuid
 from urllib.parse import quote
 
 from syncd.core.models import Position, Resource
+from syncd.core.resources import describe
 from syncd.core.timestamps import parse_rfc3339
 
 __all__ = ["MAX_LIMIT", "changes_query", "encode", "keys_query", "resource_path"]
@@ -31,7 +32,7 @@ def encode(value: str) -> str:
 
 def resource_path(resource: Resource) -> str:
     """``/rest/v1/{resource}``, to be appended to the hub's base URL."""
-    return f"/rest/v1/{resource.value}"
+    return describe(resource).path
 
 
 def _check_limit(limit: int) -> None:

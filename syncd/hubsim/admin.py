@@ -44,20 +44,26 @@ import re
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from syncd.core.models import Resource
+from syncd.core.resources import DESCRIPTIONS
 from syncd.core.timestamps import format_canonical, parse_rfc3339
 from syncd.hubsim.clock import ManualClock
 from syncd.hubsim.columns import as_uuid
 from syncd.hubsim.faults import FaultKind, Faults
 from syncd.hubsim.realtime import RealtimeHub
+from syncd.hubsim.resources import EMULATED, EmulatedResource, emulated
 from syncd.hubsim.store import HubStore, Visibility
 
 __all__ = ["AdminApi", "RequestStats", "to_json"]
 
-_ROUTE = re.compile(r"/_sim/(space|space_block)(?:/([0-9a-fA-F-]{36}|late|bulk))?(?:/(delete|version))?")
+_RESOURCE_NAMES = "|".join(description.name for description in DESCRIPTIONS)
+_ROUTE = re.compile(
+    rf"/_sim/({_RESOURCE_NAMES})(?:/([0-9a-fA-F-]{{36}}|late|bulk))?(?:/(delete|version))?"
+)
 
 
 class RequestStats:
@@ -227,8 +233,8 @@ class AdminApi:
         if target == "late":
             return 200, store.commit_late(resource, dict(data["row"]), float(data["age_seconds"]))
         if target == "bulk":
-            if resource is not Resource.SPACE_BLOCK:
-                raise KeyError("bulk imports exist only for space_block")
+            if not emulated(resource).bulk_import:
+                raise KeyError(f"bulk imports exist only for {_names(lambda e: e.bulk_import)}")
             ids = store.bulk_import(
                 int(data["n"]),
                 space_id=data.get("space_id"),
@@ -243,14 +249,16 @@ class AdminApi:
     ) -> tuple[int, object]:
         store = self.store
         if action is None:
-            if resource is Resource.SPACE:
-                return 200, store.update_space(target, **data)
-            return 200, store.update_block(target, **data)
+            return 200, store.update(resource, target, **data)
         if action == "delete":
             if data.get("hard", False):
                 store.hard_delete(resource, target)
                 return 200, {"deleted": target, "hard": True}
             return 200, store.soft_delete(resource, target)
-        if resource is not Resource.SPACE_BLOCK:
-            raise KeyError("versions exist only for space_block")
+        if not emulated(resource).versioned:
+            raise KeyError(f"versions exist only for {_names(lambda e: e.versioned)}")
         return 201, store.new_block_version(target, str(data["content"]), version_tag=data.get("version_tag"))
+
+
+def _names(which: Callable[[EmulatedResource], bool]) -> str:
+    return ", ".join(e.resource.value for e in EMULATED.values() if which(e))

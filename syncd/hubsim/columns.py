@@ -2,42 +2,32 @@
 
 Values may arrive as JSON (strings for uuids and timestamps, from the admin
 API) or as Python objects; they leave as ``uuid.UUID`` and aware UTC datetimes.
-Violations raise ``ValueError`` naming the column.
+Violations raise ``ValueError`` naming the column. Which rules apply to which
+resource is said once, in :mod:`syncd.hubsim.resources`.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from syncd.core.models import Resource
 from syncd.core.timestamps import parse_rfc3339
 
-__all__ = ["WRITABLE", "as_uuid", "check_row", "normalise_changes"]
+__all__ = [
+    "as_uuid",
+    "check_block",
+    "check_lnid",
+    "check_space",
+    "hash_content",
+    "normalise_value",
+    "with_block_hash",
+]
 
-WRITABLE: dict[Resource, frozenset[str]] = {
-    Resource.SPACE: frozenset(
-        {"id", "lnid", "name", "description", "created_at", "deleted_at", "created_by"}
-    ),
-    Resource.SPACE_BLOCK: frozenset(
-        {
-            "id",
-            "lnid",
-            "space_id",
-            "content",
-            "kind",
-            "version_tag",
-            "is_latest",
-            "created_at",
-            "deleted_at",
-            "created_by",
-        }
-    ),
-}
-_LNID_LENGTH = {Resource.SPACE: 12, Resource.SPACE_BLOCK: 20}
 _BASE62 = re.compile(r"[0-9a-zA-Z]+")
 _MAX_CONTENT_BYTES = 1024 * 1024
 
@@ -76,36 +66,46 @@ def _as_creator(value: object) -> dict[str, Any] | None:
     return {"lnid": lnid, "handle": handle, "name": name}
 
 
-def normalise_changes(resource: Resource, changes: Mapping[str, Any]) -> dict[str, Any]:
-    """Check column names and convert values to the store's Python types."""
-    unknown = sorted(set(changes) - WRITABLE[resource])
-    if unknown:
-        raise ValueError(f"not writable on {resource.value}: {', '.join(unknown)}")
-    out: dict[str, Any] = {}
-    for column, value in changes.items():
-        if column in ("id", "space_id"):
-            out[column] = as_uuid(value)
-        elif column in ("created_at", "deleted_at"):
-            out[column] = _as_time(column, value)
-        elif column == "created_by":
-            out[column] = _as_creator(value)
-        else:
-            out[column] = value
-    return out
+def hash_content(content: str) -> str | None:
+    """LaminDB's ``hash_string``: urlsafe base64 of the MD5 of the UTF-8 text, unpadded, 22 chars.
+
+    ``None`` for empty content, as the hub contract says.
+    """
+    if not content:
+        return None
+    digest = hashlib.md5(content.encode("utf-8"), usedforsecurity=False).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")[:22]
 
 
-def check_row(resource: Resource, row: Mapping[str, Any]) -> None:
-    """Raise ``ValueError`` when a complete row breaks the hub contract's column rules."""
+def normalise_value(column: str, value: object, uuid_columns: frozenset[str]) -> object:
+    """One column's value in the store's Python type (``uuid_columns`` hold ids)."""
+    if column in uuid_columns:
+        return as_uuid(value)
+    if column in ("created_at", "deleted_at"):
+        return _as_time(column, value)
+    if column == "created_by":
+        return _as_creator(value)
+    return value
+
+
+def check_lnid(row: Mapping[str, Any], length: int) -> None:
+    """Raise ``ValueError`` unless the row's ``lnid`` is ``length`` characters of [0-9a-zA-Z]."""
     lnid = row["lnid"]
-    if not isinstance(lnid, str) or len(lnid) != _LNID_LENGTH[resource] or not _BASE62.fullmatch(lnid):
-        raise ValueError(f"lnid: not {_LNID_LENGTH[resource]} chars of [0-9a-zA-Z]")
-    if resource is Resource.SPACE:
-        name = row["name"]
-        if not isinstance(name, str) or not 1 <= len(name) <= 100:
-            raise ValueError("name: not 1..100 chars")
-        if row["description"] is not None and not isinstance(row["description"], str):
-            raise ValueError("description: not a string or null")
-        return
+    if not isinstance(lnid, str) or len(lnid) != length or not _BASE62.fullmatch(lnid):
+        raise ValueError(f"lnid: not {length} chars of [0-9a-zA-Z]")
+
+
+def check_space(row: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` when a complete space row breaks the hub contract's column rules."""
+    name = row["name"]
+    if not isinstance(name, str) or not 1 <= len(name) <= 100:
+        raise ValueError("name: not 1..100 chars")
+    if row["description"] is not None and not isinstance(row["description"], str):
+        raise ValueError("description: not a string or null")
+
+
+def check_block(row: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` when a complete block row breaks the hub contract's column rules."""
     content = row["content"]
     if not isinstance(content, str) or len(content.encode("utf-8")) > _MAX_CONTENT_BYTES:
         raise ValueError("content: not a string of at most 1 MiB")
@@ -118,3 +118,8 @@ def check_row(resource: Resource, row: Mapping[str, Any]) -> None:
         raise ValueError("is_latest: not a boolean")
     if row["created_by"] is None:
         raise ValueError("created_by: required on space_block")
+
+
+def with_block_hash(values: dict[str, Any]) -> None:
+    """Set a block's ``hash`` from its content (the hub computes it; nobody writes it)."""
+    values["hash"] = hash_content(values.get("content", ""))

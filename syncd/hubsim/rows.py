@@ -1,4 +1,4 @@
-"""Hub rows inside the emulator: content hashing, timestamp spellings, cached JSON.
+"""Hub rows inside the emulator: timestamp spellings, cached JSON.
 
 A :class:`Record` is one committed version of a row. Records are replaced, never
 mutated, so each one can cache its serialised JSON: serving a page is a join of
@@ -7,7 +7,6 @@ cached byte strings.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import uuid
@@ -17,32 +16,17 @@ from typing import Any
 
 from syncd.core.models import Resource
 from syncd.core.timestamps import format_canonical
+from syncd.hubsim.columns import hash_content
+from syncd.hubsim.resources import EMULATED
 
 __all__ = [
-    "BLOCK_COLUMNS",
     "KEY_COLUMNS",
-    "SPACE_COLUMNS",
     "Record",
     "Spelling",
     "hash_content",
     "micros",
 ]
 
-SPACE_COLUMNS = ("id", "lnid", "name", "description", "created_at", "updated_at", "deleted_at", "created_by")
-BLOCK_COLUMNS = (
-    "id",
-    "lnid",
-    "space_id",
-    "content",
-    "hash",
-    "kind",
-    "version_tag",
-    "is_latest",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-    "created_by",
-)
 KEY_COLUMNS = ("id", "lnid", "updated_at")
 _TIME_COLUMNS = frozenset({"created_at", "updated_at", "deleted_at"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -58,17 +42,6 @@ _OFFSETS: tuple[tuple[str, timedelta], ...] = (
     ("-07:00", timedelta(hours=-7)),
     ("+13:45", timedelta(hours=13, minutes=45)),
 )
-
-
-def hash_content(content: str) -> str | None:
-    """LaminDB's ``hash_string``: urlsafe base64 of the MD5 of the UTF-8 text, unpadded, 22 chars.
-
-    ``None`` for empty content, as the hub contract says.
-    """
-    if not content:
-        return None
-    digest = hashlib.md5(content.encode("utf-8"), usedforsecurity=False).digest()
-    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")[:22]
 
 
 def micros(moment: datetime) -> int:
@@ -126,7 +99,7 @@ class Record:
 
     def __post_init__(self) -> None:
         self.id = self.values["id"]
-        self.scope = self.id if self.resource is Resource.SPACE else self.values["space_id"]
+        self.scope = self.values[EMULATED[self.resource].scope_column]
         self.order_key = (micros(self.values["updated_at"]), self.id.int)
         self.deleted = self.values["deleted_at"] is not None
 
@@ -141,8 +114,7 @@ class Record:
                 self._keys = self._encode(KEY_COLUMNS)
             return self._keys
         if self._full is None:
-            columns = SPACE_COLUMNS if self.resource is Resource.SPACE else BLOCK_COLUMNS
-            self._full = self._encode(columns)
+            self._full = self._encode(EMULATED[self.resource].description.columns)
         return self._full
 
     def as_dict(self) -> dict[str, Any]:

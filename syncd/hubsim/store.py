@@ -7,9 +7,10 @@ same 16-char stem; the previous latest version loses ``is_latest`` and is
 bumped too). :meth:`HubStore.commit_late` writes a row stamped in the past that
 only becomes visible now, as a late-committing hub transaction would.
 
-Rows of each resource are kept sorted by ``(updated_at, id)`` and by ``id``
-(integer keys, :mod:`bisect`), so a keyset page costs a binary search plus the
-rows it returns; each row caches its JSON. All methods are thread-safe.
+Rows of each resource are kept in a :class:`~syncd.hubsim.tables.Table`,
+sorted as the hub's queries read them; each row caches its JSON. What a new
+row of each resource gets is said in :mod:`syncd.hubsim.resources`. All
+methods are thread-safe.
 
 Every write is told to the store's :class:`~syncd.hubsim.changes.ChangeFeed`
 (``changes``), which the Realtime endpoint listens to; while its ``lag`` is
@@ -22,33 +23,22 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from syncd.core.models import Resource
 from syncd.hubsim.changes import Change, ChangeFeed
 from syncd.hubsim.clock import Clock, utc_now
-from syncd.hubsim.columns import as_uuid, check_row, normalise_changes
+from syncd.hubsim.columns import as_uuid, hash_content
 from syncd.hubsim.query import Query
-from syncd.hubsim.rows import Record, Spelling, hash_content, micros
+from syncd.hubsim.resources import DEFAULT_CREATOR, emulated
+from syncd.hubsim.rows import Record, Spelling
+from syncd.hubsim.tables import Table, Visibility
 
 __all__ = ["DEFAULT_CREATOR", "HubStore", "Visibility"]
 
-Visibility = frozenset[uuid.UUID] | Literal["all"]
-"""What one token may see: a set of space ids, or every space."""
-
-DEFAULT_CREATOR: dict[str, Any] = {"lnid": "hubsim01", "handle": "hubsim", "name": "Hub Emulator"}
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-@dataclass
-class _Table:
-    rows: dict[int, Record] = field(default_factory=dict)
-    order: list[tuple[int, int]] = field(default_factory=list)
-    ids: list[int] = field(default_factory=list)
 
 
 def _increment(suffix: str) -> str:
@@ -75,8 +65,7 @@ class HubStore:
         # salted, so ids made here never repeat the sample generator's (which uses the same seed)
         self._rng = random.Random(f"hubsim-store-{seed}")
         self._lock = threading.RLock()
-        self._tables = {resource: _Table() for resource in Resource}
-        self._stems: dict[str, set[int]] = {}
+        self._tables = {resource: Table(emulated(resource).stem_length) for resource in Resource}
         self.changes = ChangeFeed()
 
     # -- reading ---------------------------------------------------------------------------------
@@ -111,36 +100,11 @@ class HubStore:
         """Serialised rows answering ``query`` for a token that sees ``visible``, at most ``cap``."""
         resource = Resource(resource)
         wanted = min(query.limit, cap)
-        out: list[bytes] = []
         if wanted <= 0:
-            return out
+            return []
         with self._lock:
             self._apply_held()
-            table = self._tables[resource]
-            keys: list[tuple[int, int]] | list[int]
-            if query.order == "updated_at":
-                keys, start = table.order, self._start_by_time(table, query)
-            else:
-                start = 0 if query.id_after is None else bisect_right(table.ids, query.id_after.int)
-                keys = table.ids
-            rows = table.rows
-            for position in range(start, len(keys)):
-                key = keys[position]
-                record = rows[key[1] if isinstance(key, tuple) else key]
-                if _matches(record, query) and (visible == "all" or record.scope in visible):
-                    out.append(record.json(query.keys_only))
-                    if len(out) >= wanted:
-                        break
-        return out
-
-    @staticmethod
-    def _start_by_time(table: _Table, query: Query) -> int:
-        start = 0
-        if query.after is not None:
-            start = bisect_right(table.order, (micros(query.after[0]), query.after[1].int))
-        if query.since is not None:
-            start = max(start, bisect_left(table.order, (micros(query.since), -1)))
-        return start
+            return self._tables[resource].select(query, visible, wanted)
 
     # -- mutations -------------------------------------------------------------------------------
 
@@ -163,9 +127,7 @@ class HubStore:
 
         ``KeyError`` when the space does not exist.
         """
-        with self._lock:
-            self._require(Resource.SPACE, space_id)
-            return self.write(Resource.SPACE, {**changes, "id": space_id})
+        return self.update(Resource.SPACE, space_id, **changes)
 
     def rename_space(self, space_id: uuid.UUID | str, name: str) -> dict[str, Any]:
         return self.update_space(space_id, name=name)
@@ -197,20 +159,23 @@ class HubStore:
 
         ``KeyError`` when the block does not exist.
         """
+        return self.update(Resource.SPACE_BLOCK, block_id, **changes)
+
+    def update(self, resource: Resource | str, row_id: uuid.UUID | str, **changes: Any) -> dict[str, Any]:
+        """Change a row's columns and bump ``updated_at``; ``KeyError`` when the row does not exist."""
         with self._lock:
-            self._require(Resource.SPACE_BLOCK, block_id)
-            return self.write(Resource.SPACE_BLOCK, {**changes, "id": block_id})
+            self._require(Resource(resource), row_id)
+            return self.write(resource, {**changes, "id": row_id})
 
     def new_block_version(
         self, block_id: uuid.UUID | str, content: str, *, version_tag: str | None = None
     ) -> dict[str, Any]:
         """Add a version after ``block_id``: same stem, next suffix, ``is_latest``; others lose it."""
         with self._lock:
-            base = self._require(Resource.SPACE_BLOCK, block_id).values
-            stem = base["lnid"][:16]
-            suffixes = [
-                self._tables[Resource.SPACE_BLOCK].rows[i].values["lnid"][16:] for i in self._stems[stem]
-            ]
+            record = self._require(Resource.SPACE_BLOCK, block_id)
+            base, table = record.values, self._tables[Resource.SPACE_BLOCK]
+            stem = table.stem(record)
+            suffixes = [table.rows[i].values["lnid"][len(stem) :] for i in table.stems[stem]]
             changes = {
                 "space_id": base["space_id"],
                 "content": content,
@@ -231,7 +196,7 @@ class HubStore:
         """Remove a row without a tombstone; ``KeyError`` when it does not exist."""
         with self._lock:
             record = self._require(Resource(resource), row_id)
-            self._remove(record)
+            self._tables[record.resource].remove(record)
             self.changes.emit(Change(record.resource, "DELETE", {"id": record.id}, self.now()))
 
     def commit_late(
@@ -288,7 +253,7 @@ class HubStore:
                     "created_by": DEFAULT_CREATOR,
                 }
                 records.append(Record(Resource.SPACE_BLOCK, values, self.spelling))
-            self._insert_many(Resource.SPACE_BLOCK, records)
+            self._tables[Resource.SPACE_BLOCK].insert_many(records)
             for record in records:
                 self.changes.emit(Change(Resource.SPACE_BLOCK, "INSERT", record.values, now))
             return ids
@@ -299,11 +264,11 @@ class HubStore:
         records = []
         for row in rows:
             changes = {k: v for k, v in row.items() if k not in ("updated_at", "hash")}
-            stamp = normalise_changes(resource, {"created_at": row["updated_at"]})["created_at"]
+            stamp = emulated(resource).normalise({"created_at": row["updated_at"]})["created_at"]
             values = self._compose(resource, None, changes, stamp)
             records.append(Record(resource, values, self.spelling))
         with self._lock:
-            self._insert_many(resource, records)
+            self._tables[resource].insert_many(records)
         return len(records)
 
     def write(
@@ -332,12 +297,13 @@ class HubStore:
             return record.as_dict()
 
     def _commit(self, record: Record) -> None:
-        if record.resource is Resource.SPACE_BLOCK and record.values["is_latest"]:
-            self._demote_siblings(record, record.values["updated_at"])
-        existing = self._tables[record.resource].rows.get(record.id.int)
+        table = self._tables[record.resource]
+        if table.stem_length is not None and record.values["is_latest"]:
+            self._demote_siblings(table, record, record.values["updated_at"])
+        existing = table.rows.get(record.id.int)
         if existing is not None:
-            self._remove(existing)
-        self._insert(record)
+            table.remove(existing)
+        table.insert(record)
 
     def _apply_held(self) -> None:
         for record in self.changes.due():
@@ -361,88 +327,30 @@ class HubStore:
     def _compose(
         self, resource: Resource, base: Mapping[str, Any] | None, changes: Mapping[str, Any], stamp: datetime
     ) -> dict[str, Any]:
-        normalised = normalise_changes(resource, changes)
+        kind = emulated(resource)
+        normalised = kind.normalise(changes)
         if base is None:
             values: dict[str, Any] = {
                 "id": normalised["id"] if "id" in normalised else self._new_uuid(),
                 "created_at": stamp,
                 "deleted_at": None,
                 "created_by": None,
+                **kind.defaults,
             }
-            if resource is Resource.SPACE:
-                values["description"] = None
-            else:
-                values.update(kind="readme", version_tag=None, is_latest=True, created_by=DEFAULT_CREATOR)
             if "lnid" not in normalised:
-                values["lnid"] = (
-                    self._new_lnid(12) if resource is Resource.SPACE else self._new_lnid(16) + "0000"
-                )
+                random_part = kind.description.lnid_length - len(kind.lnid_suffix)
+                values["lnid"] = self._new_lnid(random_part) + kind.lnid_suffix
         else:
             values = dict(base)
         values.update(normalised)
         values["updated_at"] = stamp
-        if resource is Resource.SPACE_BLOCK:
-            values["hash"] = hash_content(values.get("content", ""))
-        missing = [c for c in ("name",) if resource is Resource.SPACE and c not in values]
-        missing += [
-            c for c in ("space_id", "content") if resource is Resource.SPACE_BLOCK and c not in values
-        ]
-        if missing:
-            raise ValueError(f"missing column(s) for a new {resource.value}: {', '.join(missing)}")
-        check_row(resource, values)
+        kind.complete(values)
         return values
 
-    def _demote_siblings(self, record: Record, stamp: datetime) -> None:
-        table = self._tables[Resource.SPACE_BLOCK]
-        for sibling_id in sorted(self._stems.get(record.values["lnid"][:16], ())):
+    def _demote_siblings(self, table: Table, record: Record, stamp: datetime) -> None:
+        for sibling_id in sorted(table.stems.get(table.stem(record), ())):
             sibling = table.rows[sibling_id]
             if sibling_id != record.id.int and sibling.values["is_latest"]:
-                self._remove(sibling)
-                self._insert(
-                    Record(
-                        Resource.SPACE_BLOCK,
-                        {**sibling.values, "is_latest": False, "updated_at": stamp},
-                        self.spelling,
-                    )
-                )
-
-    def _insert(self, record: Record) -> None:
-        table = self._tables[record.resource]
-        table.rows[record.id.int] = record
-        insort(table.order, record.order_key)
-        insort(table.ids, record.id.int)
-        if record.resource is Resource.SPACE_BLOCK:
-            self._stems.setdefault(record.values["lnid"][:16], set()).add(record.id.int)
-
-    def _insert_many(self, resource: Resource, records: list[Record]) -> None:
-        table = self._tables[resource]
-        for record in records:
-            old = table.rows.get(record.id.int)
-            if old is not None:
-                self._remove(old)
-        for record in records:
-            table.rows[record.id.int] = record
-            if resource is Resource.SPACE_BLOCK:
-                self._stems.setdefault(record.values["lnid"][:16], set()).add(record.id.int)
-        table.order = sorted([*table.order, *(r.order_key for r in records)])
-        table.ids = sorted([*table.ids, *(r.id.int for r in records)])
-
-    def _remove(self, record: Record) -> None:
-        table = self._tables[record.resource]
-        del table.rows[record.id.int]
-        del table.order[bisect_left(table.order, record.order_key)]
-        del table.ids[bisect_left(table.ids, record.id.int)]
-        if record.resource is Resource.SPACE_BLOCK:
-            stem = self._stems[record.values["lnid"][:16]]
-            stem.discard(record.id.int)
-
-
-def _matches(record: Record, query: Query) -> bool:
-    """The full filter of ``query``; the bisect start only skips rows this would reject."""
-    if query.live_only and record.deleted:
-        return False
-    if query.id_after is not None and record.id.int <= query.id_after.int:
-        return False
-    if query.since is not None and record.updated_micros < micros(query.since):
-        return False
-    return query.after is None or record.order_key > (micros(query.after[0]), query.after[1].int)
+                table.remove(sibling)
+                demoted = {**sibling.values, "is_latest": False, "updated_at": stamp}
+                table.insert(Record(record.resource, demoted, self.spelling))

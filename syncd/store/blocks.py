@@ -29,7 +29,7 @@ from syncd.store.schema import block_map, space_gone, space_map, spaceblock, use
 from syncd.store.unseen import remember_unseen
 from syncd.store.users import resolve_users
 
-__all__ = ["apply_blocks"]
+__all__ = ["apply_blocks", "remove_blocks"]
 
 R = Resource.SPACE_BLOCK
 
@@ -379,3 +379,13 @@ def _claimable(
                 )
             )
     return keep
+
+
+def remove_blocks(
+    conn: Connection, result: ApplyResult, ctx: ApplyContext, gone: list[tuple[str, int, str]]
+) -> None:
+    """Delete blocks the hub dropped without a tombstone (``(hub_id, local_id, uid)`` each)."""
+    if gone:
+        conn.execute(delete(spaceblock).where(among(conn, spaceblock.c.id, [local for _, local, _ in gone])))
+        conn.execute(delete(block_map).where(among(conn, block_map.c.hub_id, [h for h, _, _ in gone])))
+        result.add(R, "deleted", len(gone))

@@ -9,42 +9,40 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Engine, RootTransaction, delete, event, select
+from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from syncd.core.listing import KeyListing
-from syncd.core.models import HubBlock, HubSpace, Resource
+from syncd.core.models import HubRow, Resource
 from syncd.core.results import ApplyResult, FinishState, Rejection
-from syncd.core.rows import parse_block, parse_space, row_key
 from syncd.core.timestamps import format_canonical
 from syncd.core.watermark import CursorState
-from syncd.errors import InstanceUnreachableError, RowRejected, StoreError
+from syncd.errors import InstanceUnreachableError, StoreError
 from syncd.secrets import MASKED, scrub_url_text, url_secrets
 from syncd.settings import InstanceSettings, SyncSettings
-from syncd.store.blocks import apply_blocks
-from syncd.store.bootstrap import build_deferred_indexes, prepare_schema
+from syncd.store.batch import PageBatch
+from syncd.store.bootstrap import prepare_schema
 from syncd.store.context import ApplyContext
-from syncd.store.cursors import load_cursor, save_cursor, write_meta
+from syncd.store.cursors import load_cursor
 from syncd.store.diagnose import first_line, store_failure
 from syncd.store.engine import EngineFactory, create_instance_engine
-from syncd.store.freshness import PullStart, read_in_step, record_pull
+from syncd.store.freshness import PullStart
 from syncd.store.indexes import indexes_pending
-from syncd.store.keysets import among
 from syncd.store.lock import instance_lock
-from syncd.store.parking import count_parked, count_quarantined_since, load_deferred, quarantine_rows
+from syncd.store.outcome import announce_rescans, build_deferred, record_error, record_success
+from syncd.store.parking import quarantine_rows
 from syncd.store.replica import application_name, default_replica_id
-from syncd.store.schema import block_map, deferred, space_map
+from syncd.store.resources import apply_rows
+from syncd.store.retry import retry_parked
+from syncd.store.schema import map_table
 from syncd.store.session import exclusive
-from syncd.store.spaces import apply_spaces, retry_held_spaces
 
 __all__ = ["InstanceStore"]
 
@@ -90,12 +88,7 @@ class InstanceStore:
         )
         self._engine: Engine | None = None
         self._conn: Connection | None = None
-        self._batch: RootTransaction | None = None  # pages applied but not committed yet
-        # the cursor of each resource the open batch covers, written just before it commits
-        self._cursors: dict[Resource, tuple[CursorState, datetime | None, datetime]] = {}
-        self._batch_rows = 0
-        self._batch_started = 0.0
-        self._pending = ApplyResult()  # what the open batch did; reported once it commits
+        self._batch: PageBatch | None = None  # pages applied but not committed yet
         self._unreported = ApplyResult()  # committed by another call first; reported with the next result
         self._stack = contextlib.ExitStack()
         self._ctx: ApplyContext | None = None
@@ -150,8 +143,6 @@ class InstanceStore:
     @exclusive
     def close(self) -> None:
         self._batch = None  # not committed: closing the connection rolls it back
-        self._pending = ApplyResult()
-        self._cursors = {}
         with contextlib.suppress(SQLAlchemyError):
             self._stack.close()
         if self._engine is not None:
@@ -265,24 +256,14 @@ class InstanceStore:
     def _settle(self) -> ApplyResult:
         """Commit the open batch; its counts, now that they hold (empty without a batch)."""
         batch, self._batch = self._batch, None
-        done, self._pending = self._pending, ApplyResult()
-        cursors, self._cursors = self._cursors, {}
+        done = ApplyResult()
         if batch is not None:
             try:
-                for resource, (state, hub_date, now) in cursors.items():
-                    save_cursor(self.conn, resource, state, hub_date=hub_date, now=now)
-                    start = self._pull_starts.get(resource)
-                    if start is not None and state.pass_pos is None and state.complete_before is not None:
-                        # the pull read up to the hub's empty page: the instance is in step as of its start
-                        record_pull(
-                            self.conn, resource, start, finished_at=now, replica=self.replica,
-                            hub=self._instance.hub.url,
-                        )
-                        del self._pull_starts[resource]
-                batch.commit()
+                done = batch.commit(
+                    self.conn, self._pull_starts, replica=self.replica, hub=self._instance.hub.url
+                )
             except (SQLAlchemyError, OSError) as exc:
-                with contextlib.suppress(SQLAlchemyError):
-                    batch.rollback()
+                batch.rollback()
                 raise self._store_error(exc) from exc
         self._announce(done)
         return done
@@ -300,7 +281,7 @@ class InstanceStore:
     def apply_page(
         self,
         resource: Resource,
-        rows: Sequence[HubSpace | HubBlock],
+        rows: Sequence[HubRow],
         rejected: list[Rejection],
         state: CursorState,
         hub_date: datetime | None,
@@ -324,81 +305,36 @@ class InstanceStore:
         self._pull_starts.setdefault(resource, PullStart(hub_date, ctx.now))
         try:
             if self._batch is None:
-                self._batch = self.conn.begin()
-                self._batch_rows, self._batch_started = 0, self._monotonic()
+                self._batch = PageBatch(self.conn.begin(), self._monotonic())
+            batch = self._batch
             # every row this page rejects is logged naming the instance (store.parking)
             with structlog.contextvars.bound_contextvars(instance=self.name):
-                result = self._apply(resource, rows, ctx)
+                result = apply_rows(self.conn, resource, rows, ctx)
                 quarantine_rows(self.conn, resource, rejected, ctx.now)
             result.add(resource, "rejected", len(rejected))
-            self._cursors[resource] = (state, hub_date, ctx.now)  # written when the batch commits
+            # the cursor is written when the batch commits
+            batch.add(resource, result, len(rows) + len(rejected), state, hub_date, ctx.now)
         except BaseException as exc:
-            batch, self._batch = self._batch, None
-            self._pending = ApplyResult()  # rolled back with the batch: never reported
-            self._cursors = {}
-            if batch is not None:
-                with contextlib.suppress(SQLAlchemyError):
-                    batch.rollback()
+            failed, self._batch = self._batch, None  # what it did is rolled back with it: never reported
+            if failed is not None:
+                failed.rollback()
             if isinstance(exc, (SQLAlchemyError, OSError)):
                 raise self._store_error(exc) from exc
             raise
-        self._pending.merge(result)
-        self._batch_rows += len(rows) + len(rejected)
         if (
-            self._batch_rows >= self._sync.transaction_rows
-            or self._monotonic() - self._batch_started >= self._sync.transaction_seconds
+            batch.rows >= self._sync.transaction_rows
+            or self._monotonic() - batch.started >= self._sync.transaction_seconds
         ):
             return self.commit()
         return self._reported(ApplyResult())
 
-    def _apply(
-        self, resource: Resource, rows: Sequence[HubSpace | HubBlock], ctx: ApplyContext
-    ) -> ApplyResult:
-        if resource is Resource.SPACE:
-            return apply_spaces(self.conn, [r for r in rows if isinstance(r, HubSpace)], ctx)
-        return apply_blocks(self.conn, [r for r in rows if isinstance(r, HubBlock)], ctx)
-
     @exclusive
     def retry_parked(self, resource: Resource) -> ApplyResult:
-        """Retry deferred rows that may apply now (and, for spaces, held tombstones)."""
-        with self._transaction() as ctx:
-            result = ApplyResult()
-            if resource is Resource.SPACE:
-                payloads = load_deferred(self.conn, resource)
-                result.merge(retry_held_spaces(self.conn, ctx))
-            else:
-                ready = select(deferred.c.hub_id).where(
-                    deferred.c.resource == resource.value,
-                    deferred.c.waiting_for.in_(select(space_map.c.hub_id)),
-                )
-                payloads = load_deferred(self.conn, resource, self.conn.execute(ready).scalars())
-            if payloads:
-                with structlog.contextvars.bound_contextvars(instance=self.name):
-                    result.merge(self._reapply(resource, payloads, ctx))
+        """Retry deferred rows that may apply now, and rows held back (:mod:`syncd.store.retry`)."""
+        with self._transaction() as ctx, structlog.contextvars.bound_contextvars(instance=self.name):
+            result = retry_parked(self.conn, resource, ctx)
         self._announce(result)
         return self._reported(result)
-
-    def _reapply(self, resource: Resource, payloads: list[Any], ctx: ApplyContext) -> ApplyResult:
-        parse = parse_space if resource is Resource.SPACE else parse_block
-        rows: list[HubSpace | HubBlock] = []
-        rejected: list[Rejection] = []
-        for payload in payloads:
-            try:
-                rows.append(parse(payload))
-            except RowRejected as exc:
-                rejected.append(Rejection(payload, exc.reason))
-        result = self._apply(resource, rows, ctx)
-        if rejected:
-            quarantine_rows(self.conn, resource, rejected, ctx.now)
-            dropped = [row_key(r.payload) for r in rejected]  # quarantined now: no longer deferred
-            self.conn.execute(
-                delete(deferred).where(
-                    deferred.c.resource == resource.value, among(self.conn, deferred.c.hub_id, dropped)
-                )
-            )
-        # a retried row that is deferred again is not news: count only what moved
-        result.counts.pop((resource, "deferred"), None)
-        return result
 
     @exclusive
     def reconcile(self, resource: Resource, listing: KeyListing) -> ApplyResult:
@@ -418,43 +354,11 @@ class InstanceStore:
         return self._reported(result)
 
     def _announce(self, result: ApplyResult) -> None:
-        """Log each stream sent back to the beginning, naming the instance and why."""
-        for rescan in result.rescans:
-            _log().info(
-                "sync.stream_restarted",
-                instance=self.name,
-                resource=rescan.resource.value,
-                reason=rescan.reason,
-                rows=len(rescan.hub_ids),
-                sample=list(rescan.hub_ids[:5]),
-            )
+        announce_rescans(self.name, result)
 
     def _build_deferred_indexes(self) -> None:
-        """Build the indexes a bootstrap deferred, in a transaction of their own.
-
-        They only make reads faster: a build that fails (a lock not granted in
-        time, a full disk) is logged and left to the next run, and never fails
-        this one.
-        """
-        started = self._monotonic()
-        try:
-            with self.conn.begin():
-                built = build_deferred_indexes(self.conn)
-        except SQLAlchemyError as exc:
-            _log().warning(
-                "store.indexes_not_built",
-                instance=self.name,
-                error=self._describe(exc),
-                retry="at the next run",
-            )
-            return
-        self._indexes_pending = False
-        _log().info(
-            "store.indexes_built",
-            instance=self.name,
-            indexes=built,
-            seconds=round(self._monotonic() - started, 3),
-        )
+        if build_deferred(self.conn, instance=self.name, monotonic=self._monotonic, describe=self._describe):
+            self._indexes_pending = False
 
     @exclusive
     def finish(self, hub_date: datetime | None) -> FinishState:
@@ -464,36 +368,20 @@ class InstanceStore:
         indexes the bootstrap deferred (:mod:`syncd.store.indexes`).
         """
         with self._transaction() as ctx:
-            write_meta(self.conn, "last_success", format_canonical(ctx.now))
-            if hub_date is not None:
-                write_meta(self.conn, "last_success_hub_date", format_canonical(hub_date))
-            n_deferred, n_quarantined = count_parked(self.conn)
-            fresh = count_quarantined_since(self.conn, self._opened_at) if n_quarantined else 0
-            held = list(
-                self.conn.execute(
-                    select(space_map.c.uid)
-                    .where(space_map.c.tombstoned_at.is_not(None))
-                    .order_by(space_map.c.uid)
-                ).scalars()
-            )
-            marks = [load_cursor(self.conn, r).complete_before for r in Resource]
-            in_step = read_in_step(self.conn)
+            state = record_success(self.conn, now=ctx.now, hub_date=hub_date, opened_at=self._opened_at)
         if self._indexes_pending:
             self._build_deferred_indexes()
-        oldest = None if any(m is None for m in marks) else min(m for m in marks if m is not None)
-        return FinishState(n_deferred, n_quarantined, held, oldest, in_step, newly_quarantined=fresh)
+        return state
 
     @exclusive
     def record_failure(self, message: str) -> None:
         """Remember the last error (best effort: the database may be what failed)."""
         with contextlib.suppress(StoreError, SQLAlchemyError), self._transaction():
-            write_meta(
-                self.conn, "last_error", json.dumps({"at": format_canonical(self._clock()), "error": message})
-            )
+            record_error(self.conn, at=self._clock(), message=message)
 
     @exclusive
     def synced_ids(self, resource: Resource) -> set[str]:
-        table = space_map if resource is Resource.SPACE else block_map
+        table = map_table(resource)
         self._settle_quietly()
         try:
             with self.conn.begin():

@@ -11,11 +11,10 @@ from sqlalchemy import Connection, delete, select
 
 from syncd.core.models import Resource
 from syncd.core.results import ApplyResult
-from syncd.core.timestamps import format_canonical
 from syncd.store.context import ApplyContext
 from syncd.store.keysets import among
-from syncd.store.schema import block_map, deferred, space_map, spaceblock
-from syncd.store.spaces import hold_or_remove
+from syncd.store.resources import binding
+from syncd.store.schema import deferred
 
 __all__ = ["remove_vanished"]
 
@@ -24,18 +23,11 @@ def remove_vanished(
     conn: Connection, resource: Resource, live_ids: set[str], ctx: ApplyContext
 ) -> ApplyResult:
     result = ApplyResult()
-    table = space_map if resource is Resource.SPACE else block_map
+    bound = binding(resource)
+    table = bound.map_table
     synced = conn.execute(select(table.c.hub_id, table.c.local_id, table.c.uid)).all()
     gone = [(h, local, uid) for h, local, uid in synced if h not in live_ids]
-    if resource is Resource.SPACE:
-        stamp = format_canonical(ctx.now)
-        for hub_id, local_id, uid in gone:
-            hold_or_remove(conn, result, ctx, hub_id=hub_id, local_id=local_id, uid=uid, stamp=stamp)
-    elif gone:
-        local_ids = [local for _, local, _ in gone]
-        conn.execute(delete(spaceblock).where(among(conn, spaceblock.c.id, local_ids)))
-        conn.execute(delete(block_map).where(among(conn, block_map.c.hub_id, [h for h, _, _ in gone])))
-        result.add(resource, "deleted", len(gone))
+    bound.remove(conn, result, ctx, gone)
     parked = conn.execute(select(deferred.c.hub_id).where(deferred.c.resource == resource.value)).scalars()
     stale = [h for h in parked if h not in live_ids]
     if stale:

@@ -26,6 +26,8 @@ from sqlalchemy import (
     Text,
 )
 
+from syncd.core.models import Resource
+from syncd.core.resources import describe
 from syncd.store.types import UTCDateTime
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "deferred",
     "in_step",
     "lamindb",
+    "map_table",
     "meta",
     "quarantine",
     "space",
@@ -231,3 +234,8 @@ in_step = Table(
     Column("replica", String(200), nullable=False),
     Column("hub", String(500), nullable=False),
 )
+
+
+def map_table(resource: Resource) -> Table:
+    """The table linking hub id, uid and local id of ``resource``'s rows (named by its description)."""
+    return bookkeeping.tables[describe(resource).map_table]

@@ -23,6 +23,7 @@ from sqlalchemy import JSON, Connection, bindparam, cast, delete, func, insert, 
 from syncd.core.models import HubSpace, Resource
 from syncd.core.results import ApplyResult, Rejection, Rescan
 from syncd.core.rows import parse_space
+from syncd.core.timestamps import format_canonical
 from syncd.errors import RowRejected
 from syncd.store.context import ApplyContext, latest_per_id
 from syncd.store.cursors import restart_cursor
@@ -42,7 +43,7 @@ from syncd.store.schema import (
 from syncd.store.unseen import remember_unseen
 from syncd.store.users import resolve_users
 
-__all__ = ["apply_spaces", "hold_or_remove", "retry_held_spaces"]
+__all__ = ["apply_spaces", "hold_or_remove", "remove_spaces", "retry_held_spaces"]
 
 R = Resource.SPACE
 
@@ -535,3 +536,12 @@ def retry_held_spaces(conn: Connection, ctx: ApplyContext) -> ApplyResult:
         else:
             _remove_space(conn, result, hub_id, local_id, stamp)
     return result
+
+
+def remove_spaces(
+    conn: Connection, result: ApplyResult, ctx: ApplyContext, gone: list[tuple[str, int, str]]
+) -> None:
+    """Remove (or hold) spaces the hub dropped without a tombstone (``(hub_id, local_id, uid)`` each)."""
+    stamp = format_canonical(ctx.now)
+    for hub_id, local_id, uid in gone:
+        hold_or_remove(conn, result, ctx, hub_id=hub_id, local_id=local_id, uid=uid, stamp=stamp)

@@ -36,7 +36,7 @@ from syncd.core.timestamps import format_canonical
 from syncd.store.context import ApplyContext
 from syncd.store.cursors import load_cursor, restart_cursor
 from syncd.store.keysets import among
-from syncd.store.schema import block_map, deferred, quarantine, space_map, unseen
+from syncd.store.schema import deferred, map_table, quarantine, unseen
 
 __all__ = ["remember_unseen", "rescan_unseen"]
 
@@ -75,7 +75,7 @@ def _parked(conn: Connection, resource: Resource) -> set[str]:
 
 def _accounted_for(conn: Connection, resource: Resource) -> set[str]:
     """Hub ids synced here or parked (deferred, quarantined)."""
-    table = space_map if resource is Resource.SPACE else block_map
+    table = map_table(resource)
     return set(conn.execute(select(table.c.hub_id)).scalars()) | _parked(conn, resource)
 
 
@@ -117,7 +117,7 @@ def _differing_versions(
     The stream reads again from the beginning then, and applies what differs by
     content (:mod:`syncd.store.spaces`, :mod:`syncd.store.blocks`).
     """
-    table = space_map if resource is Resource.SPACE else block_map
+    table = map_table(resource)
     parked = _parked(conn, resource)
     differ = []
     for hub_id, applied in conn.execute(select(table.c.hub_id, table.c.hub_updated_at)):

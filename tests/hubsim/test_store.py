@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from syncd.core.timestamps import parse_rfc3339
 from syncd.hubsim import HubStore, ManualClock, Spelling, hash_content
-from syncd.hubsim import store as hubsim_store
+from syncd.hubsim import tables as hubsim_tables
 from syncd.hubsim.query import parse_query
 from syncd.hubsim.rows import micros
 
@@ -256,13 +256,13 @@ def test_a_page_of_1000_from_100k_blocks_looks_at_its_rows_only(monkeypatch: pyt
     ts = middle["updated_at"].isoformat()
     query = parse_query(ORDERED.format(n=1000) + "&or=" + after({"updated_at": ts, "id": str(middle["id"])}))
     examined: list[object] = []
-    matches = hubsim_store._matches
+    matches = hubsim_tables._matches
 
     def counted(record: Any, query: Any) -> bool:
         examined.append(record)
         return matches(record, query)
 
-    monkeypatch.setattr(hubsim_store, "_matches", counted)
+    monkeypatch.setattr(hubsim_tables, "_matches", counted)
     rows = store.select("space_block", query, "all", 1000)
     assert len(rows) == 1000
     assert json.loads(rows[0])["id"] == str(ids[50_001])

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from syncd.core.models import Position, Resource
-from syncd.core.rows import parse_row
+from syncd.core.resources import parse_row
 from syncd.core.watermark import CursorState
 from syncd.errors import StoreError
 from syncd.settings import SyncSettings
@@ -508,9 +508,9 @@ def test_a_batch_writes_its_cursor_once_the_last_pages_just_before_it_commits(sq
 def test_a_cursor_that_cannot_be_written_at_commit_rolls_its_pages_back(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import syncd.store.instance as instance_module
+    import syncd.store.batch as batch_module
 
-    real = instance_module.save_cursor
+    real = batch_module.save_cursor
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise OperationalError("UPDATE syncd_cursor ...", {}, Exception("disk I/O error"))
@@ -518,11 +518,11 @@ def test_a_cursor_that_cannot_be_written_at_commit_rolls_its_pages_back(
     with store_for(sqlite_url, transaction_rows=1000) as store:
         _with_space(store)
         _page(store, 1, 10)
-        monkeypatch.setattr(instance_module, "save_cursor", broken)
+        monkeypatch.setattr(batch_module, "save_cursor", broken)
         with pytest.raises(StoreError, match="disk I/O error"):
             store.commit()
         assert _committed(sqlite_url) == 0  # the page went with the cursor it could not move
-        monkeypatch.setattr(instance_module, "save_cursor", real)
+        monkeypatch.setattr(batch_module, "save_cursor", real)
         _page(store, 1, 10)  # the store stays usable: the page again, and its cursor
         store.commit()
     assert _committed(sqlite_url) == 10

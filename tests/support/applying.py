@@ -11,8 +11,8 @@ from sqlalchemy import create_engine, text
 
 from syncd.core.models import Resource
 from syncd.core.report import Action
+from syncd.core.resources import parse_row
 from syncd.core.results import ApplyResult, Rejection
-from syncd.core.rows import parse_row
 from syncd.core.watermark import CursorState
 from syncd.errors import RowRejected
 from syncd.settings import SyncSettings

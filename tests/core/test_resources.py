@@ -1,0 +1,94 @@
+"""One description per resource: complete, in an order that respects dependencies, bound by every layer."""
+
+from __future__ import annotations
+
+import pytest
+
+from syncd.core.models import Resource
+from syncd.core.resources import DESCRIPTIONS, describe, parse_row
+from syncd.core.sync import RESOURCES
+from syncd.errors import RowRejected
+from syncd.hub.phoenix import TABLES, resources_of
+from syncd.hub.queries import resource_path
+from syncd.hubsim.resources import EMULATED
+from syncd.registry import registries
+from syncd.registry.record import Record
+from syncd.store import schema
+from syncd.store.resources import BINDINGS
+from tests.support.builders import block_row, space_row
+
+ROWS = {Resource.SPACE: space_row(1), Resource.SPACE_BLOCK: block_row(1, 1)}
+
+
+def test_every_resource_has_exactly_one_description() -> None:
+    assert sorted(d.resource for d in DESCRIPTIONS) == sorted(Resource)
+    for resource in Resource:
+        assert describe(resource).resource is resource
+        assert describe(resource).name == resource.value
+        assert resource_path(resource) == describe(resource).path == f"/rest/v1/{resource.value}"
+
+
+def test_the_engine_pulls_in_description_order_and_a_dependency_comes_first() -> None:
+    assert tuple(d.resource for d in DESCRIPTIONS) == RESOURCES
+    for position, description in enumerate(DESCRIPTIONS):
+        if description.depends_on is not None:
+            assert description.depends_on in RESOURCES[:position], description.name
+    # a block waits for its space, named in its space_id column
+    assert describe(Resource.SPACE_BLOCK).depends_on is Resource.SPACE
+    assert describe(Resource.SPACE).depends_on is None
+
+
+def test_a_dependency_is_named_by_one_of_the_rows_columns() -> None:
+    for description in DESCRIPTIONS:
+        assert (description.parent_column is None) == (description.depends_on is None)
+        if description.parent_column is not None:
+            assert description.parent_column in description.columns
+        assert {"id", "lnid", "updated_at", "deleted_at"} <= set(description.columns)
+
+
+@pytest.mark.parametrize("resource", list(Resource))
+def test_parse_row_uses_the_resources_parser_and_gives_its_row_type(resource: Resource) -> None:
+    row = parse_row(resource, ROWS[resource])
+    assert isinstance(row, describe(resource).row_type)
+    assert len(row.lnid) == describe(resource).lnid_length
+    other = next(r for r in Resource if r is not resource)
+    with pytest.raises(RowRejected):  # the other resource's row does not pass this one's parser
+        parse_row(resource, ROWS[other])
+
+
+def test_the_store_binds_every_description_to_its_tables() -> None:
+    assert list(BINDINGS) == list(RESOURCES)
+    for description in DESCRIPTIONS:
+        bound = BINDINGS[description.resource]
+        assert bound.description is description
+        assert bound.map_table.name == description.map_table
+        assert schema.map_table(description.resource) is bound.map_table
+        assert description.lamindb_table in schema.lamindb.tables
+
+
+def test_the_emulator_binds_every_description_and_writes_only_its_columns() -> None:
+    assert list(EMULATED) == list(RESOURCES)
+    for description in DESCRIPTIONS:
+        emulated = EMULATED[description.resource]
+        assert emulated.description is description
+        assert emulated.writable <= set(description.columns)
+        assert set(emulated.required) <= emulated.writable
+        assert set(emulated.defaults) <= emulated.writable
+        assert emulated.scope_column in description.columns
+
+
+def test_the_registry_has_a_model_for_every_description() -> None:
+    synced = {
+        model._hub_map.name: model
+        for model in vars(registries).values()
+        if isinstance(model, type) and issubclass(model, Record) and model._hub_map is not None
+    }
+    assert sorted(synced) == sorted(d.map_table for d in DESCRIPTIONS)
+    for description in DESCRIPTIONS:
+        assert synced[description.map_table]._table.name == description.lamindb_table
+
+
+def test_realtime_follows_every_described_table() -> None:
+    assert tuple(d.name for d in DESCRIPTIONS) == TABLES
+    assert resources_of({"data": {}}) == RESOURCES
+    assert resources_of({"data": {"table": "space_block"}}) == (Resource.SPACE_BLOCK,)
