@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 import structlog
-from sqlalchemy import JSON, Connection, bindparam, cast, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from syncd.core.models import HubSpace, Resource
 from syncd.core.results import ApplyResult, Rejection, Rescan
@@ -26,7 +26,8 @@ from syncd.core.rows import parse_space
 from syncd.errors import RowRejected
 from syncd.store.context import ApplyContext, latest_per_id
 from syncd.store.cursors import restart_cursor
-from syncd.store.keysets import among, key_set, sqlite_has_json
+from syncd.store.dialects import dialect_for
+from syncd.store.keysets import among
 from syncd.store.parking import Deferral, defer_rows, load_deferred, quarantine_rows, release
 from syncd.store.schema import (
     BUILTIN_SPACE_ID,
@@ -151,9 +152,6 @@ class _Batch:
         return f"{loc.name!r} (id {loc.id}, uid {loc.uid})"
 
 
-_ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
 def _lowered(conn: Connection, names: Collection[str]) -> dict[str, str]:
     """``lower(name)`` of each name, computed by the database as its unique index computes it.
 
@@ -163,16 +161,7 @@ def _lowered(conn: Connection, names: Collection[str]) -> dict[str, str]:
     A rename planned on Python's keys could then trip the index (or defer a
     space whose name the index does not see as taken).
     """
-    if not names:
-        return {}
-    if conn.dialect.name == "postgresql":
-        packed = cast(bindparam("names", key_set(conn, names)), JSON)
-        each = func.json_array_elements_text(packed).table_valued("value")
-    elif sqlite_has_json(conn):
-        each = func.json_each(bindparam("names", key_set(conn, names))).table_valued("value")
-    else:  # SQLite without the JSON functions: its built-in lower() folds ASCII only
-        return {name: name.translate(_ASCII_UPPER) for name in names}
-    return {str(n): str(k) for n, k in conn.execute(select(each.c.value, func.lower(each.c.value)))}
+    return dialect_for(conn).lowered(conn, names) if names else {}
 
 
 def _with_parked(conn: Connection, rows: list[HubSpace]) -> tuple[list[HubSpace], set[tuple[str, str]]]:

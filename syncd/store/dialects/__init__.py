@@ -1,0 +1,48 @@
+"""One adapter per database: everything SQLite and PostgreSQL do differently.
+
+:func:`dialect_for` answers with the adapter (:class:`Dialect`) of an instance
+URL, engine, connection or SQLAlchemy dialect; callers resolve it once (per
+store, per connection, per statement they build) and call its methods instead
+of comparing database names. :data:`SUPPORTED` names the databases syncd
+writes and reads. Adding a database is one module here, implementing
+:class:`Dialect`, and one line in :data:`_ADAPTERS`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine.interfaces import Dialect as SQLAlchemyDialect
+
+from syncd.store.dialects.base import Dialect, EngineOptions
+from syncd.store.dialects.postgresql import PostgreSQL
+from syncd.store.dialects.sqlite import SQLite
+
+__all__ = ["SUPPORTED", "Dialect", "EngineOptions", "UnsupportedDatabase", "dialect_for"]
+
+_ADAPTERS: dict[str, Dialect] = {adapter.name: adapter for adapter in (SQLite(), PostgreSQL())}
+
+#: the backend names (URL schemes) syncd supports, in the order error messages list them
+SUPPORTED: tuple[str, ...] = tuple(_ADAPTERS)
+
+
+class UnsupportedDatabase(LookupError):
+    """A URL or connection for a database no adapter knows."""
+
+
+def dialect_for(source: str | URL | Engine | Connection | SQLAlchemyDialect) -> Dialect:
+    """The adapter for a backend name, a URL (text or parsed), an engine, a connection or a dialect."""
+    if isinstance(source, str):
+        name = make_url(source).get_backend_name() if ":" in source else source
+    elif isinstance(source, URL):
+        name = source.get_backend_name()
+    elif isinstance(source, Engine | Connection):
+        name = source.dialect.name
+    else:
+        name = source.name
+    try:
+        return _ADAPTERS[name]
+    except KeyError:
+        raise UnsupportedDatabase(
+            f"syncd supports {' and '.join(SUPPORTED)} databases, not {name!r}"
+        ) from None
