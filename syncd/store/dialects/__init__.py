@@ -10,15 +10,20 @@ writes and reads. Adding a database is one module here, implementing
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Connection, Engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.engine.interfaces import Dialect as SQLAlchemyDialect
+from sqlalchemy.types import TypeEngine
 
 from syncd.store.dialects.base import Dialect, EngineOptions
 from syncd.store.dialects.postgresql import PostgreSQL
 from syncd.store.dialects.sqlite import SQLite
 
-__all__ = ["SUPPORTED", "Dialect", "EngineOptions", "UnsupportedDatabase", "dialect_for"]
+__all__ = [
+    "SUPPORTED", "Dialect", "EngineOptions", "UnsupportedDatabase", "dialect_for", "json_type", "row_id_type",
+]
 
 _ADAPTERS: dict[str, Dialect] = {adapter.name: adapter for adapter in (SQLite(), PostgreSQL())}
 
@@ -27,7 +32,11 @@ SUPPORTED: tuple[str, ...] = tuple(_ADAPTERS)
 
 
 class UnsupportedDatabase(LookupError):
-    """A URL or connection for a database no adapter knows."""
+    """A URL or connection for a database no adapter knows (``name``: its backend name)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"syncd supports {' and '.join(SUPPORTED)} databases, not {name!r}")
+        self.name = name
 
 
 def dialect_for(source: str | URL | Engine | Connection | SQLAlchemyDialect) -> Dialect:
@@ -43,6 +52,22 @@ def dialect_for(source: str | URL | Engine | Connection | SQLAlchemyDialect) -> 
     try:
         return _ADAPTERS[name]
     except KeyError:
-        raise UnsupportedDatabase(
-            f"syncd supports {' and '.join(SUPPORTED)} databases, not {name!r}"
-        ) from None
+        raise UnsupportedDatabase(name) from None
+
+
+def row_id_type() -> TypeEngine[int]:
+    """The type of an integer primary key: BIGINT, or the database's own (SQLite's rowid alias INTEGER)."""
+    kind: TypeEngine[int] = BigInteger()
+    for adapter in _ADAPTERS.values():
+        if adapter.row_id_type is not None:
+            kind = kind.with_variant(adapter.row_id_type, adapter.name)
+    return kind
+
+
+def json_type() -> TypeEngine[Any]:
+    """The type of LaminDB's JSON fields (``null`` stored as SQL NULL): JSON, or the database's own."""
+    kind: TypeEngine[Any] = JSON(none_as_null=True)
+    for adapter in _ADAPTERS.values():
+        if adapter.json_type is not None:
+            kind = kind.with_variant(adapter.json_type, adapter.name)
+    return kind

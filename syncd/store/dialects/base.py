@@ -42,6 +42,8 @@ class Dialect(abc.ABC):
 
     #: SQLAlchemy's backend name, the scheme of the instance URL (``sqlite``, ``postgresql``)
     name: str
+    #: whether the database takes a password apart from its URL (``password_file``, ``password_credential``)
+    takes_password: bool
     #: whether the server ends a silent session, so an idle one must be pinged (store.session)
     leases_sessions: bool
     #: whether bulk writes take datetimes as Django's UTC text (else as ``datetime`` values)
@@ -52,6 +54,10 @@ class Dialect(abc.ABC):
     after_seed: tuple[str, ...]
     #: table name prefixes the database keeps for itself (an "empty" database may hold them)
     system_table_prefixes: tuple[str, ...]
+    #: the type of an integer primary key, if not BIGINT (SQLite: INTEGER, the rowid's alias)
+    row_id_type: TypeEngine[int] | None
+    #: the type LaminDB's JSON fields have, if not SQLAlchemy's JSON (PostgreSQL: JSONB)
+    json_type: TypeEngine[Any] | None
     #: ``SELECT table, column`` of every foreign key that references ``lamindb_space``
     space_foreign_keys: TextClause
 
@@ -63,6 +69,10 @@ class Dialect(abc.ABC):
     @abc.abstractmethod
     def driver_url(self, url: URL) -> URL:
         """``url`` with the driver syncd ships for this database."""
+
+    @abc.abstractmethod
+    def identity(self, url: URL, environ: Mapping[str, str]) -> tuple[list[str], str] | None:
+        """Keys under which two URLs name one database, and how to describe it; None when unknown."""
 
     @abc.abstractmethod
     def database_file(self, url: URL) -> Path | None:

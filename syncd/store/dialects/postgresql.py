@@ -16,6 +16,7 @@ Key sets travel as one JSON text the server unpacks, lookups come back as
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +41,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -101,6 +103,54 @@ def fence_session(dbapi_connection: Any, driver_error: type[Exception], seconds:
             dbapi_connection.rollback()
 
 
+_LOCAL = "this machine"
+
+
+def _first(value: str | tuple[str, ...] | None) -> str | None:
+    if isinstance(value, tuple):
+        return ",".join(value) if value else None
+    return value
+
+
+def normal_host(host: str) -> str:
+    """A host as compared: lower case, and every name for this machine as one."""
+    text = host.strip().lower().rstrip(".")
+    if text == "" or text.startswith(("/", "@")):  # a Unix socket directory (or an abstract socket)
+        return _LOCAL
+    if text == "localhost" or text.endswith(".localhost"):
+        return _LOCAL
+    try:
+        ip = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return text
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback or ip.is_unspecified:
+        return _LOCAL
+    return str(ip)
+
+
+def _postgres(url: URL, environ: Mapping[str, str]) -> tuple[str, str] | None:
+    query = url.query
+    if "service" in query:
+        return None
+    hosts = _first(query.get("host")) or url.host or environ.get("PGHOST") or ""
+    url_port = str(url.port) if url.port else None
+    ports = _first(query.get("port")) or url_port or environ.get("PGPORT") or "5432"
+    user = _first(query.get("user")) or url.username or environ.get("PGUSER")
+    dbname = _first(query.get("dbname")) or url.database or environ.get("PGDATABASE") or user
+    if not dbname:
+        return None
+    host_list = [normal_host(h) for h in hosts.split(",")]
+    port_list = ports.split(",")
+    if len(port_list) == 1:
+        port_list *= len(host_list)
+    if len(port_list) != len(host_list) or not all(p.strip().isdigit() for p in port_list):
+        return None
+    servers = ",".join(sorted({f"{h}:{int(p)}" for h, p in zip(host_list, port_list, strict=True)}))
+    return f"postgresql:{servers}/{dbname}", f"PostgreSQL database {dbname!r} on {servers}"
+
+
 def _column_types(conn: Connection, table: Table, columns: Sequence[str]) -> list[int]:
     """The type (oid) of each of ``columns`` in the database, looked up once per connection.
 
@@ -129,11 +179,14 @@ def _as_read(value: Any) -> Any:
 
 class PostgreSQL(PostgreSQLLookups, Dialect):
     name = "postgresql"
+    takes_password = True
     leases_sessions = True
     text_timestamps = False  # binary COPY takes datetimes
     lamindb_ddl = ddl.POSTGRESQL_DDL
     after_seed = ddl.POSTGRESQL_SEED_SEQUENCES
     system_table_prefixes = ()
+    row_id_type = None
+    json_type = JSONB(none_as_null=True)
     space_foreign_keys = text(
         "SELECT c.conrelid::regclass::text, a.attname FROM pg_constraint c "
         "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey) "
@@ -143,6 +196,11 @@ class PostgreSQL(PostgreSQLLookups, Dialect):
     def driver_url(self, url: URL) -> URL:
         # syncd ships psycopg 3; a bare postgresql:// URL means that driver
         return url.set(drivername="postgresql+psycopg") if url.drivername == "postgresql" else url
+
+    def identity(self, url: URL, environ: Mapping[str, str]) -> tuple[list[str], str] | None:
+        # the same database name and port on the same host (libpq's defaults; no DNS lookups)
+        found = _postgres(url, environ)
+        return None if found is None else ([found[0]], found[1])
 
     def database_file(self, url: URL) -> Path | None:
         return None

@@ -38,6 +38,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Integer,
     Select,
     String,
     Table,
@@ -70,6 +71,19 @@ _INDEXED = re.compile(r"\((?P<columns>[^()]*)\)$")
 # columns with the same few values in nearly every block: a new row's entry goes to the end of its
 # value's run, on a page already in memory, so they stay in place during the first load (store.indexes)
 _STEADY_COLUMNS = frozenset({"_status_code", "branch_id", "created_on_id", "is_latest", "kind"})
+
+
+def _sqlite_path(url: URL) -> str | None:
+    database = url.database or ""
+    if database.startswith("file:"):
+        if url.query.get("mode") == "memory":
+            return None
+        database = database[len("file:"):]
+        if database.startswith("//"):  # file://host/path: only an empty or localhost authority is local
+            database = "/" + database[2:].partition("/")[2]
+    if database in ("", ":memory:"):
+        return None
+    return database
 
 
 def _file_uri(path: Path, mode: str) -> URL:
@@ -137,11 +151,14 @@ def _file_lock(
 
 class SQLite(SQLiteLookups, Dialect):
     name = "sqlite"
+    takes_password = False
     leases_sessions = False
     text_timestamps = True  # Django's UTC text form
     lamindb_ddl = ddl.SQLITE_DDL
     after_seed = ()
     system_table_prefixes = ("sqlite_",)
+    row_id_type = Integer()
+    json_type = None
     space_foreign_keys = text(
         'SELECT m.name, p."from" FROM sqlite_master m, pragma_foreign_key_list(m.name) p '
         "WHERE m.type = 'table' AND p.\"table\" = 'lamindb_space'"
@@ -149,6 +166,21 @@ class SQLite(SQLiteLookups, Dialect):
 
     def driver_url(self, url: URL) -> URL:
         return url
+
+    def identity(self, url: URL, environ: Mapping[str, str]) -> tuple[list[str], str] | None:
+        # the same file, whatever the spelling: relative or absolute, a file: URI, a link
+        path = _sqlite_path(url)
+        if path is None:
+            return None
+        real = os.path.realpath(path)
+        keys = [f"sqlite:{real}"]
+        try:
+            info = Path(real).stat()
+        except OSError:
+            pass  # not created yet: its resolved path is all there is to compare
+        else:
+            keys.append(f"sqlite-inode:{info.st_dev}:{info.st_ino}")
+        return keys, f"SQLite file {real}"
 
     def database_file(self, url: URL) -> Path | None:
         database = url.database
