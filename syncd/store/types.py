@@ -10,7 +10,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from syncd.core.timestamps import parse_stored
-from syncd.store.dialects import dialect_for
+from syncd.store.dialects import ADAPTERS
 
 __all__ = ["UTCDateTime"]
 
@@ -26,14 +26,14 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        return dialect.type_descriptor(dialect_for(dialect).datetime_storage())
+        return dialect.type_descriptor(ADAPTERS[dialect.name].datetime_storage())
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetimes are not accepted; pass a timezone-aware value")
-        return dialect_for(dialect).bind_datetime(value)
+        return ADAPTERS[dialect.name].bind_datetime(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

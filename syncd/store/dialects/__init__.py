@@ -10,6 +10,8 @@ writes and reads. Adding a database is one module here, implementing
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Connection, Engine
@@ -22,10 +24,14 @@ from syncd.store.dialects.postgresql import PostgreSQL
 from syncd.store.dialects.sqlite import SQLite
 
 __all__ = [
-    "SUPPORTED", "Dialect", "EngineOptions", "UnsupportedDatabase", "dialect_for", "json_type", "row_id_type",
+    "ADAPTERS", "SUPPORTED", "Dialect", "EngineOptions", "UnsupportedDatabase",
+    "dialect_for", "json_type", "row_id_type",
 ]
 
 _ADAPTERS: dict[str, Dialect] = {adapter.name: adapter for adapter in (SQLite(), PostgreSQL())}
+
+#: every adapter by backend name (a plain lookup, for the per-value paths of column types)
+ADAPTERS: Mapping[str, Dialect] = MappingProxyType(_ADAPTERS)
 
 #: the backend names (URL schemes) syncd supports, in the order error messages list them
 SUPPORTED: tuple[str, ...] = tuple(_ADAPTERS)
@@ -41,12 +47,13 @@ class UnsupportedDatabase(LookupError):
 
 def dialect_for(source: str | URL | Engine | Connection | SQLAlchemyDialect) -> Dialect:
     """The adapter for a backend name, a URL (text or parsed), an engine, a connection or a dialect."""
+    # cheapest first: names and connections (the store asks with its connection a few times per page)
     if isinstance(source, str):
         name = make_url(source).get_backend_name() if ":" in source else source
+    elif isinstance(source, Connection | Engine):
+        name = source.dialect.name
     elif isinstance(source, URL):
         name = source.get_backend_name()
-    elif isinstance(source, Engine | Connection):
-        name = source.dialect.name
     else:
         name = source.name
     try:
