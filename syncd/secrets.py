@@ -18,12 +18,10 @@ the file's contents never reach syncd's output.
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from syncd.settings.urls import DatabaseURL
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 __all__ = ["MASKED", "SECRET_PARAMETER", "Secret", "mask_url", "scrub_url_text", "url_secrets"]
 
@@ -68,14 +66,10 @@ class Secret:
         return bool(self._value)
 
 
-def _parse(url: str) -> DatabaseURL | None:
-    # imported here, not at the top: importing syncd.settings.urls runs syncd.settings, which needs
-    # this module's Secret, so this module must be complete first
-    from syncd.settings.urls import parse_url
-
+def _parse(url: str | URL) -> URL | None:
     try:
-        return parse_url(url)
-    except ValueError:
+        return make_url(url)
+    except (ArgumentError, ValueError):
         return None
 
 
@@ -85,24 +79,24 @@ def scrub_url_text(text: str) -> str:
     return _PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASKED}", text)
 
 
-def mask_url(url: str) -> str:
+def mask_url(url: str | URL) -> str:
     """A database URL with every secret part replaced by ``***``; unparsable URLs are hidden whole."""
     parsed = _parse(url)
     if parsed is None:
         return "<unparsable database URL>"
     if parsed.host and "@" in parsed.host:
         # an unencoded '@' in the password: everything before the last '@' belongs to it
-        parsed = dataclasses.replace(parsed, host=parsed.host.rpartition("@")[2], password=MASKED)
-    query: dict[str, str | tuple[str, ...]] = {
+        parsed = parsed.set(host=parsed.host.rpartition("@")[2], password=MASKED)
+    query = {
         key: (MASKED if SECRET_PARAMETER.search(key) else value) for key, value in parsed.query.items()
     }
     database = scrub_url_text(parsed.database) if parsed.database else parsed.database
-    rendered = dataclasses.replace(parsed, query=query, database=database).render(hide_password=True)
+    rendered = parsed.set(query=query, database=database).render_as_string(hide_password=True)
     # the encoded mask (%2A%2A%2A) reads badly
     return scrub_url_text(rendered.replace("%2A%2A%2A", MASKED))
 
 
-def url_secrets(url: str) -> list[str]:
+def url_secrets(url: str | URL) -> list[str]:
     """Every secret value a database URL carries (for log redaction), longest first."""
     parsed = _parse(url)
     if parsed is None:

@@ -18,29 +18,23 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    Integer,
-    String,
     and_,
-    cast,
     exists,
     false,
-    func,
-    literal,
     not_,
     or_,
     select,
     true,
-    type_coerce,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 
-from syncd.registry.errors import FieldError, InvalidArgument, NotSupportedError
+from syncd.registry.errors import FieldError, InvalidArgument
 from syncd.registry.lookups import LOOKUPS, TRANSFORMS, apply_lookup, apply_transform
 from syncd.registry.model import Forward, Reverse, registry_named
 from syncd.registry.q import Q
 from syncd.registry.values import prepare, prepare_datetime
+from syncd.store.dialects import Dialect
 from syncd.store.types import UTCDateTime
 
 if TYPE_CHECKING:
@@ -168,7 +162,7 @@ class Compiler:
     """Builds the FROM clause and conditions for one query on one registry."""
 
     def __init__(
-        self, registry: type[Record], dialect: str, base: FromClause | None = None, *, like: bool = False,
+        self, registry: type[Record], dialect: Dialect, base: FromClause | None = None, *, like: bool = False,
         portable: bool = False, unindexed_branch: bool = False,
     ) -> None:
         self.registry = registry
@@ -240,9 +234,8 @@ class Compiler:
     def _compare(self, table: FromClause, path: Path, value: Any, negated: bool) -> ColumnElement[bool]:
         meta = path.registry._meta
         expr: ColumnElement[Any] = table.c[path.column]
-        if self.dialect == "sqlite" and isinstance(expr.type, Boolean):
-            # keeps SQLite's planner off the (useless) index of a boolean column
-            expr = cast(expr, Integer)
+        if isinstance(expr.type, Boolean):
+            expr = self.dialect.boolean_filter(expr)
         for name in path.transforms:
             expr = apply_transform(expr, name, self.dialect)
         if self.unindexed_branch and path.column == "branch_id" and not path.hops and path.lookup == "in":
@@ -271,11 +264,10 @@ class Compiler:
         """How a value compared with the path's column (or date part) is checked and converted."""
         column = path.column
         if path.transforms == ("date",):
-            as_text = self.dialect == "sqlite"
+            dialect = self.dialect
 
             def day(value: Any) -> Any:
-                moment = prepare_datetime(value, column)
-                return moment.date().isoformat() if as_text else moment.date()
+                return dialect.date_value(prepare_datetime(value, column))
 
             return day
         column_type = None if path.transforms else path.registry._meta.table.c[column].type
@@ -312,26 +304,18 @@ def _year_bound(column: ColumnElement[Any], lookup: str, year: int) -> ColumnEle
     return {"gt": column > last, "gte": column >= first, "lt": column < first, "lte": column <= last}[lookup]
 
 
-def _json_compare(expr: ColumnElement[Any], path: Path, value: Any, dialect: str) -> ColumnElement[bool]:
+def _json_compare(expr: ColumnElement[Any], path: Path, value: Any, dialect: Dialect) -> ColumnElement[bool]:
     """JSON equality as Django does it: the stored JSON value equals ``value`` encoded as JSON."""
     if path.lookup == "isnull":
         return expr.is_(None) if value else expr.is_not(None)
     if path.lookup == "contains":
         # PostgreSQL's JSONB containment, as Django's; Django has no JSON contains on SQLite
-        if dialect == "sqlite":
-            raise NotSupportedError("contains lookup is not supported on this database backend.")
-        contained: ColumnElement[bool] = type_coerce(expr, JSONB).op("@>")(
-            cast(literal(json.dumps(value), String), JSONB))
-        return contained
+        return dialect.json_contains(expr, json.dumps(value))
     values = value if path.lookup == "in" else [value]
     if path.lookup not in ("exact", "in") or not isinstance(values, list | tuple):
         raise FieldError(f"JSON field '{path.column}' supports exact, in and isnull lookups")
     encoded = [json.dumps(v) for v in values]
-    if dialect == "sqlite":
-        stored = func.json_extract(type_coerce(expr, String), "$")
-        matches = [stored == func.json_extract(e, "$") for e in encoded]
-    else:
-        matches = [type_coerce(expr, JSONB) == cast(literal(e, String), JSONB) for e in encoded]
+    matches = [dialect.json_equal(expr, e) for e in encoded]
     return or_(*matches) if matches else false()
 
 

@@ -11,7 +11,6 @@ read-write connection.
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -19,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from syncd.errors import ConfigError
@@ -31,6 +30,7 @@ from syncd.registry.tables import registry_only
 from syncd.secrets import MASKED, Secret, mask_url, scrub_url_text, url_secrets
 from syncd.settings import config_path, load_settings
 from syncd.store import schema
+from syncd.store.dialects import Dialect, UnsupportedDatabase, dialect_for
 
 __all__ = ["Instance", "connect", "current", "disconnect", "freshness", "resolve"]
 
@@ -44,46 +44,6 @@ CaseRules = Literal["database", "portable"]
 DEFAULT_REGEX_TIMEOUT = 5.0
 # PostgreSQL's SQLSTATE for a regular expression that does not compile
 _INVALID_REGEX = "2201B"
-
-
-def _lower(value: object) -> str | None:
-    return None if value is None else str(value).lower()
-
-
-def _iregexp(pattern: str | None, value: object) -> bool | None:
-    return patterns.regexp(None if pattern is None else "(?i)" + pattern, value)
-
-
-def _register_sqlite_functions(dbapi_connection: sqlite3.Connection) -> None:
-    # SQLite's own lower() and LIKE fold ASCII only; these make portable i-lookups fold Unicode too
-    dbapi_connection.create_function("syncd_lower", 1, _lower, deterministic=True)
-    dbapi_connection.create_function("syncd_regexp", 2, patterns.regexp, deterministic=True)
-    dbapi_connection.create_function("syncd_iregexp", 2, _iregexp, deterministic=True)
-
-
-def _sqlite_engine(url: URL, *, read_only: bool) -> Engine:
-    database = url.database or ""
-    if database in ("", ":memory:"):
-        raise InstanceError("an in-memory SQLite database is not a LaminDB instance; give the file's path")
-    path = Path(database)
-    if not path.is_file():
-        raise InstanceError(
-            f"cannot open SQLite instance {mask_url(url.render_as_string())}: no such file {path}; "
-            "give the path of the instance's lamin.db")
-    mode = "ro" if read_only else "rw"
-    engine = create_engine(
-        URL.create("sqlite+pysqlite", database=f"file:{path.resolve()}", query={"mode": mode, "uri": "true"}))
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
-        _register_sqlite_functions(dbapi_connection)
-        if not read_only:
-            cur = dbapi_connection.cursor()
-            cur.execute("PRAGMA foreign_keys = ON")
-            cur.execute("PRAGMA busy_timeout = 30000")
-            cur.close()
-
-    return engine
 
 
 class Instance:
@@ -121,34 +81,24 @@ class Instance:
         self.display_url = mask_url(url)
         self._password = password  # PostgreSQL, from password_file/password_credential: never in the URL
         self._secrets = url_secrets(url) + ([password.reveal()] if password else [])
-        self.dialect = self._url.get_backend_name()
-        if self.dialect not in ("sqlite", "postgresql"):
+        try:
+            #: the database's adapter (syncd.store.dialects); ``dialect`` is its backend name
+            self.adapter: Dialect = dialect_for(self._url)
+        except UnsupportedDatabase as exc:
             raise InstanceError(
-                f"{self.display_url}: LaminDB instances are SQLite or PostgreSQL, not {self.dialect}")
+                f"{self.display_url}: LaminDB instances are SQLite or PostgreSQL, not {exc.name}") from None
+        self.dialect = self.adapter.name
         self._reader = self._engine(read_only=True)
         self._writer: Engine | None = None
         self._tables: frozenset[str] | None = None
 
     def _engine(self, *, read_only: bool) -> Engine:
-        if self.dialect == "sqlite":
-            return _sqlite_engine(self._url, read_only=read_only)
-        url = self._url
-        if url.drivername == "postgresql":
-            url = url.set(drivername="postgresql+psycopg")
-        connect_args: dict[str, Any] = {"connect_timeout": 10, "application_name": "syncd.registry"}
-        if self._password is not None:
-            connect_args["password"] = self._password.reveal()
-        if not read_only:
-            return create_engine(url, connect_args=connect_args)
-        # every statement runs on its own in a read-only session: one round trip per query, and the
-        # server refuses any write ("cannot execute ... in a read-only transaction")
-        connect_args["options"] = "-c default_transaction_read_only=on"
-        return create_engine(url, isolation_level="AUTOCOMMIT", connect_args=connect_args)
+        return self.adapter.registry_engine(self._url, read_only=read_only, password=self._password)
 
     @property
     def like(self) -> bool:
         """Whether text lookups follow SQLite's LIKE rules (LaminDB's on SQLite)."""
-        return self.dialect == "sqlite" and self.case_rules == "database"
+        return self.adapter.like_folds_case and self.case_rules == "database"
 
     def freshness(self) -> Freshness:
         """When syncd last brought this instance in step with the hub (``synced_at`` None: never)."""
@@ -176,7 +126,7 @@ class Instance:
         except DBAPIError as exc:
             reason = _reason(exc, self._secrets)
             raise InstanceError(f"cannot connect to {self.display_url}: {reason}") from None
-        bounded = self.dialect == "sqlite"  # only SQLite runs regular expressions here
+        bounded = self.adapter.python_regex  # regular expressions that run in Python get a deadline
         if bounded:
             patterns.start(self.regex_timeout, self._clock)
         try:

@@ -68,8 +68,8 @@ def _single_like(qs: QuerySet[Any]) -> tuple[str, str, str] | None:
     if (path.hops or path.transforms or path.lookup not in _LIKE_LOOKUPS or value is None
             or not qs.model._meta.is_text(path.column)):
         return None
-    if instance.dialect == "postgresql" and path.lookup == "iexact":
-        return None
+    if instance.adapter.count_like_sql(qs.model._meta.table.name, path.column, path.lookup, None) is None:
+        return None  # Django does not compile this lookup to LIKE on this database
     kind = path.lookup[1:] if path.lookup.startswith("i") else path.lookup
     return path.column, path.lookup, like_pattern(kind, str(value))
 
@@ -80,14 +80,9 @@ def _count_like(qs: QuerySet[Any], column: str, lookup: str, pattern: str) -> in
     list; the pattern is bound."""
     table = qs.model._meta.table.name
     with qs.instance.read() as conn:
-        if qs.instance.dialect == "sqlite":
-            index = _single_column_indexes(qs.instance, conn, table).get(column)
-            hint = ' INDEXED BY "{}"'.format(index.replace('"', '""')) if index else ""
-            sql = f'SELECT count(*) FROM "{table}"{hint} WHERE "{column}" LIKE ? ESCAPE \'\\\''  # noqa: S608
-        elif lookup.startswith("i"):
-            sql = f'SELECT count(*) FROM "{table}" WHERE UPPER("{column}"::text) LIKE UPPER(%s)'  # noqa: S608
-        else:
-            sql = f'SELECT count(*) FROM "{table}" WHERE "{column}"::text LIKE %s'  # noqa: S608
+        index = _single_column_indexes(qs.instance, conn, table).get(column)
+        sql = qs.instance.adapter.count_like_sql(table, column, lookup, index)
+        assert sql is not None  # _like_count checked that this database counts the lookup with LIKE
         return int(conn.exec_driver_sql(sql, (pattern,)).scalar_one())
 
 
@@ -127,11 +122,8 @@ def _single_column_indexes(instance: Instance, conn: Connection, table: str) -> 
     if key not in _indexes:
         found: dict[str, str] = {}
         try:
-            for row in conn.exec_driver_sql(f'PRAGMA index_list("{table}")'):
-                name = str(row[1])
-                columns = conn.exec_driver_sql(f'PRAGMA index_info("{name}")').all()
-                if len(columns) == 1 and columns[0][2] is not None:
-                    found.setdefault(str(columns[0][2]), name)
+            for column, name in instance.adapter.single_column_indexes(conn, table):
+                found.setdefault(column, name)
         except DBAPIError:
             found = {}
         _indexes[key] = found

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Integer, Select, and_, bindparam, cast, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from syncd.registry.errors import FieldError, InvalidArgument, ValidationError
@@ -25,6 +25,7 @@ from syncd.registry.expressions import checked_expressions
 from syncd.registry.get_fields import get_by_fields
 from syncd.registry.likes import like_escape
 from syncd.registry.uidranges import case_ranges
+from syncd.store.dialects import Dialect
 
 if TYPE_CHECKING:
     from syncd.registry.query import QuerySet
@@ -115,10 +116,12 @@ def _direct_allowed(qs: QuerySet[R], idlike: str) -> bool:
     return last < 0x10FFFF and not 0xD7FF <= last <= 0xDFFF
 
 
-_statements: dict[tuple[str, str, bool, bool, int], Select[Any]] = {}
+_statements: dict[tuple[str, Dialect, bool, bool, int], Select[Any]] = {}
 
 
-def _statement(registry: type[Record], dialect: str, versioned: bool, like: bool, ranges: int) -> Select[Any]:
+def _statement(
+    registry: type[Record], dialect: Dialect, versioned: bool, like: bool, ranges: int,
+) -> Select[Any]:
     key = (registry.__name__, dialect, versioned, like, ranges)
     if key not in _statements:
         _statements[key] = _build_statement(registry, dialect, versioned, like, ranges)
@@ -126,12 +129,12 @@ def _statement(registry: type[Record], dialect: str, versioned: bool, like: bool
 
 
 def _build_statement(
-    registry: type[Record], dialect: str, versioned: bool, like: bool, ranges: int,
+    registry: type[Record], dialect: Dialect, versioned: bool, like: bool, ranges: int,
 ) -> Select[Any]:
     table = registry._meta.table
     uid = table.c.uid
-    if dialect == "postgresql" or like:
-        # on SQLite LIKE ignores ASCII case: LaminDB finds uid "qq00..." by "QQ00" there
+    if like or not dialect.like_folds_case:
+        # a LIKE that ignores ASCII case (SQLite's) finds uid "qq00..." by "QQ00", as LaminDB does there
         condition: ColumnElement[bool] = uid.like(bindparam("pattern"), escape="\\")
         if ranges:
             # the same rows through the uid index: the ranges of the prefix's case variants
@@ -140,8 +143,7 @@ def _build_statement(
     else:
         condition = and_(uid >= bindparam("low"), uid < bindparam("high"))
     if versioned:
-        flag = cast(table.c.is_latest, Integer) if dialect == "sqlite" else table.c.is_latest
-        condition = and_(condition, flag == bindparam("latest"))
+        condition = and_(condition, dialect.boolean_filter(table.c.is_latest) == bindparam("latest"))
     columns = [table.c[c] for c in registry._meta.columns]
     stmt = select(*columns).where(condition).limit(2)
     # LaminDB's LIKE scans the table in id order, so its first two matches are the lowest ids
@@ -160,7 +162,7 @@ def _direct(qs: QuerySet[R], idlike: str, message: str) -> R:
     ranges = case_ranges(idlike) if instance.like else None
     for n, (low, high) in enumerate(ranges or []):
         params[f"low{n}"], params[f"high{n}"] = low, high
-    statement = _statement(registry, instance.dialect, stem, instance.like, len(ranges or []))
+    statement = _statement(registry, instance.adapter, stem, instance.like, len(ranges or []))
     with instance.read() as conn:
         if stem:
             rows = conn.execute(statement, {**params, "latest": 1}).all()

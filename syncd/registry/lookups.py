@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Date, Integer, String, and_, cast, false, func, literal, or_
+from sqlalchemy import String, and_, cast, false
 from sqlalchemy.sql.elements import ColumnElement
 
 from syncd.registry.errors import ArgumentTypeError, FieldError, InvalidArgument
-from syncd.registry.likes import like_lookup, pg_lookup, regex_lookup
+from syncd.registry.likes import like_lookup, regex_lookup
+from syncd.store.dialects import Dialect
 
 __all__ = [
     "LOOKUPS",
@@ -37,112 +38,57 @@ LOOKUPS = (
 )
 TRANSFORMS = ("year", "month", "day", "hour", "minute", "second", "week_day", "quarter", "date")
 
-_SQLITE_PARTS = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "%M", "second": "%S"}
-_PG_PARTS = {name: name for name in ("year", "month", "day", "hour", "minute", "second")}
-
-
-def apply_transform(expr: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[Any]:
+def apply_transform(expr: ColumnElement[Any], name: str, dialect: Dialect) -> ColumnElement[Any]:
     """A date part of a datetime column (``created_at__year``), computed in UTC."""
-    if dialect == "sqlite":
-        if name == "date":
-            return func.date(expr)
-        if name == "week_day":
-            return cast(func.strftime("%w", expr), Integer) + 1
-        if name == "quarter":
-            return (cast(func.strftime("%m", expr), Integer) + 2) / 3
-        return cast(func.strftime(_SQLITE_PARTS[name], expr), Integer)
-    utc = func.timezone("UTC", expr)
-    if name == "date":
-        return cast(utc, Date)
-    if name == "week_day":
-        return cast(func.extract("dow", utc), Integer) + 1
-    if name == "quarter":
-        return cast(func.extract("quarter", utc), Integer)
-    return cast(func.floor(func.extract(_PG_PARTS[name], utc)), Integer)
+    return dialect.date_part(expr, name)
 
 
-def text_order(expr: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
-    return expr.collate("C") if dialect == "postgresql" else expr
-
-
-def _fold(expr: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
-    return func.syncd_lower(expr) if dialect == "sqlite" else func.lower(expr)
+def text_order(expr: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any]:
+    """Text compared in code-point order."""
+    return dialect.text_order(expr)
 
 
 def _as_text(expr: ColumnElement[Any], is_text: bool) -> ColumnElement[Any]:
     return expr if is_text else cast(expr, String)
 
 
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _contains(expr: ColumnElement[Any], value: str, dialect: Dialect) -> ColumnElement[bool]:
+    return dialect.text_contains(expr, value)
 
 
-_LIKE_PATTERNS = {"contains": "%{}%", "startswith": "{}%", "endswith": "%{}", "exact": "{}"}
-# the only characters outside ASCII whose lower case holds ASCII letters: U+0130 (İ) and U+212A (KELVIN SIGN)
-_LOWERS_TO_ASCII = ("\u0130", "\u212a")
-
-
-def _prefix_range(expr: ColumnElement[Any], value: str, dialect: str) -> ColumnElement[bool] | None:
-    """``expr`` starts with ``value`` as an index-friendly range, when the range is exact."""
-    last = ord(value[-1])
-    if last >= 0x10FFFF or 0xD7FF <= last <= 0xDFFF:
-        return None
-    upper = value[:-1] + chr(last + 1)
-    ordered = text_order(expr, dialect)
-    return and_(ordered >= value, ordered < upper)
-
-
-def _contains(expr: ColumnElement[Any], value: str, dialect: str) -> ColumnElement[bool]:
-    if dialect == "sqlite":
-        return func.instr(expr, value) > 0
-    return func.strpos(expr, value) > 0
-
-
-def _startswith(expr: ColumnElement[Any], value: str, dialect: str) -> ColumnElement[bool]:
+def _startswith(expr: ColumnElement[Any], value: str, dialect: Dialect) -> ColumnElement[bool]:
     if not value:
         return expr.is_not(None)
-    if dialect == "postgresql":
-        # matches the varchar_pattern_ops indexes LaminDB creates
-        return expr.like(_like_escape(value) + "%", escape="\\")
-    ranged = _prefix_range(expr, value, dialect)
-    return ranged if ranged is not None else func.substr(expr, 1, len(value)) == value
+    return dialect.text_startswith(expr, value)
 
 
-def starts_with(expr: ColumnElement[Any], value: str, dialect: str) -> ColumnElement[bool]:
+def starts_with(expr: ColumnElement[Any], value: str, dialect: Dialect) -> ColumnElement[bool]:
     """``expr`` starts with ``value``, case-sensitively, as the ``startswith`` lookup matches."""
     return _startswith(expr, value, dialect)
 
 
-def _endswith(expr: ColumnElement[Any], value: str, dialect: str) -> ColumnElement[bool]:
+def _endswith(expr: ColumnElement[Any], value: str, dialect: Dialect) -> ColumnElement[bool]:
     if not value:
         return expr.is_not(None)
-    if dialect == "sqlite":
-        return func.substr(expr, -len(value)) == value
-    return func.right(expr, len(value)) == value
+    return dialect.text_endswith(expr, value)
 
 
 _TEXT_MATCH = {"contains": _contains, "startswith": _startswith, "endswith": _endswith}
 
 
-def _folded(expr: ColumnElement[Any], kind: str, value: str, dialect: str) -> ColumnElement[bool]:
+def _folded(expr: ColumnElement[Any], kind: str, value: str, dialect: Dialect) -> ColumnElement[bool]:
     """Case-insensitive match (Unicode case folding) of ``kind`` in contains/startswith/endswith/exact."""
     if kind == "exact":
-        exact: ColumnElement[bool] = _fold(expr, dialect) == value
+        exact: ColumnElement[bool] = dialect.fold(expr) == value
         slow = exact
     else:
-        slow = _TEXT_MATCH[kind](_fold(expr, dialect), value, "sqlite" if dialect == "sqlite" else dialect)
-    if dialect != "sqlite" or not value.isascii():
-        return slow
-    # SQLite's LIKE folds ASCII case in C, which for an ASCII needle finds exactly what Unicode folding
-    # finds, except in text holding a character that lower-cases to ASCII: that text takes the slow path
-    like = expr.like(_LIKE_PATTERNS[kind].format(_like_escape(value)), escape="\\")
-    special = or_(*(func.instr(expr, c) > 0 for c in _LOWERS_TO_ASCII))
-    return or_(like, and_(special, slow))
+        slow = _TEXT_MATCH[kind](dialect.fold(expr), value, dialect)
+    return dialect.folded_match(expr, kind, value, slow)
 
 
 def _text_lookup(
-    expr: ColumnElement[Any], lookup: str, value: Any, dialect: str, is_text: bool, like: bool,
-    django_pg: bool = False,
+    expr: ColumnElement[Any], lookup: str, value: Any, dialect: Dialect, is_text: bool, like: bool,
+    code_points: bool = True,
 ) -> ColumnElement[bool]:
     if value is None:
         raise InvalidArgument(f"__{lookup} does not accept None; use __isnull=True")
@@ -150,27 +96,24 @@ def _text_lookup(
     if like:
         return like_lookup(expr, lookup, text)
     expr = _as_text(expr, is_text)
-    if django_pg:
-        return pg_lookup(expr, lookup, text)
+    if not code_points:
+        # the database's own rules, as Django compiles them there (PostgreSQL's; SQLite has none)
+        native = dialect.database_text_lookup(expr, lookup, text)
+        if native is not None:
+            return native
     if lookup.startswith("i"):
         return _folded(expr, lookup[1:], text.lower(), dialect)
     return _TEXT_MATCH[lookup](expr, text, dialect)
 
 
 def _regex(
-    expr: ColumnElement[Any], lookup: str, value: Any, dialect: str, is_text: bool, like: bool,
+    expr: ColumnElement[Any], lookup: str, value: Any, dialect: Dialect, is_text: bool, like: bool,
 ) -> ColumnElement[bool]:
     if not isinstance(value, str):
         raise InvalidArgument(f"__{lookup} takes a regular expression string, not {type(value).__name__}")
     if like:
         return regex_lookup(expr, lookup, value)
-    expr = _as_text(expr, is_text)
-    if dialect == "sqlite":
-        name = "syncd_iregexp" if lookup == "iregex" else "syncd_regexp"
-        called: ColumnElement[bool] = getattr(func, name)(literal(value), expr) == 1
-        return called
-    matched: ColumnElement[bool] = expr.op("~*" if lookup == "iregex" else "~")(value)
-    return matched
+    return dialect.regex(_as_text(expr, is_text), value, case_sensitive=lookup != "iregex")
 
 
 def _sequence(value: Any, lookup: str) -> list[Any]:
@@ -184,7 +127,7 @@ def _unchanged(value: Any) -> Any:
 
 
 def apply_lookup(
-    expr: ColumnElement[Any], lookup: str, value: Any, *, dialect: str, is_text: bool,
+    expr: ColumnElement[Any], lookup: str, value: Any, *, dialect: Dialect, is_text: bool,
     prep: Callable[[Any], Any] = _unchanged, like: bool = False, code_points: bool = True,
 ) -> ColumnElement[bool]:
     """The SQL condition ``expr <lookup> value``; ``like``: SQLite's LIKE rules, as LaminDB matches there."""
@@ -194,8 +137,7 @@ def apply_lookup(
                 f"The QuerySet value for an isnull lookup must be True or False, not {value!r}.")
         return expr.is_(None) if value else expr.is_not(None)
     if lookup in ("contains", "icontains", "startswith", "istartswith", "endswith", "iendswith"):
-        return _text_lookup(expr, lookup, value, dialect, is_text, like,
-                            django_pg=dialect == "postgresql" and not code_points)
+        return _text_lookup(expr, lookup, value, dialect, is_text, like, code_points)
     if lookup in ("regex", "iregex"):
         return _regex(expr, lookup, value, dialect, is_text, like)
     if lookup == "iexact":
@@ -203,17 +145,17 @@ def apply_lookup(
             return expr.is_(None)
         if like:
             return like_lookup(expr, lookup, str(value))
-        if dialect == "postgresql" and not code_points:
-            return pg_lookup(_as_text(expr, is_text), lookup, str(value))
-        return _folded(_as_text(expr, is_text), "exact", str(value).lower(), dialect)
+        text = _as_text(expr, is_text)
+        native = None if code_points else dialect.database_text_lookup(text, lookup, str(value))
+        return native if native is not None else _folded(text, "exact", str(value).lower(), dialect)
     return _comparison(expr, lookup, value, dialect=dialect, is_text=is_text and code_points, coerce=prep)
 
 
 def _comparison(
-    expr: ColumnElement[Any], lookup: str, value: Any, *, dialect: str, is_text: bool,
+    expr: ColumnElement[Any], lookup: str, value: Any, *, dialect: Dialect, is_text: bool,
     coerce: Callable[[Any], Any],
 ) -> ColumnElement[bool]:
-    ordered = text_order(expr, dialect) if is_text else expr
+    ordered = dialect.text_order(expr) if is_text else expr
     if lookup == "exact":
         return expr.is_(None) if value is None else expr == coerce(value)
     if lookup == "in":

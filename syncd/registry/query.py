@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
-from sqlalchemy import Select, String, case, select, type_coerce
+from sqlalchemy import Select, case, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from syncd.registry.compiler import Compiler
@@ -182,11 +182,11 @@ class QuerySet(Generic[R]):
         instance = self.instance
         table = self._registry._meta.table
         portable = instance.case_rules == "portable"
-        compiler = Compiler(self._registry, instance.dialect, like=instance.like, portable=portable,
+        compiler = Compiler(self._registry, instance.adapter, like=instance.like, portable=portable,
                             unindexed_branch=unindexed_branch)
         if self._distinct and self._filters:
             # the filters (and their joins) go into a subquery of ids: each record comes once
-            inner = Compiler(self._registry, instance.dialect, base=table.alias(), like=instance.like,
+            inner = Compiler(self._registry, instance.adapter, base=table.alias(), like=instance.like,
                              portable=portable)
             matched = [inner.condition(q, group) for group, q in enumerate(self._filters, start=1)]
             ids = select(inner.base.c.id).select_from(inner.from_clause).where(*matched)
@@ -219,10 +219,10 @@ class QuerySet(Generic[R]):
     @staticmethod
     def _selected(compiler: Compiler, name: str, raw_datetimes: bool) -> ColumnElement[Any]:
         expr, path = compiler.column(name)
-        if raw_datetimes and not path.transforms and compiler.dialect == "sqlite" and isinstance(
+        if raw_datetimes and not path.transforms and isinstance(
                 path.registry._meta.table.c[path.column].type, UTCDateTime):
-            # stored UTC text, parsed in bulk by pandas
-            return type_coerce(expr, String)
+            # SQLite: the stored UTC text, parsed in bulk by pandas
+            return compiler.dialect.raw_datetime(expr)
         return expr
 
     def _order_clauses(self, compiler: Compiler, fields: Sequence[str]) -> list[ColumnElement[Any]]:

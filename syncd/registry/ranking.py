@@ -23,35 +23,30 @@ from sqlalchemy import Integer, Text, cast, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 
 from syncd.registry.likes import like_pattern
+from syncd.store.dialects import Dialect
 
 __all__ = ["contains", "rank_terms"]
 
 
-def _regex(expr: ColumnElement[Any], pattern: str, dialect: str, case_sensitive: bool) -> ColumnElement[bool]:
-    if dialect == "sqlite":
-        called: ColumnElement[bool] = func.syncd_regexp(
-            literal(pattern if case_sensitive else "(?i)" + pattern), expr) == 1
-        return called
-    matched: ColumnElement[bool] = expr.op("~" if case_sensitive else "~*")(literal(pattern))
-    return matched
+def _regex(
+    expr: ColumnElement[Any], pattern: str, dialect: Dialect, case_sensitive: bool,
+) -> ColumnElement[bool]:
+    return dialect.regex(expr, pattern, case_sensitive=case_sensitive)
 
 
-def _exact(expr: ColumnElement[Any], string: str, dialect: str, case_sensitive: bool) -> ColumnElement[bool]:
+def _exact(
+    expr: ColumnElement[Any], string: str, dialect: Dialect, case_sensitive: bool,
+) -> ColumnElement[bool]:
     if case_sensitive:
         return expr == literal(string)
-    if dialect == "sqlite":
-        return expr.like(like_pattern("exact", string), escape="\\")
-    return func.upper(expr) == func.upper(literal(string))
+    return dialect.search_iexact(expr, string)
 
 
 def contains(
-    expr: ColumnElement[Any], string: str, dialect: str, case_sensitive: bool,
+    expr: ColumnElement[Any], string: str, dialect: Dialect, case_sensitive: bool,
 ) -> ColumnElement[bool]:
     """LaminDB's contains test of one field (``Contains``/``IContains`` as Django compiles them)."""
-    pattern = like_pattern("contains", string)
-    if dialect == "sqlite" or case_sensitive:
-        return expr.like(pattern, escape="\\")
-    return func.upper(expr).like(func.upper(literal(pattern)), escape="\\")
+    return dialect.search_contains(expr, like_pattern("contains", string), case_sensitive=case_sensitive)
 
 
 def field_text(column: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -60,7 +55,7 @@ def field_text(column: ColumnElement[Any]) -> ColumnElement[Any]:
 
 
 def rank_terms(
-    column: ColumnElement[Any], string: str, dialect: str, case_sensitive: bool,
+    column: ColumnElement[Any], string: str, dialect: Dialect, case_sensitive: bool,
 ) -> list[ColumnElement[Any]]:
     """The weighted terms one field adds to a record's score."""
     expr = field_text(column)

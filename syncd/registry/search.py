@@ -89,7 +89,7 @@ def search(
         return _in_database(qs, string, fields, limit, case_sensitive)
     lookup = "contains" if case_sensitive else "icontains"
     stmt, _ = qs._compiled("id", *fields)
-    dialect = qs.instance.dialect
+    dialect = qs.instance.adapter
     matches = [apply_lookup(meta.table.c[name], lookup, string, dialect=dialect, is_text=meta.is_text(name))
                for name in fields]
     with qs.instance.read() as conn:
@@ -105,7 +105,7 @@ def _in_database(
 ) -> QuerySet[R]:
     """Rank in SQL, selecting what LaminDB selects, so that ties come back in the database's order."""
     table = qs.model._meta.table
-    dialect = qs.instance.dialect
+    dialect = qs.instance.adapter
     stmt, _ = qs._compiled()
     matches = [contains(field_text(table.c[name]), string, dialect, case_sensitive) for name in fields]
     terms = [t for name in fields for t in rank_terms(table.c[name], string, dialect, case_sensitive)]

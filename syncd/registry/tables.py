@@ -9,22 +9,22 @@ registry resolves relations itself and never creates these tables.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Integer, MetaData, SmallInteger, String, Table
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Boolean, Column, Integer, MetaData, SmallInteger, String, Table
 
 from syncd.store import schema
+from syncd.store.dialects import json_type, row_id_type
 from syncd.store.types import UTCDateTime
 
 __all__ = ["jsonvalue", "registry_only", "spaceblock"]
 
 registry_only = MetaData()
 
-_json = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+_json = json_type()
 
 jsonvalue = Table(
     "lamindb_jsonvalue",
     registry_only,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("id", row_id_type(), primary_key=True),
     Column("is_locked", Boolean, nullable=False),
     Column("_aux", _json),
     Column("created_at", UTCDateTime, nullable=False),
@@ -33,7 +33,7 @@ jsonvalue = Table(
     Column("branch_id", Integer, nullable=False),
     Column("created_on_id", Integer, nullable=False),
     Column("feature_id", Integer),
-    Column("run_id", BigInteger().with_variant(Integer, "sqlite")),
+    Column("run_id", row_id_type()),
     Column("space_id", SmallInteger, nullable=False),
     Column("created_by_id", Integer, nullable=False),
 )

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from syncd.registry import errors
 from syncd.registry.connection import Instance, current
 from syncd.registry.lookups import starts_with
+from syncd.store.dialects import dialect_for
 
 if TYPE_CHECKING:
     from syncd.registry.record import Record
@@ -179,7 +180,7 @@ def _version_readme(
             "make the change on the hub and let syncd bring it here")
     stem = previous.uid[:16]
     # case-sensitively: SQLite's LIKE would take a stem differing only in case for this one
-    same_stem = starts_with(table.c.uid, stem, conn.dialect.name)
+    same_stem = starts_with(table.c.uid, stem, dialect_for(conn))
     newest = conn.execute(select(func.max(table.c.uid)).where(same_stem)).scalar_one()
     values["uid"] = stem + _increment(str(newest)[16:20])
     conn.execute(update(table).where(table.c.id == previous.id).values(is_latest=False))
@@ -246,7 +247,7 @@ def _promote_previous(conn: Connection, instance: Instance, registry: type[Recor
         table.c.id.in_(ids), table.c.is_latest.is_(True))).all()
     for uid, branch_id in heads:
         successor = conn.execute(select(table.c.id).where(
-            starts_with(table.c.uid, uid[:16], conn.dialect.name), table.c.branch_id == branch_id,
+            starts_with(table.c.uid, uid[:16], dialect_for(conn)), table.c.branch_id == branch_id,
             table.c.id.not_in(ids),
         ).order_by(table.c.created_at.desc()).limit(1)).scalar()
         if successor is not None and not _hub_owned(conn, instance, registry, [successor]):

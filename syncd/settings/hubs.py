@@ -8,18 +8,20 @@ Bearer header, and the URL is written into log lines.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from syncd.secrets import Secret, mask_url, scrub_url_text
 from syncd.settings.databases import refuse_shared_databases
 from syncd.settings.model import HubSettings, InstanceSettings
 from syncd.settings.reader import TableReader
 from syncd.settings.tokens import TOKEN_ENV, instance_password, token
-from syncd.settings.urls import parse_url
+from syncd.store.dialects import SUPPORTED, UnsupportedDatabase, dialect_for
 
 __all__ = ["HUB_KEYS", "TOKEN_ENV", "hub_section", "instances_section"]
 
@@ -155,24 +157,23 @@ def _database_url(r: TableReader, item: Mapping[str, Any], prefix: str) -> str |
         r.problem(f"{prefix}.url", "is required (an SQLAlchemy URL: sqlite:///... or postgresql://...)")
         return None
     try:
-        parsed = parse_url(url)
-    except ValueError:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
         r.problem(f"{prefix}.url", f"not a database URL: {mask_url(url)}")
         return None
-    backend = parsed.backend
-    if backend not in ("sqlite", "postgresql"):
-        r.problem(f"{prefix}.url", f"only sqlite and postgresql are supported, got {backend!r}")
+    try:
+        dialect = dialect_for(parsed)
+    except UnsupportedDatabase as exc:
+        r.problem(f"{prefix}.url", f"only {' and '.join(SUPPORTED)} are supported, got {exc.name!r}")
         return None
-    if parsed.driver == "postgresql":
-        # syncd ships psycopg 3; a bare postgresql:// URL means that driver
-        parsed = dataclasses.replace(parsed, driver="postgresql+psycopg")
-    return parsed.render(hide_password=False)
+    # the driver syncd ships (psycopg 3 for a bare postgresql:// URL)
+    return dialect.driver_url(parsed).render_as_string(hide_password=False)
 
 
 def _password_fits(r: TableReader, url: str, prefix: str, given: str) -> bool:
     """A password from a file goes to PostgreSQL alone, and only when the URL has none of its own."""
-    parsed = parse_url(url)
-    if parsed.backend != "postgresql":
+    parsed = make_url(url)
+    if not dialect_for(parsed).takes_password:
         r.problem(f"{prefix}.{given}", "a password is for PostgreSQL instances; SQLite has none")
         return False
     if parsed.password is not None or any(k.lower() == "password" for k in parsed.query):

@@ -303,7 +303,7 @@ def _write(
             )
     new_maps = [(r.key, local, r.lnid, r.stamp) for r, local in adopt]
     if fresh:
-        sqlite = ctx.dialect == "sqlite"
+        text_timestamps = ctx.dialect.text_timestamps
         # ids in uid order: the uid index then takes the page's rows in key order, which SQLite
         # writes about a tenth faster than in hub order
         fresh.sort(key=lambda r: r.lnid)
@@ -322,7 +322,7 @@ def _write(
                     r.hash,
                     r.kind,
                     # SQLite stores Django's text form; PostgreSQL's binary COPY takes the datetime
-                    sqlite_from_canonical(r.created_text) if sqlite else r.created_at,
+                    sqlite_from_canonical(r.created_text) if text_timestamps else r.created_at,
                     spaces[r.space_key],
                     users[r.created_by.lnid],
                 )

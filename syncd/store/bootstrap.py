@@ -16,6 +16,7 @@ from sqlalchemy import Connection, inspect, select
 
 from syncd.errors import IncompatibleSchemaError
 from syncd.store import ddl
+from syncd.store.dialects import dialect_for
 from syncd.store.indexes import build_pending, deferrable, mark_pending
 from syncd.store.migrations import MIGRATIONS
 from syncd.store.schema import SCHEMA_VERSION, bookkeeping, meta, space, spaceblock, user
@@ -35,7 +36,8 @@ def prepare_schema(conn: Connection, *, defer_indexes: bool = False) -> bool:
     lamindb_tables = {t for t in tables if t.startswith("lamindb_")}
     bootstrapped = False
     if not lamindb_tables:
-        foreign = sorted(t for t in tables if not t.startswith(("syncd_", "sqlite_")))
+        own = ("syncd_", *dialect_for(conn).system_table_prefixes)
+        foreign = sorted(t for t in tables if not t.startswith(own))
         if foreign:
             shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
             raise IncompatibleSchemaError(
@@ -55,22 +57,16 @@ def prepare_schema(conn: Connection, *, defer_indexes: bool = False) -> bool:
 
 def build_deferred_indexes(conn: Connection) -> int:
     """Build the indexes a bootstrap deferred, if any are pending; returns how many it built."""
-    return build_pending(conn, _lamindb_ddl(conn))
-
-
-def _lamindb_ddl(conn: Connection) -> tuple[str, ...]:
-    return ddl.SQLITE_DDL if conn.dialect.name == "sqlite" else ddl.POSTGRESQL_DDL
+    return build_pending(conn, dialect_for(conn).lamindb_ddl)
 
 
 def _bootstrap(conn: Connection, *, defer_indexes: bool) -> None:
-    statements = _lamindb_ddl(conn)
-    for statement in deferrable(statements, conn.dialect.name)[0] if defer_indexes else statements:
+    dialect = dialect_for(conn)
+    statements = dialect.lamindb_ddl
+    for statement in deferrable(statements, dialect)[0] if defer_indexes else statements:
         conn.exec_driver_sql(statement)
-    for statement in ddl.SEED_STATEMENTS:
+    for statement in (*ddl.SEED_STATEMENTS, *dialect.after_seed):
         conn.exec_driver_sql(statement)
-    if conn.dialect.name == "postgresql":
-        for statement in ddl.POSTGRESQL_SEED_SEQUENCES:
-            conn.exec_driver_sql(statement)
 
 
 def _check(conn: Connection, present: set[str]) -> None:

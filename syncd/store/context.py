@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Literal, TypeVar
 
 from syncd.core.models import HubBlock, HubSpace
+from syncd.store.dialects import Dialect
 from syncd.store.references import SpaceReferences
 
 __all__ = ["ApplyContext", "latest_per_id"]
@@ -31,7 +32,7 @@ def latest_per_id(rows: list[RowT]) -> list[RowT]:
 
 @dataclass(slots=True)
 class ApplyContext:
-    dialect: str
+    dialect: Dialect
     now: datetime
     on_name_conflict: Literal["reject", "adopt"] = "reject"
     references: SpaceReferences = field(default_factory=SpaceReferences)

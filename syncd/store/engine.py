@@ -1,35 +1,20 @@
 """Engines for instance databases, configured the way syncd writes to them.
 
-SQLite: every transaction is ``BEGIN IMMEDIATE`` (the write lock is taken up
-front, so two writers queue instead of failing mid-transaction), foreign keys
-are enforced as Django enforces them, and a busy timeout makes a second writer
-wait. The journal mode is left as LaminDB set it. Temporary storage is kept
-in memory (``temp_store``, a setting of the connection): SQLite gives each
-multi-row statement a statement journal, the old image of every page the
-statement changes, so that the statement alone can be undone. On disk, a
-1,000-block page wrote about 4 MB there next to the database's own 5 MB;
-in memory, the CPU for writing the page fell from 22.5-23.0 to 19.1-19.8 ms
-(micro-benchmark on a 90,000-block instance). Crash safety does not depend on
-it: the rollback journal or WAL that recovers a transaction stays on disk.
-It also keeps sorts in memory: building a deferred index (once, after the
-first load of a database syncd created) holds that index's keys in RAM,
-some tens of MB for a million blocks.
-
-PostgreSQL: each session prices random page reads as cached
-(``random_page_cost`` at most 1.1, for that session only), so a page's
-lookups probe the unique indexes instead of scanning whole tables.
+Each database's adapter (:mod:`syncd.store.dialects`) sets up its sessions:
+SQLite's write lock, busy timeout and caches, PostgreSQL's planner costs and
+session fencing.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 from syncd.secrets import Secret
+from syncd.store.dialects import EngineOptions, dialect_for
+from syncd.store.dialects.postgresql import fence_session, price_random_reads_as_cached
 
 __all__ = ["EngineFactory", "create_instance_engine", "fence_session", "price_random_reads_as_cached"]
 
@@ -56,91 +41,15 @@ def create_instance_engine(
     ``application_name`` names the session (the replica, see
     :mod:`syncd.store.replica`) and ``session_timeout_seconds`` bounds how long
     the session may stay silent before the server ends it (see :func:`fence_session`).
-    On SQLite, ``cache_kib`` bounds the connection's page cache.
+    On SQLite, ``busy_timeout_seconds`` bounds the wait for the write lock and
+    ``cache_kib`` the connection's page cache.
     """
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        # room for a page's statements, the bulk inserts' few fixed shapes among them (bulk.py): a
-        # page's cycle of statements larger than the cache would evict each before its next use.
-        # Bounded, since a prepared thousand-row INSERT holds about a megabyte
-        engine = create_engine(parsed, poolclass=NullPool, connect_args={"cached_statements": 32})
-        timeout_ms = int(busy_timeout_seconds * 1000)
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
-            # let SQLAlchemy's "begin" event issue BEGIN itself (the documented pysqlite recipe)
-            dbapi_connection.isolation_level = None
-            cur = dbapi_connection.cursor()
-            cur.execute(f"PRAGMA busy_timeout = {timeout_ms}")
-            cur.execute("PRAGMA foreign_keys = ON")
-            cur.execute(f"PRAGMA cache_size = -{int(cache_kib)}")
-            # statement journals in memory: a multi-row INSERT keeps the old image of every page it
-            # changes until it ends, in a temporary file by default; a page of 1,000 blocks wrote
-            # about 4 MB there (see the module docstring)
-            cur.execute("PRAGMA temp_store = MEMORY")
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
-    connect_args: dict[str, Any] = {"connect_timeout": 10, "application_name": application_name}
-    if password is not None:
-        connect_args["password"] = password.reveal()
-    engine = create_engine(
-        parsed,
-        poolclass=NullPool,
-        connect_args=connect_args,
+    options = EngineOptions(
+        busy_timeout_seconds=busy_timeout_seconds,
+        password=password,
+        application_name=application_name,
+        session_timeout_seconds=session_timeout_seconds,
+        cache_kib=cache_kib,
     )
-
-    @event.listens_for(engine, "connect")
-    def _on_pg_connect(dbapi_connection: Any, _record: Any) -> None:
-        price_random_reads_as_cached(dbapi_connection, engine.dialect.loaded_dbapi.Error)
-        if session_timeout_seconds is not None:
-            fence_session(dbapi_connection, engine.dialect.loaded_dbapi.Error, session_timeout_seconds)
-
-    return engine
-
-
-def price_random_reads_as_cached(dbapi_connection: Any, driver_error: type[Exception]) -> None:
-    """Lower ``random_page_cost`` to at most 1.1 for this PostgreSQL session.
-
-    A page's lookups probe at most a thousand keys through unique indexes, on
-    pages that the page before has just read or written. PostgreSQL's default
-    random_page_cost (4) prices those probes as disk seeks and picks a
-    sequential scan of the whole table, which grows with the instance (13 ms
-    against 5 ms per page at 90,000 blocks). Only this session is changed,
-    never the database, and a lower cost set by the operator is kept. It is an
-    optimisation: a server that refuses it (a PostgreSQL-compatible one
-    without the setting) is used as it is.
-    """
-    try:
-        with dbapi_connection.cursor() as cur:
-            cur.execute(
-                "SELECT set_config('random_page_cost',"
-                " least(current_setting('random_page_cost')::float8, 1.1)::text, false)"
-            )
-        dbapi_connection.commit()
-    except driver_error:
-        dbapi_connection.rollback()
-
-
-def fence_session(dbapi_connection: Any, driver_error: type[Exception], seconds: float) -> None:
-    """Have the server end this session once it stays silent for ``seconds``, idle or in a transaction.
-
-    The session's advisory lock is the instance's lock (:mod:`syncd.store.lock`),
-    and the connection that holds it is the one that writes: a replica that is
-    stopped (SIGSTOP, a frozen VM) or cut off loses its session, so its lock
-    passes to another replica, and whatever it tries to write afterwards fails
-    with the dead connection. Servers before PostgreSQL 14 have no
-    ``idle_session_timeout``; there only the transaction bound applies.
-    """
-    millis = str(int(seconds * 1000))
-    for setting in ("idle_in_transaction_session_timeout", "idle_session_timeout"):
-        try:
-            with dbapi_connection.cursor() as cur:
-                cur.execute("SELECT set_config(%s, %s, false)", (setting, millis))
-            dbapi_connection.commit()
-        except driver_error:
-            dbapi_connection.rollback()
+    return dialect_for(parsed).instance_engine(parsed, options)

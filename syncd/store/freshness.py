@@ -10,10 +10,9 @@ staleness (:meth:`syncd.core.report.InStep.staleness`).
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import structlog
-from sqlalchemy import Connection, create_engine, insert, inspect, select, update
+from sqlalchemy import Connection, insert, inspect, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,6 +20,7 @@ from syncd.core.models import Resource
 from syncd.core.report import InStep
 from syncd.core.timestamps import format_canonical, parse_stored
 from syncd.secrets import Secret
+from syncd.store.dialects import dialect_for
 from syncd.store.schema import in_step
 
 __all__ = ["PullStart", "peek_in_step", "read_in_step", "record_pull"]
@@ -83,16 +83,9 @@ def peek_in_step(url: str, *, password: Secret | None = None, connect_timeout: f
     cannot be read now (or was never synced) gives None.
     """
     parsed = make_url(url)
-    args: dict[str, object] = {"connect_timeout": int(max(1, connect_timeout))}
-    if password is not None:
-        args["password"] = password.reveal()
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if not database or database == ":memory:" or not Path(database).is_file():
-            return None  # never create a file by looking
-        parsed = parsed.set(database=f"file:{database}?mode=ro", query={"uri": "true"})
-        args = {"timeout": connect_timeout}
-    engine = create_engine(parsed, connect_args=args)
+    engine = dialect_for(parsed).read_only_engine(parsed, password=password, connect_timeout=connect_timeout)
+    if engine is None:
+        return None  # never create a file by looking
     try:
         with engine.connect() as conn:
             if not inspect(conn).has_table(in_step.name):

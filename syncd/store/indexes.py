@@ -58,6 +58,7 @@ import re
 from sqlalchemy import Connection, delete, inspect
 
 from syncd.store.cursors import read_meta, write_meta
+from syncd.store.dialects import Dialect, dialect_for
 from syncd.store.schema import meta
 
 __all__ = ["PENDING_KEY", "build_pending", "deferrable", "indexes_pending", "mark_pending"]
@@ -65,17 +66,11 @@ __all__ = ["PENDING_KEY", "build_pending", "deferrable", "indexes_pending", "mar
 PENDING_KEY = "indexes_pending"
 
 _TABLE = "lamindb_spaceblock"
-_PG_LOCK_TIMEOUT = "5s"
 # LaminDB writes CREATE INDEX "name" ON "table" (SQLite), CREATE INDEX name ON table USING (PostgreSQL)
 _PLAIN_INDEX = re.compile(r'CREATE INDEX "?(?P<name>\w+)"? ON "?(?P<table>\w+)"? ')
 # and, on PostgreSQL only, ALTER TABLE ONLY table ADD CONSTRAINT name FOREIGN KEY (...)
 _FOREIGN_KEY = re.compile(r"ALTER TABLE ONLY (?P<table>\w+)\s+ADD CONSTRAINT (?P<name>\w+) FOREIGN KEY ")
 
-
-# the indexed columns at the end of CREATE INDEX: ("kind") on SQLite, (kind varchar_pattern_ops) on PostgreSQL
-_INDEXED = re.compile(r"\((?P<columns>[^()]*)\)$")
-# columns with the same few values in nearly every block: cheap to index row by row (see above)
-_STEADY_COLUMNS = frozenset({"_status_code", "branch_id", "created_on_id", "is_latest", "kind"})
 
 
 def _deferrable_name(statement: str) -> str | None:
@@ -88,17 +83,13 @@ def _deferrable_name(statement: str) -> str | None:
     return found["name"] if found is not None and found["table"] == _TABLE else None
 
 
-def _deferred_name(statement: str, dialect: str) -> str | None:
-    """:func:`_deferrable_name`, unless the index is one on steady columns of SQLite, made at once."""
+def _deferred_name(statement: str, dialect: Dialect) -> str | None:
+    """:func:`_deferrable_name`, unless the database makes that one at once (SQLite: steady columns)."""
     name = _deferrable_name(statement)
-    if name is None or dialect != "sqlite" or _FOREIGN_KEY.match(statement):
-        return name
-    indexed = _INDEXED.search(statement)
-    columns = {part.split()[0].strip('"') for part in indexed["columns"].split(",")} if indexed else set()
-    return None if columns and columns <= _STEADY_COLUMNS else name
+    return name if name is not None and dialect.defers_index(statement) else None
 
 
-def deferrable(statements: tuple[str, ...], dialect: str) -> tuple[list[str], list[str]]:
+def deferrable(statements: tuple[str, ...], dialect: Dialect) -> tuple[list[str], list[str]]:
     """Split bootstrap DDL into what runs now and what waits: ``lamindb_spaceblock``'s plain indexes
     (on SQLite those on spread-out columns only) and its PostgreSQL foreign keys."""
     now = [s for s in statements if _deferred_name(s, dialect) is None]
@@ -126,10 +117,9 @@ def build_pending(conn: Connection, statements: tuple[str, ...]) -> int:
     """
     if not indexes_pending(conn):
         return 0
-    if conn.dialect.name == "postgresql":
-        # CREATE INDEX waits for every open transaction that wrote to the table: give up after a
-        # while (the next run tries again) rather than queue LaminDB's writers behind the wait
-        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{_PG_LOCK_TIMEOUT}'")
+    # PostgreSQL: CREATE INDEX waits for every open transaction that wrote to the table; give up
+    # after a while (the next run tries again) rather than queue LaminDB's writers behind the wait
+    dialect_for(conn).before_index_build(conn)
     inspector = inspect(conn)
     present = {str(i["name"]) for i in inspector.get_indexes(_TABLE)}
     present |= {str(k["name"]) for k in inspector.get_foreign_keys(_TABLE)}

@@ -32,6 +32,7 @@ from syncd.store.bootstrap import prepare_schema
 from syncd.store.context import ApplyContext
 from syncd.store.cursors import load_cursor
 from syncd.store.diagnose import first_line, store_failure
+from syncd.store.dialects import dialect_for
 from syncd.store.engine import EngineFactory, create_instance_engine
 from syncd.store.freshness import PullStart
 from syncd.store.indexes import indexes_pending
@@ -134,7 +135,7 @@ class InstanceStore:
             self.close()
             raise self._failure(exc, f"cannot prepare {self._instance.display_url}") from None
         self._ctx = ApplyContext(
-            dialect=self._conn.dialect.name, now=self._clock(), on_name_conflict=self._sync.on_name_conflict
+            dialect=dialect_for(self._conn), now=self._clock(), on_name_conflict=self._sync.on_name_conflict
         )
         self._opened_at = format_canonical(self._ctx.now)
         if self._indexes_pending and not self.bootstrapped:  # an earlier first load did not finish
@@ -168,8 +169,8 @@ class InstanceStore:
             if self._conn is None or self._monotonic() - self._last_used < idle_seconds:
                 return
             conn = self.conn  # raises once the session is lost: never reconnect
-            if conn.dialect.name != "postgresql":
-                return  # only PostgreSQL sessions have a lease (store.engine.fence_session)
+            if not dialect_for(conn).leases_sessions:
+                return  # only PostgreSQL sessions have a lease (store.dialects.postgresql.fence_session)
             try:
                 if self._batch is not None:  # pages applied, not committed yet: ping inside their transaction
                     conn.exec_driver_sql("SELECT 1")
@@ -196,12 +197,8 @@ class InstanceStore:
         from sqlalchemy.engine import make_url
 
         url = make_url(self._instance.url.reveal())
-        database = url.database
-        if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
-            return None
-        if database.startswith("file:"):
-            return None
-        return Path(database).absolute()
+        found = dialect_for(url).database_file(url)
+        return None if found is None else found.absolute()
 
     def _failure(self, exc: BaseException, doing: str) -> StoreError:
         """The error that fails this instance alone, saying what was being done and why it failed."""

@@ -27,22 +27,11 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, TypeVar
 from typing import cast as cast_any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    BindParameter,
-    ColumnElement,
-    Connection,
-    Select,
-    Text,
-    bindparam,
-    cast,
-    func,
-    select,
-)
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import BindParameter, ColumnElement, Connection, Select, Text, bindparam
 
-__all__ = ["Lookups", "among", "fetch_many", "fetch_rows", "key_set", "keyed", "prepared", "sqlite_has_json"]
+from syncd.store.dialects import dialect_for
+
+__all__ = ["Lookups", "among", "fetch_many", "fetch_rows", "key_set", "keyed", "prepared"]
 
 
 def among(
@@ -51,8 +40,10 @@ def among(
     """A condition true where ``column`` is one of ``keys`` (strings or integers, not mixed)."""
     values = list(keys)
     integers = bool(values) and isinstance(values[0], int)
-    if _packs_keys(conn):
-        return _one_of(conn, column, bindparam(None, key_set(conn, values), type_=_KEY_SET), integers)
+    dialect = dialect_for(conn)
+    if dialect.packs_keys(conn):
+        packed = json.dumps(values, separators=(",", ":"))
+        return dialect.one_of(column, bindparam(None, packed, type_=_KEY_SET), integers)
     return column.in_(values)
 
 
@@ -64,39 +55,20 @@ def keyed(
     A statement built with it is the same for every key set, so it can be built
     once (:func:`prepared`) instead of once per page.
     """
-    if _packs_keys(conn):
-        return _one_of(conn, column, bindparam(name, type_=_KEY_SET), integers)
+    dialect = dialect_for(conn)
+    if dialect.packs_keys(conn):
+        packed: BindParameter[str] = bindparam(name, type_=_KEY_SET)
+        return dialect.one_of(column, packed, integers)
     return column.in_(bindparam(name, expanding=True))
 
 
 def key_set(conn: Connection, keys: Iterable[Any]) -> str | list[Any]:
     """The value to bind for a :func:`keyed` parameter."""
     values = list(keys)
-    return json.dumps(values, separators=(",", ":")) if _packs_keys(conn) else values
+    return json.dumps(values, separators=(",", ":")) if dialect_for(conn).packs_keys(conn) else values
 
 
 _KEY_SET = Text()
-
-
-def _packs_keys(conn: Connection) -> bool:
-    return conn.dialect.name == "postgresql" or (conn.dialect.name == "sqlite" and sqlite_has_json(conn))
-
-
-def _one_of(
-    conn: Connection, column: ColumnElement[Any], packed: BindParameter[str], integers: bool
-) -> ColumnElement[bool]:
-    """``column IN`` the elements of the JSON array bound as ``packed``."""
-    if conn.dialect.name == "postgresql":
-        # one JSON text that the server unpacks: psycopg would dump a list parameter element by
-        # element in Python, which costs more client CPU than encoding one JSON text.
-        # Elements are compared as text or bigint, never cast to the column's own varchar(n): that
-        # cast would cut a longer key to the column's length and match a row by its prefix.
-        element: ColumnElement[Any] = func.json_array_elements_text(cast(packed, JSON))
-        if integers:
-            element = cast(element, BigInteger)
-        return column.in_(select(element))
-    each = func.json_each(packed).table_valued("value")
-    return column.in_(select(each.c.value))
 
 
 _S = TypeVar("_S")
@@ -108,7 +80,7 @@ def prepared(conn: Connection, name: str, build: Callable[[Connection], _S]) -> 
     For statements of the hot path: building a SQLAlchemy statement and its
     cache key costs more Python than running it on a page (about 1.6 ms of the
     3.1 ms a page's lookups took on SQLite). They depend on the connection (its
-    dialect, whether SQLite has the JSON functions), so they live in its
+    database's adapter, whether SQLite has the JSON functions), so they live in its
     ``info``, which ends with it.
     """
     key = f"syncd.prepared.{name}"
@@ -120,11 +92,7 @@ def prepared(conn: Connection, name: str, build: Callable[[Connection], _S]) -> 
 
 def fetch_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
     """Every row of ``query`` as a tuple; its columns must be text or integers (JSON round trip)."""
-    if conn.dialect.name == "sqlite" and sqlite_has_json(conn):
-        rows = query.subquery()
-        packed = conn.execute(select(func.json_group_array(func.json_array(*rows.c)))).scalar_one()
-        return [tuple(row) for row in json.loads(packed)]
-    return [tuple(row) for row in conn.execute(query)]
+    return dialect_for(conn).fetch_rows(conn, query)
 
 
 class Lookups:
@@ -139,23 +107,10 @@ class Lookups:
     def __init__(self, conn: Connection, *queries: Select[Any]) -> None:
         self._queries = queries
         self._packed: Select[Any] | None = None
-        if conn.dialect.name == "sqlite" and sqlite_has_json(conn):
-            self._packed = select(
-                *(
-                    select(func.json_group_array(func.json_array(*sub.c))).scalar_subquery()
-                    for sub in (q.subquery() for q in queries)
-                )
-            )
-            self._loads: Callable[[Any], Any] = json.loads
-        elif conn.dialect.name == "postgresql":
-            # json_agg is NULL over no rows; the driver reads each json value into lists
-            self._packed = select(
-                *(
-                    select(func.json_agg(func.json_build_array(*sub.c))).scalar_subquery()
-                    for sub in (q.subquery() for q in queries)
-                )
-            )
-            self._loads = _as_read
+        self._loads: Callable[[Any], Any] = json.loads
+        packed = dialect_for(conn).packed_lookups(conn, queries)
+        if packed is not None:
+            self._packed, self._loads = packed
 
     def run(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[list[tuple[Any, ...]]]:
         """The rows of each query, in order."""
@@ -165,26 +120,8 @@ class Lookups:
         return [[tuple(row) for row in (self._loads(value) if value is not None else ())] for value in values]
 
 
-def _as_read(value: Any) -> Any:
-    return value
-
-
 def fetch_many(conn: Connection, *queries: Select[Any]) -> list[list[tuple[Any, ...]]]:
     """:func:`fetch_rows` of each query, all of them in one statement (see :class:`Lookups`)."""
     if not queries:
         return []
     return Lookups(conn, *queries).run(conn)
-
-
-def sqlite_has_json(conn: Connection) -> bool:
-    """Whether this SQLite connection has the JSON functions (built in since SQLite 3.38)."""
-    known = conn.info.get("syncd.sqlite_json")
-    if known is None:
-        try:
-            with conn.begin_nested():
-                conn.exec_driver_sql("SELECT json_extract('[1]', '$[0]')")
-            known = True
-        except DBAPIError:
-            known = False
-        conn.info["syncd.sqlite_json"] = known
-    return bool(known)

@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from syncd.settings import InstanceSettings
+from syncd.store.dialects import dialect_for
 
 __all__ = ["NETWORK_FILESYSTEMS", "filesystem_of", "sqlite_on_network_filesystems"]
 
@@ -70,9 +71,10 @@ def sqlite_on_network_filesystems(
     problems = []
     for inst in instances:
         url = make_url(inst.url.reveal())
-        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        database = dialect_for(url).database_file(url)
+        if database is None:
             continue
-        fstype = filesystem_of(Path(url.database).parent, table)
+        fstype = filesystem_of(database.parent, table)
         if fstype in NETWORK_FILESYSTEMS:
             problems.append(
                 f"instances.{inst.name}: {url.database} is on a {fstype} file system; SQLite's locks hold "

@@ -12,20 +12,10 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, exists, select, text
 
+from syncd.store.dialects import dialect_for
 from syncd.store.schema import block_map, spaceblock
 
 __all__ = ["SpaceReferences"]
-
-_SQLITE_FKS = text(
-    'SELECT m.name, p."from" FROM sqlite_master m, pragma_foreign_key_list(m.name) p '
-    "WHERE m.type = 'table' AND p.\"table\" = 'lamindb_space'"
-)
-_PG_FKS = text(
-    "SELECT c.conrelid::regclass::text, a.attname FROM pg_constraint c "
-    "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey) "
-    "WHERE c.contype = 'f' AND c.confrelid = 'lamindb_space'::regclass"
-)
-
 
 class SpaceReferences:
     """Finds records referencing a space, using a catalog read once per instance."""
@@ -35,8 +25,7 @@ class SpaceReferences:
 
     def _discover(self, conn: Connection) -> list[tuple[str, str]]:
         if self._columns is None:
-            query = _SQLITE_FKS if conn.dialect.name == "sqlite" else _PG_FKS
-            found = {(str(t), str(c)) for t, c in conn.execute(query)}
+            found = {(str(t), str(c)) for t, c in conn.execute(dialect_for(conn).space_foreign_keys)}
             self._columns = sorted(found | {(spaceblock.name, spaceblock.c.space_id.name)})
         return self._columns
 

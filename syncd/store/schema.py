@@ -12,7 +12,6 @@ Timestamps in ``syncd_*`` tables are text in the canonical form of
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     Column,
     Float,
@@ -28,6 +27,7 @@ from sqlalchemy import (
 
 from syncd.core.models import Resource
 from syncd.core.resources import describe
+from syncd.store.dialects import row_id_type
 from syncd.store.types import UTCDateTime
 
 __all__ = [
@@ -99,7 +99,7 @@ spaceblock = Table(
     lamindb,
     Column("version_tag", String(30)),
     Column("is_latest", Boolean, nullable=False),
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("id", row_id_type(), primary_key=True),
     Column("uid", String(20), nullable=False, unique=True),
     Column("content", Text, nullable=False),
     Column("hash", String(22)),
@@ -156,7 +156,7 @@ block_map = Table(
     # keyed by the local id (on SQLite the rowid itself) with one index, on hub_id: a full sync
     # writes a map row per block, and every index is one more random B-tree insert per row. The
     # uid needs no index of its own: it is lamindb_spaceblock.uid of local_id, unique there.
-    Column("local_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("local_id", row_id_type(), primary_key=True, autoincrement=False),
     Column("hub_id", String(36), nullable=False, unique=True),
     Column("uid", String(20), nullable=False),
     Column("hub_updated_at", String(40), nullable=False),

@@ -13,34 +13,24 @@ back to the beginning: the hub does not re-stamp its blocks.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
-from sqlalchemy import JSON, Connection, bindparam, cast, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from syncd.core.models import HubSpace, Resource
-from syncd.core.results import ApplyResult, Rejection, Rescan
+from syncd.core.results import ApplyResult, Rescan
 from syncd.core.rows import parse_space
 from syncd.core.timestamps import format_canonical
 from syncd.errors import RowRejected
 from syncd.store.context import ApplyContext, latest_per_id
 from syncd.store.cursors import restart_cursor
-from syncd.store.keysets import among, key_set, sqlite_has_json
-from syncd.store.parking import Deferral, defer_rows, load_deferred, quarantine_rows, release
-from syncd.store.schema import (
-    BUILTIN_SPACE_ID,
-    block_map,
-    deferred,
-    quarantine,
-    space,
-    space_gone,
-    space_map,
-    spaceblock,
-    user,
-)
-from syncd.store.unseen import remember_unseen
+from syncd.store.keysets import among
+from syncd.store.parking import defer_rows, load_deferred, quarantine_rows, release
+from syncd.store.schema import BUILTIN_SPACE_ID, space, space_gone, space_map
+from syncd.store.space_batch import Batch, Plan
+from syncd.store.space_removal import hold_or_remove, mark_gone, retry_held_spaces
 from syncd.store.users import resolve_users
 
 __all__ = ["apply_spaces", "hold_or_remove", "remove_spaces", "retry_held_spaces"]
@@ -50,132 +40,6 @@ R = Resource.SPACE
 
 def _log() -> structlog.typing.FilteringBoundLogger:
     return structlog.get_logger("syncd.store")  # type: ignore[no-any-return]
-
-
-@dataclass(slots=True)
-class _Local:
-    id: int
-    uid: str
-    name: str
-
-
-@dataclass(slots=True)
-class _Plan:
-    row: HubSpace
-    local_id: int | None
-    kind: str  # "insert" | "update" | "adopt"
-
-
-class _Batch:
-    """The state of one batch while it is being planned."""
-
-    def __init__(
-        self, conn: Connection, rows: list[HubSpace], ctx: ApplyContext, parked: set[tuple[str, str]]
-    ) -> None:
-        self.conn = conn
-        self.ctx = ctx
-        self.parked = parked
-        self.result = ApplyResult()
-        self.rejected: list[Rejection] = []
-        self.deferred: list[Deferral] = []
-        self.versions: dict[str, str] = {}
-        # versions the hub re-stamped older without changing what this instance holds: {hub_id: stamp}
-        self.restamped: dict[str, str] = {}
-        self.gone: dict[str, str] = {}  # tombstones of spaces never synced here: {hub_id: stamp}
-        ids = [r.key for r in rows]
-        mapped = conn.execute(select(space_map).where(among(conn, space_map.c.hub_id, ids)))
-        self.maps = {m.hub_id: m for m in mapped}
-        self.synced_ids: set[int] = set()
-        self.held_ids: set[int] = set()  # deleted on the hub, kept for the records that reference them
-        self.stuck_ids: set[int] = set()  # their newest hub version is quarantined
-        stuck_keys = set(
-            conn.execute(select(quarantine.c.row_key).where(quarantine.c.resource == R.value)).scalars()
-        )
-        query = select(space_map.c.local_id, space_map.c.tombstoned_at, space_map.c.hub_id)
-        for local_id, tombstoned_at, hub_id in conn.execute(query):
-            self.synced_ids.add(local_id)
-            if tombstoned_at is not None:
-                self.held_ids.add(local_id)
-            if hub_id in stuck_keys:
-                self.stuck_ids.add(local_id)
-        self.evicted: dict[int, str] = {}  # held spaces renamed to free a name: {local id: new name}
-        self.locals: dict[int, _Local] = {}
-        # each name's key in LaminDB's unique index, lower(name), as this database computes it
-        self.keys: dict[str, str] = {}
-        for r in conn.execute(select(space.c.id, space.c.uid, space.c.name, func.lower(space.c.name))):
-            self.locals[r.id] = _Local(r.id, r.uid, r.name)
-            self.keys[r.name] = r[3]
-        self.keys.update(_lowered(conn, {r.name for r in rows if r.name is not None} - self.keys.keys()))
-        self.by_uid = {loc.uid: loc for loc in self.locals.values()}
-        self.contents: dict[int, tuple[Any, ...]] | None = None
-
-    def key(self, name: str) -> str:
-        return self.keys[name]
-
-    def content(self, local_id: int) -> tuple[Any, ...] | None:
-        """(name, description, created_at, creator uid) of a local space, as LaminDB reads it."""
-        if self.contents is None:
-            # only read when the hub serves a version stamped older than the one applied here
-            query = select(
-                space.c.id, space.c.name, space.c.description, space.c.created_at, user.c.uid
-            ).outerjoin(user, user.c.id == space.c.created_by_id)
-            self.contents = {r[0]: tuple(r[1:]) for r in self.conn.execute(query)}
-        return self.contents.get(local_id)
-
-    def reject(self, row: HubSpace, reason: str) -> None:
-        self.rejected.append(Rejection(dict(row.raw), reason))
-        self.result.add(R, "rejected")
-
-    def defer(self, row: HubSpace, reason: str) -> None:
-        stamp = row.stamp
-        self.deferred.append(Deferral(row.key, stamp, reason, dict(row.raw)))
-        if (row.key, stamp) not in self.parked:  # still waiting is not news
-            self.result.add(R, "deferred")
-
-    def evict(self, local_id: int, occupied: dict[str, int]) -> None:
-        """Rename a held space so that a live hub space can take its name (see :func:`_resolve_names`)."""
-        loc = self.locals[local_id]
-        n = 0
-        while True:
-            tag = f" (deleted on the hub, {loc.uid})" if n == 0 else f" (deleted on the hub, {loc.uid}, {n})"
-            name = loc.name[: 100 - len(tag)] + tag
-            self.keys.update(_lowered(self.conn, [name]))
-            if self.keys[name] not in occupied:
-                break
-            n += 1
-        del occupied[self.keys[loc.name]]
-        occupied[self.keys[name]] = local_id
-        self.evicted[local_id] = name
-        _log().warning("sync.held_space_renamed", uid=loc.uid, local_id=local_id, name=loc.name, renamed=name)
-        loc.name = name
-
-    def describe(self, local_id: int) -> str:
-        loc = self.locals[local_id]
-        return f"{loc.name!r} (id {loc.id}, uid {loc.uid})"
-
-
-_ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def _lowered(conn: Connection, names: Collection[str]) -> dict[str, str]:
-    """``lower(name)`` of each name, computed by the database as its unique index computes it.
-
-    Python's ``str.lower`` is not it: SQLite's ``lower()`` folds ASCII letters
-    only, and PostgreSQL's follows the database's character type, which differs
-    from Python for a dotted capital I (``İ``) or a word-final sigma, among others.
-    A rename planned on Python's keys could then trip the index (or defer a
-    space whose name the index does not see as taken).
-    """
-    if not names:
-        return {}
-    if conn.dialect.name == "postgresql":
-        packed = cast(bindparam("names", key_set(conn, names)), JSON)
-        each = func.json_array_elements_text(packed).table_valued("value")
-    elif sqlite_has_json(conn):
-        each = func.json_each(bindparam("names", key_set(conn, names))).table_valued("value")
-    else:  # SQLite without the JSON functions: its built-in lower() folds ASCII only
-        return {name: name.translate(_ASCII_UPPER) for name in names}
-    return {str(n): str(k) for n, k in conn.execute(select(each.c.value, func.lower(each.c.value)))}
 
 
 def _with_parked(conn: Connection, rows: list[HubSpace]) -> tuple[list[HubSpace], set[tuple[str, str]]]:
@@ -198,8 +62,8 @@ def apply_spaces(conn: Connection, rows: list[HubSpace], ctx: ApplyContext) -> A
     if not rows:
         return ApplyResult()
     rows, parked = _with_parked(conn, rows)
-    batch = _Batch(conn, rows, ctx, parked)
-    plans: list[_Plan] = []
+    batch = Batch(conn, rows, ctx, parked)
+    plans: list[Plan] = []
     tombstones: list[HubSpace] = []
     for row in rows:
         _classify(batch, row, plans, tombstones)
@@ -208,14 +72,14 @@ def apply_spaces(conn: Connection, rows: list[HubSpace], ctx: ApplyContext) -> A
     _restamp(conn, batch.restamped)
     for row in tombstones:
         _tombstone(batch, row)
-    _mark_gone(conn, batch.gone)
+    mark_gone(conn, batch.gone)
     quarantine_rows(conn, R, batch.rejected, ctx.now)
     defer_rows(conn, R, batch.deferred, ctx.now)
     release(conn, R, batch.versions)
     return batch.result
 
 
-def _classify(batch: _Batch, row: HubSpace, plans: list[_Plan], tombstones: list[HubSpace]) -> None:
+def _classify(batch: Batch, row: HubSpace, plans: list[Plan], tombstones: list[HubSpace]) -> None:
     stamp = row.stamp
     mapped = batch.maps.get(row.key)
     if mapped is not None and (
@@ -248,17 +112,17 @@ def _classify(batch: _Batch, row: HubSpace, plans: list[_Plan], tombstones: list
         tombstones.append(row)
         return
     if mapped is not None:
-        plans.append(_Plan(row, mapped.local_id, "update"))
+        plans.append(Plan(row, mapped.local_id, "update"))
         return
     holder = batch.by_uid.get(row.lnid)
     if holder is None:
-        plans.append(_Plan(row, None, "insert"))
+        plans.append(Plan(row, None, "insert"))
     elif holder.id == BUILTIN_SPACE_ID:
         batch.reject(row, f"lnid: {row.lnid} is the uid of the built-in space 'all'")
     elif holder.id in batch.synced_ids:
         batch.reject(row, f"lnid: {row.lnid} already belongs to another hub space (local id {holder.id})")
     elif batch.ctx.on_name_conflict == "adopt":
-        plans.append(_Plan(row, holder.id, "adopt"))
+        plans.append(Plan(row, holder.id, "adopt"))
     else:
         batch.reject(
             row,
@@ -267,7 +131,7 @@ def _classify(batch: _Batch, row: HubSpace, plans: list[_Plan], tombstones: list
         )
 
 
-def _holds(batch: _Batch, mapped: Any, row: HubSpace) -> bool:
+def _holds(batch: Batch, mapped: Any, row: HubSpace) -> bool:
     """Whether the instance already holds exactly what ``row`` says (content, not stamps)."""
     if row.deleted_at is not None or mapped.tombstoned_at is not None:
         return row.deleted_at is not None and mapped.tombstoned_at is not None
@@ -278,14 +142,14 @@ def _holds(batch: _Batch, mapped: Any, row: HubSpace) -> bool:
     return local == (row.name, row.description, row.created_at, creator)
 
 
-def _resolve_names(batch: _Batch, plans: list[_Plan]) -> list[_Plan]:
+def _resolve_names(batch: Batch, plans: list[Plan]) -> list[Plan]:
     """Drop (defer or reject) plans whose name cannot be taken; repeat until stable."""
     occupied = {batch.key(loc.name): loc.id for loc in batch.locals.values()}
     active = list(plans)
     while True:
         moving = {p.local_id for p in active if p.local_id is not None}
         held = {k: v for k, v in occupied.items() if v not in moving}
-        claims: dict[str, _Plan] = {}
+        claims: dict[str, Plan] = {}
         dropped = False
         for plan in active:
             key = batch.key(plan.row.name)
@@ -346,7 +210,7 @@ def _space_values(row: HubSpace, users: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def _write(batch: _Batch, plans: list[_Plan]) -> None:
+def _write(batch: Batch, plans: list[Plan]) -> None:
     conn = batch.conn
     if batch.evicted:  # names of held spaces that live hub spaces take (see _resolve_names)
         conn.execute(
@@ -393,7 +257,7 @@ def _write(batch: _Batch, plans: list[_Plan]) -> None:
     _write_maps(batch, plans)
 
 
-def _write_maps(batch: _Batch, plans: list[_Plan]) -> None:
+def _write_maps(batch: Batch, plans: list[Plan]) -> None:
     conn = batch.conn
     new_maps: list[dict[str, Any]] = []
     changed_maps: list[dict[str, Any]] = []
@@ -431,7 +295,7 @@ def _restamp(conn: Connection, stamps: Mapping[str, str]) -> None:
         )
 
 
-def _back_from_gone(batch: _Batch, hub_ids: list[str]) -> None:
+def _back_from_gone(batch: Batch, hub_ids: list[str]) -> None:
     """Spaces live again after being removed here (or skipped while deleted) get their blocks back.
 
     Their blocks were removed or skipped while the space was gone, and the hub
@@ -449,7 +313,7 @@ def _back_from_gone(batch: _Batch, hub_ids: list[str]) -> None:
     batch.result.rescans.append(Rescan(Resource.SPACE_BLOCK, "space_restored", tuple(back)))
 
 
-def _tombstone(batch: _Batch, row: HubSpace) -> None:
+def _tombstone(batch: Batch, row: HubSpace) -> None:
     conn = batch.conn
     hub_id, stamp = row.key, row.stamp
     batch.versions[hub_id] = stamp
@@ -463,79 +327,6 @@ def _tombstone(batch: _Batch, row: HubSpace) -> None:
     hold_or_remove(
         conn, batch.result, batch.ctx, hub_id=hub_id, local_id=mapped.local_id, uid=mapped.uid, stamp=stamp
     )
-
-
-def hold_or_remove(
-    conn: Connection,
-    result: ApplyResult,
-    ctx: ApplyContext,
-    *,
-    hub_id: str,
-    local_id: int,
-    uid: str,
-    stamp: str,
-) -> None:
-    """Remove a space the hub deleted, or hold it while LaminDB records still reference it."""
-    if ctx.references.referencing(conn, local_id):
-        conn.execute(
-            update(space_map)
-            .where(space_map.c.hub_id == hub_id)
-            .values(hub_updated_at=stamp, tombstoned_at=stamp)
-        )
-        result.held.append(uid)
-        return
-    _remove_space(conn, result, hub_id, local_id, stamp)
-
-
-def _mark_gone(conn: Connection, gone: Mapping[str, str]) -> None:
-    """Remember hub spaces as deleted (``{hub_id: stamp}``) and forget the blocks that waited for them."""
-    if not gone:
-        return
-    ids = list(gone)
-    waiting = list(conn.scalars(select(deferred.c.hub_id).where(among(conn, deferred.c.waiting_for, ids))))
-    if waiting:
-        conn.execute(delete(deferred).where(among(conn, deferred.c.waiting_for, ids)))
-        # blocks that waited for them may stay live on the hub: not rows the stream missed
-        remember_unseen(conn, Resource.SPACE_BLOCK, waiting)
-    known = set(conn.scalars(select(space_gone.c.hub_id).where(among(conn, space_gone.c.hub_id, ids))))
-    fresh = [{"hub_id": h, "hub_updated_at": stamp} for h, stamp in gone.items() if h not in known]
-    if fresh:
-        conn.execute(insert(space_gone), fresh)
-
-
-def _remove_space(conn: Connection, result: ApplyResult, hub_id: str, local_id: int, stamp: str) -> None:
-    mapped = conn.execute(
-        select(block_map.c.local_id, block_map.c.hub_id)
-        .join(spaceblock, spaceblock.c.id == block_map.c.local_id)
-        .where(spaceblock.c.space_id == local_id)
-    ).all()
-    blocks = [local for local, _ in mapped]
-    if blocks:
-        conn.execute(delete(spaceblock).where(among(conn, spaceblock.c.id, blocks)))
-        conn.execute(delete(block_map).where(among(conn, block_map.c.local_id, blocks)))
-        # they may stay live on the hub: a --full listing must not take them for rows the stream missed
-        remember_unseen(conn, Resource.SPACE_BLOCK, [h for _, h in mapped])
-        result.add(Resource.SPACE_BLOCK, "deleted", len(blocks))
-    conn.execute(delete(space).where(space.c.id == local_id))
-    conn.execute(delete(space_map).where(space_map.c.hub_id == hub_id))
-    _mark_gone(conn, {hub_id: stamp})
-    result.add(R, "deleted")
-
-
-def retry_held_spaces(conn: Connection, ctx: ApplyContext) -> ApplyResult:
-    """Delete tombstoned spaces that nothing references any more; report those still held."""
-    result = ApplyResult()
-    held = conn.execute(
-        select(space_map.c.hub_id, space_map.c.local_id, space_map.c.uid, space_map.c.tombstoned_at).where(
-            space_map.c.tombstoned_at.is_not(None)
-        )
-    ).all()
-    for hub_id, local_id, uid, stamp in held:
-        if ctx.references.referencing(conn, local_id):
-            result.held.append(uid)
-        else:
-            _remove_space(conn, result, hub_id, local_id, stamp)
-    return result
 
 
 def remove_spaces(

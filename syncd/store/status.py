@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, func, inspect, select
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
 
 from syncd.errors import InstanceUnreachableError
 from syncd.logs import scrub
 from syncd.secrets import Secret
 from syncd.settings import InstanceSettings
-from syncd.store.engine import create_instance_engine
+from syncd.store.dialects import dialect_for
 from syncd.store.freshness import read_in_step
 from syncd.store.schema import cursor, deferred, in_step, meta, quarantine, space_map
 
@@ -32,19 +30,13 @@ def _reason(exc: BaseException, url: str) -> str:
 
 
 def _read_only_engine(url: str, display_url: str, password: Secret | None) -> Engine | None:
-    """An engine that cannot create or change the database; None for a SQLite file not created yet."""
+    """An engine that cannot create or change the database; None for a database not created yet."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return create_instance_engine(url, password=password)
-    path = Path(parsed.database or "")
-    if not path.exists():
-        if not path.parent.is_dir():
-            raise InstanceUnreachableError(f"cannot open {display_url}: no such directory {path.parent}")
-        return None  # the first run creates it
-    return create_engine(
-        URL.create("sqlite+pysqlite", database=f"file:{path.resolve()}", query={"mode": "ro", "uri": "true"}),
-        poolclass=NullPool,
-    )
+    dialect = dialect_for(parsed)
+    path = dialect.database_file(parsed)
+    if path is not None and not path.exists() and not path.parent.is_dir():
+        raise InstanceUnreachableError(f"cannot open {display_url}: no such directory {path.parent}")
+    return dialect.read_only_engine(parsed, password=password, connect_timeout=10)
 
 
 def read_status(instance: InstanceSettings) -> dict[str, Any]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, String
+from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from syncd.core.timestamps import format_sqlite, parse_stored
+from syncd.core.timestamps import parse_stored
+from syncd.store.dialects import ADAPTERS
 
 __all__ = ["UTCDateTime"]
 
@@ -25,18 +26,14 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(String())
-        return dialect.type_descriptor(DateTime(timezone=True))
+        return dialect.type_descriptor(ADAPTERS[dialect.name].datetime_storage())
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetimes are not accepted; pass a timezone-aware value")
-        if dialect.name == "sqlite":
-            return format_sqlite(value)
-        return value.astimezone(UTC)
+        return ADAPTERS[dialect.name].bind_datetime(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

@@ -344,7 +344,7 @@ def test_prepared_lookups_take_their_key_sets_at_each_run(any_url: str) -> None:
 def test_sqlite_bulk_insert_splits_rows_to_fit_the_bound_parameter_limit(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import syncd.store.bulk as bulk
+    import syncd.store.dialects.sqlite_values as bulk
 
     columns = ("id", "uid", "content", "kind", "is_latest", "created_at", "space_id", "created_by_id")
     rows = [(10 + i, f"u{i:019d}", "x" * 20, "readme", True, "2026-03-02 00:00:00.000000", 1, 1) for i in range(9)]
@@ -364,7 +364,7 @@ def test_sqlite_bulk_insert_splits_rows_to_fit_the_bound_parameter_limit(
 
 def _count_shapes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The row count of every SQLite bulk INSERT statement built from now on."""
-    import syncd.store.bulk as bulk
+    import syncd.store.dialects.sqlite_values as bulk
 
     shapes: list[int] = []
     real = bulk._padded_statement
