@@ -139,6 +139,9 @@ class Bench:
             per_resource = hub.requests()
             result.requests = sum(per_resource.values())
             result.detail = " ".join(f"{k}={v}" for k, v in sorted(per_resource.items()))
+            forwarded = hub.forwarded()
+            if forwarded:  # requests the fast hub could not answer from memory
+                result.detail += f" emulator={forwarded}"
         if result.exit_code != 0:
             self.failed = True
             result.detail += f" FAILED, see {self.log_for(label)}"
@@ -238,8 +241,9 @@ def run_big(args: argparse.Namespace, bench: Bench, status: dict[str, Any]) -> N
         seed=args.seed,
         env=bench.env,
         log=work / "hub-big.err",
+        fast=not args.slow_hub,
     ) as hub:
-        print(f"  emulator ready in {hub.startup_seconds:.1f} s at {hub.url}", flush=True)
+        print(f"  hub ready in {hub.startup_seconds:.1f} s at {hub.url} {hub.served}", flush=True)
         warm_up(bench, hub, "big")
         status["c"] = []
         status["a"] = []
@@ -313,6 +317,7 @@ def run_small(args: argparse.Namespace, bench: Bench, status: dict[str, Any]) ->
         seed=args.seed,
         env=bench.env,
         log=work / "hub-small.err",
+        fast=not args.slow_hub,
     ) as hub:
         warm_up(bench, hub, "small")
         small = write_config(work / "small.toml", hub.url, [("bench-small", f"sqlite:///{work}/small.db")])
@@ -450,6 +455,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="PostgreSQL server to create a fresh database on (default: %(default)s)",
     )
     add("--no-pg", action="store_true", help="skip (b)")
+    add("--slow-hub", action="store_true", help="clients talk to the emulator itself, not fast_hub.py")
     add("--repeat", type=int, default=1, help="runs of (c), (a) and (b) each (the median is used)")
     add("--nochange-runs", type=int, default=3, help="no-change runs per case (the median is used)")
     add("--syncd", help="the syncd executable to measure (default: the one installed next to this Python)")
