@@ -231,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     server = FastHub(("127.0.0.1", args.port), args.upstream, args.token, pages)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     size = sum(len(p.body) for p in pages.values())
-    print(f"fasthub url=http://127.0.0.1:{server.server_address[1]} pages={len(pages)} bytes={size}", flush=True)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    print(f"fasthub url={url} pages={len(pages)} bytes={size}", flush=True)
     server.serve_forever(poll_interval=0.05)
     server.server_close()
     return 0
