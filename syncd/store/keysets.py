@@ -41,8 +41,19 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.selectable import TableValuedAlias
 
-__all__ = ["Lookups", "among", "fetch_many", "fetch_rows", "key_set", "keyed", "prepared", "sqlite_has_json"]
+__all__ = [
+    "Lookups",
+    "among",
+    "fetch_many",
+    "fetch_rows",
+    "key_rows",
+    "key_set",
+    "keyed",
+    "prepared",
+    "sqlite_has_json",
+]
 
 
 def among(
@@ -67,6 +78,17 @@ def keyed(
     if _packs_keys(conn):
         return _one_of(conn, column, bindparam(name, type_=_KEY_SET), integers)
     return column.in_(bindparam(name, expanding=True))
+
+
+def key_rows(conn: Connection, name: str) -> TableValuedAlias | None:
+    """The key set bound as parameter ``name`` (see :func:`key_set`) as rows of one text column,
+    ``value``, to select from; None where SQLite lacks the JSON functions."""
+    if not _packs_keys(conn):
+        return None
+    packed = bindparam(name, type_=_KEY_SET)
+    if conn.dialect.name == "postgresql":
+        return func.json_array_elements_text(cast(packed, JSON)).table_valued("value")
+    return func.json_each(packed).table_valued("value")
 
 
 def key_set(conn: Connection, keys: Iterable[Any]) -> str | list[Any]:
