@@ -63,7 +63,7 @@ def remember_unseen(conn: Connection, resource: Resource, hub_ids: Collection[st
 
 
 def _remember_new(conn: Connection) -> Insert | None:
-    """``INSERT`` the ids of the key set ``ids`` not yet remembered for ``resource``; None without key sets."""
+    """``INSERT`` the key set ``ids``' ids not yet remembered for ``resource``; None without key sets."""
     ids = key_rows(conn, "ids")
     if ids is None:
         return None
