@@ -78,6 +78,7 @@ echo "== headline figures for $label"
 import sys
 
 sync, scale = (open(p, encoding="utf-8").read().splitlines() for p in sys.argv[1:3])
+print(" ", next((line for line in sync if line.startswith("CPU-time ratios")), "no CPU-time ratios"))
 targets = sync[sync.index("== targets") + 1 :]
 for line in targets:
     if not line.strip():
