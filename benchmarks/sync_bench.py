@@ -3,9 +3,11 @@
     python benchmarks/sync_bench.py [--blocks 100000 --spaces 2000] [--pg URL]
 
 Starts the bundled hub emulator (``syncd hubsim``, a separate process) with
-``--spaces`` spaces and ``--blocks`` blocks of about 500 bytes, then measures,
-each as its own process (wall time of the whole process, its own peak RSS via
-``os.wait4``):
+``--spaces`` spaces and ``--blocks`` blocks of about 500 bytes, and in front of
+it ``fast_hub.py`` (another process), which serves every page of the change
+streams from memory, encoded once before anything is measured (``--slow-hub``:
+the emulator alone). Then it measures, each as its own process (wall time of
+the whole process, its CPU time, its own peak RSS via ``os.wait4``):
 
 (c) the baseline: ``benchmarks/baseline.py`` (plain httpx pages + sqlite3
     ``executemany`` into a fresh file, no validation);
@@ -24,9 +26,8 @@ each as its own process (wall time of the whole process, its own peak RSS via
     without the interpreter's teardown (``os._exit``), run after each 100k
     no-change run of (d), so that both see the machine in the same state.
 
-Before measuring, one unmeasured baseline pass warms the emulator (it
-serialises each row on first read and caches the JSON), so no contender pays
-for the emulator's warm-up.
+Before measuring, one unmeasured baseline pass warms the machine's file cache,
+so no contender pays for a cold start.
 
 Then it prints a table, the ratios and PASS/MISS per target. Exit code 0, or 1
 when a measured syncd run failed.
@@ -223,11 +224,11 @@ def machine_facts(pg_version: str) -> list[str]:
 
 
 def warm_up(bench: Bench, hub: HubProcess, name: str) -> None:
-    """One unmeasured baseline pass: the emulator serialises each row on first read and caches it."""
+    """One unmeasured baseline pass, so that no measured run starts with cold caches."""
     db = bench.work / f"warm-up-{name}.db"
     cmd = python_cmd(str(HERE / "baseline.py"), "--url", hub.url, "--db", str(db))
     warm = run_measured("warm-up", cmd, env=bench.env, log=bench.work / f"warm-up-{name}.log")
-    print(f"  emulator warm-up pass (not counted): {warm.wall:.2f} s", flush=True)
+    print(f"  warm-up pass (not counted): {warm.wall:.2f} s", flush=True)
     db.unlink(missing_ok=True)
 
 
