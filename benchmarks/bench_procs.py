@@ -5,7 +5,9 @@ process that reaps it with :func:`os.wait4`, so the peak RSS is that
 command's own (``ru_maxrss``): neither a maximum over every child the
 benchmark ever had, nor inflated by the benchmark's own pages. :class:`HubProcess` runs ``syncd hubsim`` as a
 separate process, so the emulator's CPU and memory are never charged to the
-measured process.
+measured process, and by default ``fast_hub.py`` in front of it (another
+process), which serves every page of the change streams from memory: the
+measured clients then wait on their own work, not on the emulator's queries.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import httpx
 __all__ = ["HubProcess", "Measured", "python_cmd", "run_measured", "syncd_cmd"]
 
 _WRAPPER = Path(__file__).resolve().parent / "bench_wrap.py"
+_FAST_HUB = Path(__file__).resolve().parent / "fast_hub.py"
 
 
 @dataclass
@@ -83,10 +86,24 @@ def run_measured(
 
 
 class HubProcess:
-    """``syncd hubsim`` with generated sample data and the admin API, in its own process."""
+    """``syncd hubsim`` with generated sample data and the admin API, in its own process.
+
+    With ``fast`` (the default) ``fast_hub.py`` runs in front of it and :attr:`url` is the fast
+    hub's: every page of both change streams is fetched once before :meth:`__enter__` returns
+    and then served from memory; :attr:`upstream_url` is the emulator's own address.
+    """
 
     def __init__(
-        self, *, spaces: int, blocks: int, content_size: int, seed: int, env: Mapping[str, str], log: Path
+        self,
+        *,
+        spaces: int,
+        blocks: int,
+        content_size: int,
+        seed: int,
+        env: Mapping[str, str],
+        log: Path,
+        fast: bool = True,
+        token: str = "hubsim-token",
     ) -> None:
         self.args = [
             "hubsim",
@@ -104,44 +121,67 @@ class HubProcess:
         ]
         self.env = dict(env)
         self.log = log
+        self.fast = fast
+        self.token = token
         self.url = ""
+        self.upstream_url = ""
+        self.served = ""
         self.startup_seconds = 0.0
-        self._proc: subprocess.Popen[str] | None = None
+        self._procs: list[subprocess.Popen[str]] = []
+
+    def _start(self, cmd: list[str], log: Path, prefix: str) -> str:
+        with open(log, "wb") as err:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=self.env, text=True)
+        self._procs.append(proc)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith(prefix):
+            self.__exit__(None, None, None)
+            raise RuntimeError(f"{cmd[0]} did not start (see {log}): {line!r}")
+        return line.strip()
 
     def __enter__(self) -> HubProcess:
         started = time.perf_counter()
-        with open(self.log, "wb") as err:
-            self._proc = subprocess.Popen(
-                [*syncd_cmd(), *self.args], stdout=subprocess.PIPE, stderr=err, env=self.env, text=True
-            )
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line.startswith("hubsim url="):
-            self.__exit__(None, None, None)
-            raise RuntimeError(f"hubsim did not start (see {self.log}): {line!r}")
-        self.url = line.split()[1].removeprefix("url=")
+        line = self._start([*syncd_cmd(), *self.args], self.log, "hubsim url=")
+        self.url = self.upstream_url = line.split()[1].removeprefix("url=")
+        if self.fast:
+            cmd = [sys.executable, str(_FAST_HUB), "--upstream", self.upstream_url, "--token", self.token]
+            line = self._start(cmd, Path(f"{self.log}.fast"), "fasthub url=")
+            self.url = line.split()[1].removeprefix("url=")
+            self.served = line.removeprefix("fasthub ").split(" ", 1)[1]
         self.startup_seconds = time.perf_counter() - started
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGTERM)
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        if self._proc is not None and self._proc.stdout is not None:
-            self._proc.stdout.close()
+        for proc in reversed(self._procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        self._procs = []
 
     def reset_stats(self) -> None:
         httpx.delete(f"{self.url}/_sim/stats", timeout=10).raise_for_status()
 
-    def requests(self) -> dict[str, int]:
-        """Requests served since the last reset, per resource (every status)."""
+    def stats(self) -> dict[str, object]:
         response = httpx.get(f"{self.url}/_sim/stats", timeout=10)
         response.raise_for_status()
-        counts: dict[str, dict[str, int]] = response.json()["requests"]
+        stats: dict[str, object] = response.json()
+        return stats
+
+    def requests(self) -> dict[str, int]:
+        """Requests served since the last reset, per resource (every status)."""
+        counts = self.stats()["requests"]
+        assert isinstance(counts, dict)
         return {resource: sum(by_status.values()) for resource, by_status in counts.items()}
+
+    def forwarded(self) -> int:
+        """Requests since the last reset the fast hub passed to the emulator (0 without a fast hub)."""
+        return int(str(self.stats().get("forwarded", 0))) if self.fast else 0

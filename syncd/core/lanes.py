@@ -48,7 +48,8 @@ class Lanes(Generic[M]):
     instance no longer waits for the slowest one on every page (a page stays
     in memory until the slowest instance has applied it). :meth:`drain` waits
     until every lane is empty; it comes before anything else that uses an
-    instance's connection (commit, cursor, parked rows, listing).
+    instance's connection (commit, cursor, parked rows, listing); :meth:`commit_all`
+    is a drain that ends with every lane committing, in parallel.
 
     While the fetch waits on a lane that is full for more than
     ``hold_seconds``, every other lane commits what it has applied (``commit``
@@ -99,6 +100,13 @@ class Lanes(Generic[M]):
                 queued.popleft().result()  # a lane's bug surfaces here, not later
             if m is not waiting_for and m.alive and len(queued) < self._ahead:
                 self._enqueue(m, functools.partial(self._commit, m))
+
+    def commit_all(self) -> None:
+        """Every lane commits after the pages it holds, all lanes at once; returns when all have."""
+        for m in self._members:
+            if m.alive:
+                self.submit(m, functools.partial(self._commit, m))
+        self.drain()
 
     def drain(self) -> None:
         for queued in self._queued.values():

@@ -28,10 +28,11 @@ from typing import Any, TypeVar
 from typing import cast as cast_any
 
 from sqlalchemy import BindParameter, ColumnElement, Connection, Select, Text, bindparam
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from syncd.store.dialects import dialect_for
 
-__all__ = ["Lookups", "among", "fetch_many", "fetch_rows", "key_set", "keyed", "prepared"]
+__all__ = ["Lookups", "among", "fetch_many", "fetch_rows", "key_rows", "key_set", "keyed", "prepared"]
 
 
 def among(
@@ -60,6 +61,15 @@ def keyed(
         packed: BindParameter[str] = bindparam(name, type_=_KEY_SET)
         return dialect.one_of(column, packed, integers)
     return column.in_(bindparam(name, expanding=True))
+
+
+def key_rows(conn: Connection, name: str) -> TableValuedAlias | None:
+    """The key set bound as parameter ``name`` (see :func:`key_set`) as rows of one text column,
+    ``value``, to select from; None where key sets do not travel packed."""
+    dialect = dialect_for(conn)
+    if not dialect.packs_keys(conn):
+        return None
+    return dialect.key_rows(bindparam(name, type_=_KEY_SET))
 
 
 def key_set(conn: Connection, keys: Iterable[Any]) -> str | list[Any]:

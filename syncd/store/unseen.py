@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, Insert, String, bindparam, cast, delete, insert, select
 
 from syncd.core.listing import KeyListing
 from syncd.core.models import Resource
@@ -35,7 +35,7 @@ from syncd.core.results import ApplyResult, Rescan
 from syncd.core.timestamps import format_canonical
 from syncd.store.context import ApplyContext
 from syncd.store.cursors import load_cursor, restart_cursor
-from syncd.store.keysets import among
+from syncd.store.keysets import among, key_rows, key_set, prepared
 from syncd.store.schema import deferred, map_table, quarantine, unseen
 
 __all__ = ["remember_unseen", "rescan_unseen"]
@@ -48,6 +48,12 @@ def _known(conn: Connection, resource: Resource) -> set[str]:
 def remember_unseen(conn: Connection, resource: Resource, hub_ids: Collection[str]) -> None:
     """Record live hub rows this instance lacks on purpose, so that no listing re-reads for them."""
     wanted = sorted(set(hub_ids))
+    if not wanted:
+        return
+    statement = prepared(conn, "remember_unseen", _remember_new)
+    if statement is not None:  # one statement a page, not a lookup and then an INSERT per id
+        conn.execute(statement, {"resource": resource.value, "ids": key_set(conn, wanted)})
+        return
     query = select(unseen.c.hub_id).where(
         unseen.c.resource == resource.value, among(conn, unseen.c.hub_id, wanted)
     )
@@ -55,6 +61,19 @@ def remember_unseen(conn: Connection, resource: Resource, hub_ids: Collection[st
     fresh = [h for h in wanted if h not in known]
     if fresh:
         conn.execute(insert(unseen), [{"resource": resource.value, "hub_id": h} for h in fresh])
+
+
+def _remember_new(conn: Connection) -> Insert | None:
+    """``INSERT`` the key set ``ids`` not yet remembered for ``resource``; None without key sets."""
+    ids = key_rows(conn, "ids")
+    if ids is None:
+        return None
+    resource = cast(bindparam("resource", type_=String()), String(32))
+    # one primary-key probe per id (NOT IN would read every id remembered so far, on every page)
+    held = select(unseen.c.hub_id).where(unseen.c.resource == resource, unseen.c.hub_id == ids.c.value)
+    return insert(unseen).from_select(
+        ["resource", "hub_id"], select(resource, ids.c.value).where(~held.exists())
+    )
 
 
 def _forget(conn: Connection, resource: Resource, hub_ids: list[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -84,3 +85,31 @@ def test_work_runs_with_the_callers_context_variables() -> None:
     thread.start()
     thread.join(DEADLINE)
     assert seen == ["run-42"]
+
+
+@dataclass
+class _LaneMember:
+    name: str
+    alive: bool = True
+    done: list[str] = field(default_factory=list)
+    threads: set[str] = field(default_factory=set)
+
+
+def _commit(member: _LaneMember) -> None:
+    member.done.append("commit")
+    member.threads.add(threading.current_thread().name)
+
+
+def test_commit_all_commits_every_live_lane_after_its_pages_on_that_lane() -> None:
+    a, b, dead = _LaneMember("a"), _LaneMember("b"), _LaneMember("dead", alive=False)
+    with Lanes([a, b, dead], _commit) as lanes:
+        for page in ("p1", "p2"):
+            for m in (a, b):
+                lanes.submit(m, lambda m=m, page=page: m.done.append(page))
+        lanes.commit_all()
+        # commit_all returns only once every lane has committed
+        assert a.done == ["p1", "p2", "commit"]
+        assert b.done == ["p1", "p2", "commit"]
+    assert dead.done == []
+    assert all(t.startswith("syncd-apply-") for t in a.threads | b.threads)
+    assert a.threads != b.threads

@@ -395,7 +395,8 @@ def test_sqlite_bulk_inserts_of_any_size_share_a_few_statement_shapes(
             with store.conn.begin():
                 insert_rows(store.conn, spaceblock, columns, rows, {"branch_id": 1})
             next_id += count
-    assert shapes == [1000, 1000, 1000, 100, 10, 1000, 1000]  # 1234 rows: 1000, then 234 padded to 1000
+    # chunks of 250 rows, the last of each call padded: 891 rows are 250, 250, 250 and 141 padded to 250
+    assert shapes == [250] * 12 + [100, 10] + [250] * 5
     stored = query(sqlite_url, "SELECT count(*), min(id), max(id), count(DISTINCT uid) FROM lamindb_spaceblock")
     assert stored == [(sum(counts), 1, sum(counts), sum(counts))]
     assert query(sqlite_url, "SELECT count(*) FROM lamindb_spaceblock WHERE uid IS NULL OR content IS NULL") == [(0,)]

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import BindParameter, ColumnElement, Connection, Engine, Select, Table, TextClause
 from sqlalchemy.engine import URL
+from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlalchemy.types import TypeEngine
 
 from syncd.secrets import Secret
@@ -143,6 +144,10 @@ class Dialect(abc.ABC):
         self, column: ColumnElement[Any], packed: BindParameter[str], integers: bool
     ) -> ColumnElement[bool]:
         """``column IN`` the elements of the JSON array bound as ``packed``."""
+
+    @abc.abstractmethod
+    def key_rows(self, packed: BindParameter[str]) -> TableValuedAlias:
+        """The elements of the JSON array bound as ``packed``, as rows of one text column ``value``."""
 
     @abc.abstractmethod
     def packed_lookups(

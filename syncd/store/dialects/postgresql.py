@@ -45,6 +45,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlalchemy.types import TypeEngine
 
 from syncd.errors import StoreError
@@ -329,6 +330,9 @@ class PostgreSQL(PostgreSQLLookups, Dialect):
 
     def packs_keys(self, conn: Connection) -> bool:
         return True
+
+    def key_rows(self, packed: BindParameter[str]) -> TableValuedAlias:
+        return func.json_array_elements_text(cast(packed, JSON)).table_valued("value")
 
     def one_of(
         self, column: ColumnElement[Any], packed: BindParameter[str], integers: bool

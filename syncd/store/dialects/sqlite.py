@@ -52,6 +52,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlalchemy.types import TypeEngine
 
 from syncd.core.timestamps import format_sqlite
@@ -302,8 +303,10 @@ class SQLite(SQLiteLookups, Dialect):
     def one_of(
         self, column: ColumnElement[Any], packed: BindParameter[str], integers: bool
     ) -> ColumnElement[bool]:
-        each = func.json_each(packed).table_valued("value")
-        return column.in_(select(each.c.value))
+        return column.in_(select(self.key_rows(packed).c.value))
+
+    def key_rows(self, packed: BindParameter[str]) -> TableValuedAlias:
+        return func.json_each(packed).table_valued("value")
 
     def packed_lookups(
         self, conn: Connection, queries: Sequence[Select[Any]]
