@@ -107,8 +107,8 @@ def entry(argv: Sequence[str] | None = None, *, exit_now: Callable[[int], NoRetu
     """The ``syncd`` command as a process: :func:`main`, then the exit.
 
     After ``run-once`` the process ends without the interpreter's teardown:
-    freeing every module's objects one by one (SQLAlchemy's, httpx's) took
-    80-120 ms, a fifth of a no-change run. By then the run has closed every
+    freeing every module's objects one by one (SQLAlchemy's, httpx's) is a
+    large part of a no-change run. By then the run has closed every
     database connection and joined its threads; what is still buffered (log
     handlers, stdout, stderr) is flushed first. Other commands exit as usual
     (``serve`` ends through its own shutdown).

@@ -4,10 +4,9 @@ A full sync allocates millions of short-lived objects (hub rows, validated
 rows, statement parameters), so the collector runs often, and every third
 level of its passes walks every object the process holds, with the GIL held
 and every thread stopped. Most of those objects are what the imports made
-(SQLAlchemy's, psycopg's, httpx's), which live as long as the process. In a
-100,000-block load into two SQLite and one PostgreSQL instance, its full
-passes took 0.23-0.25 s; with the import-time objects frozen (``gc.freeze``),
-0.06 s (docs/benchmarks.md).
+(SQLAlchemy's, psycopg's, httpx's), which live as long as the process:
+freezing them (``gc.freeze``) takes them out of those full passes
+(docs/benchmarks.md).
 
 :func:`imports_frozen` freezes what exists when the run starts and unfreezes
 it when the run ends, so a process that goes on (a test runner, a program
@@ -16,15 +15,14 @@ process that froze objects itself (before forking workers, say) is left as
 it is: its freeze is neither extended nor undone.
 
 :func:`fewer_passes` makes the youngest generation's passes rarer for the
-run. With Python's default of a pass per 700 new container objects, the same
-load made some 760 young passes and 70 middle ones, 0.53-0.61 s in all, with
-the GIL held; most of what they walked (a page's rows) was freed by reference
-counting soon after. A pass per 10,000 took 0.055-0.085 s. What is really
+run. With Python's default of a pass per 700 new container objects, a large
+load makes hundreds of young passes, with the GIL held; most of what they
+walked (a page's rows) was freed by reference counting soon after. What is really
 cyclic garbage is still collected, only later: the middle and full passes,
 counted in young ones, become rarer by the same factor. The largest such garbage was
 httpx's response, which held its page's body; the hub client now reads the
-body outside it (``HubClient._receive``). With both, the load's peak memory
-stayed at 122-126 MB; with the rarer passes alone it rose to about 200 MB.
+body outside it (``HubClient._receive``); without that, the rarer passes
+would have let such bodies pile up and raised the load's peak memory.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ def allocate_ids(conn: Connection, table: Table, n: int) -> list[int]:
         top = _sqlite_top_id(conn, table)
         return list(range(top + 1, top + 1 + n))
     # the sequence's name, looked up once per connection: pg_get_serial_sequence() in the select
-    # list runs a catalog lookup per id (2.9 ms per thousand ids, against 0.6 ms)
+    # list runs a catalog lookup per id
     key = f"syncd.sequence.{table.name}"
     sequence = conn.info.get(key)
     if sequence is None:
@@ -50,8 +50,8 @@ def allocate_ids(conn: Connection, table: Table, n: int) -> list[int]:
             "SELECT pg_get_serial_sequence(%s, 'id')", (table.name,)
         ).scalar_one()
         conn.info[key] = sequence
-    # one row holding an array: a thousand ids read row by row took 1.5-1.9 ms of client CPU, as
-    # one array 0.4-0.5 ms
+    # one row holding an array: reading a thousand ids row by row costs the client several times
+    # the CPU of reading one array
     ids = conn.exec_driver_sql(
         "SELECT array_agg(nextval(%s::regclass)) FROM generate_series(1, %s)", (sequence, n)
     ).scalar_one()
@@ -148,12 +148,11 @@ def insert_rows(
 # step; with other threads running (the next page's fetch, other instances'
 # appliers) each of those re-acquisitions waits its turn. One statement with a
 # row of placeholders per row runs in a single step, without the GIL, and needs
-# no parsing of its values (an ``INSERT ... SELECT`` over ``json_each`` took three
-# times as long for the same rows: SQLite parses each row's JSON once per column).
+# no parsing of its values (an ``INSERT ... SELECT`` over ``json_each`` is slower
+# for the same rows: SQLite parses each row's JSON once per column).
 #
-# Preparing such a statement costs more than running it: 5-6 ms for a thousand
-# rows of ten columns, against 4 ms to insert them. Its text depends on the
-# number of rows, which differs from page to page (a page's tombstones and known
+# Preparing such a statement for a thousand rows costs more than running it.
+# Its text depends on the number of rows, which differs from page to page (a page's tombstones and known
 # blocks are not inserted), so a statement per row count would be prepared anew
 # for nearly every page. Instead a chunk is padded with rows of NULLs up to one
 # of a few sizes (_SHAPES), and the statement inserts only the rows in which a

@@ -7,13 +7,12 @@ wait. The journal mode is left as LaminDB set it. Temporary storage is kept
 in memory (``temp_store``, a setting of the connection): SQLite gives each
 multi-row statement a statement journal, the old image of every page the
 statement changes, so that the statement alone can be undone. On disk, a
-1,000-block page wrote about 4 MB there next to the database's own 5 MB;
-in memory, the CPU for writing the page fell from 22.5-23.0 to 19.1-19.8 ms
-(micro-benchmark on a 90,000-block instance). Crash safety does not depend on
+page of blocks wrote nearly as much there as into the database itself; in
+memory, writing the page costs less CPU. Crash safety does not depend on
 it: the rollback journal or WAL that recovers a transaction stays on disk.
 It also keeps sorts in memory: building a deferred index (once, after the
 first load of a database syncd created) holds that index's keys in RAM,
-some tens of MB for a million blocks.
+in proportion to the number of blocks.
 
 PostgreSQL: each session prices random page reads as cached
 (``random_page_cost`` at most 1.1, for that session only), so a page's
@@ -76,8 +75,7 @@ def create_instance_engine(
             cur.execute("PRAGMA foreign_keys = ON")
             cur.execute(f"PRAGMA cache_size = -{int(cache_kib)}")
             # statement journals in memory: a multi-row INSERT keeps the old image of every page it
-            # changes until it ends, in a temporary file by default; a page of 1,000 blocks wrote
-            # about 4 MB there (see the module docstring)
+            # changes until it ends, in a temporary file by default (see the module docstring)
             cur.execute("PRAGMA temp_store = MEMORY")
             cur.close()
 
@@ -112,8 +110,8 @@ def price_random_reads_as_cached(dbapi_connection: Any, driver_error: type[Excep
     A page's lookups probe at most a thousand keys through unique indexes, on
     pages that the page before has just read or written. PostgreSQL's default
     random_page_cost (4) prices those probes as disk seeks and picks a
-    sequential scan of the whole table, which grows with the instance (13 ms
-    against 5 ms per page at 90,000 blocks). Only this session is changed,
+    sequential scan of the whole table, which grows with the instance and
+    costs more per page than the probes. Only this session is changed,
     never the database, and a lower cost set by the operator is kept. It is an
     optimisation: a server that refuses it (a PostgreSQL-compatible one
     without the setting) is used as it is.

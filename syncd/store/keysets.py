@@ -88,7 +88,7 @@ def _one_of(
     """``column IN`` the elements of the JSON array bound as ``packed``."""
     if conn.dialect.name == "postgresql":
         # one JSON text that the server unpacks: psycopg dumps a list parameter element by element
-        # in Python (1.2 ms of client CPU per thousand keys, against 0.1 ms for orjson's text).
+        # in Python, at many times the client CPU of encoding one text with orjson.
         # Elements are compared as text or bigint, never cast to the column's own varchar(n): that
         # cast would cut a longer key to the column's length and match a row by its prefix.
         element: ColumnElement[Any] = func.json_array_elements_text(cast(packed, JSON))
@@ -106,8 +106,8 @@ def prepared(conn: Connection, name: str, build: Callable[[Connection], _S]) -> 
     """``build(conn)``, built once per database connection and kept with it.
 
     For statements of the hot path: building a SQLAlchemy statement and its
-    cache key costs more Python than running it on a page (about 1.6 ms of the
-    3.1 ms a page's lookups took on SQLite). They depend on the connection (its
+    cache key costs more Python than running it on a page (about half of a
+    page's lookups on SQLite). They depend on the connection (its
     dialect, whether SQLite has the JSON functions), so they live in its
     ``info``, which ends with it.
     """
