@@ -72,7 +72,7 @@ def format_canonical(moment: datetime) -> str:
 
 def format_sqlite(moment: datetime) -> str:
     """The UTC text form LaminDB (Django) stores in SQLite: ``YYYY-MM-DD HH:MM:SS.ffffff``."""
-    # isoformat is several times faster than strftime; the first 26 characters drop the "+00:00"
+    # isoformat is faster than strftime; the first 26 characters drop the "+00:00"
     return moment.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
 

@@ -137,7 +137,7 @@ class HubClient:
             follow_redirects=False,
             # a plain-HTTP hub (the emulator on loopback) never makes this client speak TLS: every
             # URL is built on the base URL and redirects are not followed. So skip loading the CA
-            # bundle, a sixth of a no-change run; an https hub keeps full certificate checks.
+            # bundle, a large part of a no-change run; an https hub keeps full certificate checks.
             verify=not self._base_url.startswith("http://"),
         )
 

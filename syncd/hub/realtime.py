@@ -1,6 +1,6 @@
 """The hub's Realtime doorbell: one websocket, one channel, change events as "pull now" hints.
 
-:class:`RealtimeClient` follows ``HUB_REALTIME.md``: it connects to
+:class:`RealtimeClient` follows the hub's Realtime contract (``docs/hub-api.md``): it connects to
 ``{hub}/realtime/v1/websocket``, joins ``realtime:syncd`` with a
 ``postgres_changes`` binding for ``space`` and ``space_block``, sends a
 heartbeat every ``heartbeat_seconds``, and tells its :class:`Listener`

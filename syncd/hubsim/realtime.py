@@ -1,4 +1,4 @@
-"""The emulator's Realtime endpoint: ``/realtime/v1/websocket`` on the REST port, per ``HUB_REALTIME.md``.
+"""The emulator's Realtime endpoint: ``/realtime/v1/websocket`` on the REST port, per ``docs/hub-api.md``.
 
 :class:`RealtimeHub` accepts the websocket upgrade (``apikey`` must be a
 known token, else 401; :class:`~syncd.hubsim.realtime_faults.RealtimeFaults`

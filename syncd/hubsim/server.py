@@ -60,7 +60,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: HubServer
     timeout = 60  # idle keep-alive connections give up their thread after a minute
-    disable_nagle_algorithm = True  # headers and body are two writes; Nagle would add ~40 ms per request
+    disable_nagle_algorithm = True  # headers and body are two writes; Nagle would delay every response
 
     def do_GET(self) -> None:
         self._run()

@@ -305,7 +305,7 @@ def _write(
     if fresh:
         text_timestamps = ctx.dialect.text_timestamps
         # ids in uid order: the uid index then takes the page's rows in key order, which SQLite
-        # writes about a tenth faster than in hub order
+        # writes faster than in hub order
         fresh.sort(key=lambda r: r.lnid)
         new_ids = allocate_ids(conn, spaceblock, len(fresh))
         insert_rows(

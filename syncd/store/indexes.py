@@ -4,14 +4,14 @@ When syncd bootstraps an empty database, its first run writes every block the
 hub has. Keeping LaminDB's non-unique indexes of ``lamindb_spaceblock`` up to
 date row by row costs far more than building them once afterwards when their
 keys are spread (the hash, the space, the creator, the version tag, the
-creation time): each new row lands on a random index page. Writing 100,000
-blocks into SQLite took 5.3-6.4 s with every index in place, 3.0-4.0 s
-without, and building them then took 0.5-0.9 s (``docs/benchmarks.md``). On
-PostgreSQL the same goes for the table's four foreign keys: each row written
-queues one check per key, run one by one at commit (about 40 ms per 5,000
-rows), where adding the constraint afterwards checks the whole table in one
-join. So the bootstrap leaves those indexes (and, on PostgreSQL, those foreign
-keys) out and records that in ``syncd_meta``, in the same transaction.
+creation time): each new row lands on a random index page, and a first
+load with every index in place takes much longer than one without them plus
+the build afterwards (``docs/benchmarks.md``). On PostgreSQL the same goes
+for the table's four foreign keys: each row written queues one check per
+key, run one by one at commit, where adding the constraint afterwards checks
+the whole table in one join. So the bootstrap leaves those indexes (and, on
+PostgreSQL, those foreign keys) out and records that in ``syncd_meta``, in
+the same transaction.
 :func:`build_pending` creates them and clears the record, again in one
 transaction, after the first run that succeeds, or when the instance is next
 opened if that run failed. They are built from the statements of LaminDB
@@ -23,15 +23,12 @@ On SQLite, indexes whose columns hold the same few values in nearly every
 block (``_status_code``, ``branch_id``, ``created_on_id``, ``is_latest``,
 ``kind``) are not deferred: a new row's entry goes to the end of its value's
 run, on a page already in memory, so keeping them costs little, while
-building each afterwards reads the whole table again. With them deferred, the
-builds at the end of a 100,000-block load into two SQLite and one PostgreSQL
-instance took 0.91-1.42 s; with them kept, 0.64-0.75 s, and the run was
-shorter in both alternating pairs (9.00/8.27 s against 8.14/7.91 s).
+building each afterwards reads the whole table again: measured, keeping them
+made the builds at the end of a first load and the whole run shorter.
 PostgreSQL defers those six too (``kind`` has a second, ``varchar_pattern_ops``
-index there): copying 90,000 blocks into a table that had them took
-1.56-2.41 s of server time, against 0.99-1.58 s without them and 0.28-0.32 s
-to build all six afterwards; in that load PostgreSQL's instance is the one
-the others wait for (docs/benchmarks.md).
+index there): there copying blocks into a table that had them cost more
+server time than copying without them and building all six afterwards, and
+in a first load PostgreSQL's instance is the one the others wait for.
 
 Uniqueness is never deferred, nor any other table's foreign key. Until the
 build, readers see the same rows; their queries just run without those
@@ -39,12 +36,11 @@ indexes. syncd writes a block only for a space in its own map of synced
 spaces, with a creator it has looked up or created and the main branch, in
 the transaction that writes the block; what no key checks in that window is
 a LaminDB client deleting a synced space meanwhile (its blocks would then
-point at no space, and the build waits until they are fixed, see below). While
-the build runs (0.4-1.7 s per 100,000 blocks in the benchmarks, with three
-instances building at once on two cores), LaminDB's writes to these tables
-wait for it. A build that cannot run (a lock not granted within 5 s on
-PostgreSQL or within the busy timeout on SQLite, a full disk, or a block that
-some other writer left pointing at no space during the window) fails
+point at no space, and the build waits until they are fixed, see below).
+While the build runs, LaminDB's writes to these tables wait for it. A build
+that cannot run (a lock not granted within 5 s on PostgreSQL or within the
+busy timeout on SQLite, a full disk, or a block that some other writer left
+pointing at no space during the window) fails
 nothing: the instance logs ``store.indexes_not_built`` with the reason and the
 next run tries again.
 
