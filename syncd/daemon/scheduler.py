@@ -1,6 +1,6 @@
 """The daemon's APScheduler: how it is built and how jobs are put on it.
 
-The only module that knows APScheduler: the service (:mod:`syncd.service`)
+The only module that knows APScheduler: the service (:mod:`syncd.daemon.service`)
 puts one :class:`~syncd.daemon.schedule.GroupJob` per hub group and the
 heartbeat on the scheduler through these functions, and reschedules a group
 when its interval changes (backoff, a reloaded configuration).

