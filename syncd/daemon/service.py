@@ -142,7 +142,8 @@ class Daemon:
         self._wake = threading.Event()
         self._stop_signals = 0
         self._reload_requested = False
-        self._sched_lock = threading.Lock()
+        # reentrant: a reload holds it and reschedules a kept group whose interval changed
+        self._sched_lock = threading.RLock()
         self._state_path: Path | None = None
 
     # -- start -----------------------------------------------------------------------------------

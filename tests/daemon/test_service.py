@@ -193,6 +193,21 @@ def test_reload_keeps_the_old_configuration_when_the_new_one_is_bad(tmp_path: Pa
     assert running.stop() == 0
 
 
+def test_a_reload_that_changes_the_interval_reschedules_the_kept_group(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    path = _config(tmp_path, ["lab-a"])
+    running = _daemon(path, engine)
+    running.base()
+    daemon = running.daemon
+    path.write_text(path.read_text().replace("interval_seconds = 1\n", "interval_seconds = 7\n"))
+    reload = threading.Thread(target=daemon.reload, daemon=True)
+    reload.start()
+    reload.join(DEADLINE)
+    assert not reload.is_alive(), "the reload hung"
+    assert daemon.settings is not None and daemon.settings.schedule.interval_seconds == 7
+    assert running.stop() == 0
+
+
 def test_bad_configuration_at_start_is_exit_2(tmp_path: Path) -> None:
     path = tmp_path / "syncd.toml"
     path.write_text("[hub]\nurl = 3\n")
