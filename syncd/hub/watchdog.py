@@ -51,10 +51,13 @@ class Watchdog:
 
     @contextlib.contextmanager
     def guard(self, seconds: float) -> Iterator[Callable[[], bool]]:
-        """Cut the connections off after ``seconds`` unless the block is done; yields whether it did."""
+        """Cut the connections off after ``seconds`` unless the block is done; yields whether time ran out."""
         cut = threading.Event()
 
         def fire() -> None:
+            # set before the sockets are cut: the blocked read returns the moment they are, and
+            # the attempt must already see that its time ran out (else it reads as a protocol error)
+            cut.set()
             with self._lock:
                 streams = list(self._streams)
             for stream in streams:
@@ -62,7 +65,6 @@ class Watchdog:
                 if isinstance(sock, socket.socket):
                     with contextlib.suppress(OSError):  # closed already: nothing left to cut
                         sock.shutdown(socket.SHUT_RDWR)
-                        cut.set()
 
         timer = self._timer(max(0.0, seconds), fire)
         timer.start()
