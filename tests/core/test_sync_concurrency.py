@@ -71,7 +71,9 @@ def start(config: Path, cwd: Path) -> subprocess.Popen[str]:
 @pytest.mark.slow
 def test_two_processes_on_one_instance_the_second_waits(tmp_path: Path, instance_url: str) -> None:
     store = sample_store()
-    with emulator(store, faults=Faults(latency_ms=10)) as hub:
+    # slow pages (30 of them) keep the first run going for seconds after its first commit, so the
+    # second one starts while the first still holds the lock, however loaded the machine
+    with emulator(store, faults=Faults(latency_ms=100)) as hub:
         config = write_config(tmp_path / "syncd.toml", hub.url, {"lab": instance_url}, page_size=50,
                               lock_timeout_seconds=60)
         first = start(config, tmp_path)
