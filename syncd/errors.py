@@ -18,7 +18,14 @@
     │   ├── IncompatibleSchemaError  not a LaminDB schema syncd can write safely ("incompatible_schema")
     │   └── InstanceLockedError      another syncd process holds the instance's lock ("locked")
     ├── RowRejected                  one hub row broke the contract (quarantined, never raised past a page)
+    ├── QueryError                   a database adapter cannot build or run a query as asked
+    │   ├── UnsupportedQuery         the database has no such operation (JSON containment on SQLite)
+    │   ├── PatternError             a regular expression that does not compile (also a ValueError)
+    │   └── PatternTimeout           regular-expression matching ran past its deadline (also a TimeoutError)
     └── RegistryError                errors of the read library, :mod:`syncd.registry`
+
+The read library raises its own errors: it translates the store's
+(``InstanceUnreachableError``, ``QueryError``) at its boundary.
 
 Messages never contain secrets: tokens are not formatted into them and database
 URLs are shown with the password masked.
@@ -41,10 +48,14 @@ __all__ = [
     "InstanceFileSystemError",
     "InstanceLockedError",
     "InstanceUnreachableError",
+    "PatternError",
+    "PatternTimeout",
+    "QueryError",
     "RegistryError",
     "RowRejected",
     "StoreError",
     "SyncdError",
+    "UnsupportedQuery",
 ]
 
 
@@ -155,6 +166,27 @@ class RowRejected(SyncdError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class QueryError(SyncdError):
+    """A database adapter cannot build or run a query as it was asked."""
+
+
+class UnsupportedQuery(QueryError):
+    """The database has no such operation (JSON containment on SQLite)."""
+
+
+class PatternError(QueryError, ValueError):
+    """A regular expression that does not compile."""
+
+
+class PatternTimeout(QueryError, TimeoutError):
+    """Matching the regular expression ``pattern`` ran past the deadline of ``seconds``."""
+
+    def __init__(self, pattern: str, seconds: float) -> None:
+        self.pattern = pattern
+        self.seconds = seconds
+        super().__init__(f"the regular expression {pattern!r} ran past its deadline of {seconds} s")
 
 
 class RegistryError(SyncdError):

@@ -29,7 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 
-from syncd.registry.errors import FieldError, InvalidArgument
+from syncd.errors import UnsupportedQuery
+from syncd.registry.errors import FieldError, InvalidArgument, from_store
 from syncd.registry.lookups import LOOKUPS, TRANSFORMS, apply_lookup, apply_transform
 from syncd.registry.model import Forward, Reverse, registry_named
 from syncd.registry.q import Q
@@ -310,7 +311,10 @@ def _json_compare(expr: ColumnElement[Any], path: Path, value: Any, dialect: Dia
         return expr.is_(None) if value else expr.is_not(None)
     if path.lookup == "contains":
         # PostgreSQL's JSONB containment, as Django's; Django has no JSON contains on SQLite
-        return dialect.json_contains(expr, json.dumps(value))
+        try:
+            return dialect.json_contains(expr, json.dumps(value))
+        except UnsupportedQuery as exc:
+            raise from_store(exc) from None
     values = value if path.lookup == "in" else [value]
     if path.lookup not in ("exact", "in") or not isinstance(values, list | tuple):
         raise FieldError(f"JSON field '{path.column}' supports exact, in and isnull lookups")

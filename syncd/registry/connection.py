@@ -22,15 +22,14 @@ from sqlalchemy import Connection, Engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from syncd.errors import ConfigError
-from syncd.registry import patterns
-from syncd.registry.errors import InstanceError, InvalidPattern
+from syncd.errors import ConfigError, InstanceUnreachableError
+from syncd.registry.errors import InstanceError, InvalidPattern, from_store
 from syncd.registry.staleness import Freshness, check_staleness, read_freshness
 from syncd.registry.tables import registry_only
 from syncd.secrets import MASKED, Secret, mask_url, scrub_url_text, url_secrets
 from syncd.settings import config_path, load_settings
 from syncd.store import schema
-from syncd.store.dialects import Dialect, UnsupportedDatabase, dialect_for
+from syncd.store.dialects import Dialect, UnsupportedDatabase, dialect_for, regexp
 
 __all__ = ["Instance", "connect", "current", "disconnect", "freshness", "resolve"]
 
@@ -93,7 +92,10 @@ class Instance:
         self._tables: frozenset[str] | None = None
 
     def _engine(self, *, read_only: bool) -> Engine:
-        return self.adapter.registry_engine(self._url, read_only=read_only, password=self._password)
+        try:
+            return self.adapter.registry_engine(self._url, read_only=read_only, password=self._password)
+        except InstanceUnreachableError as exc:
+            raise from_store(exc) from None
 
     @property
     def like(self) -> bool:
@@ -128,21 +130,21 @@ class Instance:
             raise InstanceError(f"cannot connect to {self.display_url}: {reason}") from None
         bounded = self.adapter.python_regex  # regular expressions that run in Python get a deadline
         if bounded:
-            patterns.start(self.regex_timeout, self._clock)
+            regexp.start(self.regex_timeout, self._clock)
         try:
             yield conn
         except DBAPIError as exc:
             raise self._read_error(exc) from None
         finally:
             if bounded:
-                patterns.stop()
+                regexp.stop()
             conn.close()
 
     def _read_error(self, exc: DBAPIError) -> Exception:
         """The registry error a failed read stands for, or the driver's error when it is none of them."""
-        failed = patterns.failure()
+        failed = regexp.failure()
         if failed is not None:
-            return failed
+            return from_store(failed)
         if getattr(exc.orig, "sqlstate", None) == _INVALID_REGEX:
             return InvalidPattern(f"invalid regular expression: {_reason(exc, self._secrets)}")
         missing = self._missing_table(exc)

@@ -17,11 +17,22 @@
     ├── StaleDataError           the instance was synced longer ago than the allowed staleness
     ├── InstanceError            no connection, unknown instance name, unreachable or non-LaminDB database
     └── MissingDependencyError   an optional library is not installed (also an ImportError)
+
+The store's database adapters raise the store's errors (:mod:`syncd.errors`);
+:func:`from_store` gives the registry's error each stands for, which is what
+the registry raises.
 """
 
 from __future__ import annotations
 
-from syncd.errors import RegistryError
+from syncd.errors import (
+    InstanceUnreachableError,
+    PatternError,
+    PatternTimeout,
+    QueryError,
+    RegistryError,
+    UnsupportedQuery,
+)
 
 __all__ = [
     "ArgumentTypeError",
@@ -39,6 +50,7 @@ __all__ = [
     "RegistryError",
     "StaleDataError",
     "ValidationError",
+    "from_store",
 ]
 
 
@@ -96,3 +108,19 @@ class ArgumentTypeError(InvalidArgument, TypeError):
 
 class NotSupportedError(RegistryError):
     """A lookup LaminDB's database backend does not offer either (JSON ``contains`` on SQLite)."""
+
+
+def from_store(exc: InstanceUnreachableError | QueryError) -> RegistryError:
+    """The registry's error for one a database adapter of the store raised, with the same message."""
+    if isinstance(exc, PatternTimeout):
+        return QueryTimeout(
+            f"the regular expression {exc.pattern!r} ran past the registry's regex deadline of "
+            f"{exc.seconds} s; simplify the pattern (nested repetition such as (a+)+ backtracks "
+            "exponentially) or raise regex_timeout in connect()")
+    if isinstance(exc, PatternError):
+        return InvalidPattern(str(exc))
+    if isinstance(exc, UnsupportedQuery):
+        return NotSupportedError(str(exc))
+    if isinstance(exc, InstanceUnreachableError):
+        return InstanceError(str(exc))
+    return RegistryError(str(exc))  # a query error the registry has no class of its own for

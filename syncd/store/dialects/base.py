@@ -89,7 +89,10 @@ class Dialect(abc.ABC):
 
     @abc.abstractmethod
     def registry_engine(self, url: URL, *, read_only: bool, password: Secret | None) -> Engine:
-        """The registry's engine (read-only: refuses writes; SQLite: with the registry's functions)."""
+        """The registry's engine (read-only: refuses writes; SQLite: with the registry's functions).
+
+        Raises :class:`~syncd.errors.InstanceUnreachableError` when ``url`` cannot name an instance.
+        """
 
     @abc.abstractmethod
     def writer_lock(
@@ -163,7 +166,8 @@ class Dialect(abc.ABC):
 
     #: whether LIKE ignores ASCII case (LaminDB's text lookups then follow LIKE's rules)
     like_folds_case: bool
-    #: whether regular expressions run in Python functions syncd registers (bounded in time)
+    #: whether regular expressions run in Python functions syncd registers, bounded in time by
+    #: :mod:`syncd.store.dialects.regexp` (a failed match: ``regexp.failure()``)
     python_regex: bool
 
     @abc.abstractmethod
@@ -234,7 +238,10 @@ class Dialect(abc.ABC):
 
     @abc.abstractmethod
     def json_contains(self, expr: ColumnElement[Any], encoded: str) -> ColumnElement[bool]:
-        """The stored JSON value contains the JSON text ``encoded`` (raises where Django has none)."""
+        """The stored JSON value contains the JSON text ``encoded``.
+
+        Raises :class:`~syncd.errors.UnsupportedQuery` where Django has no such lookup.
+        """
 
     @abc.abstractmethod
     def count_like_sql(self, table: str, column: str, lookup: str, index: str | None) -> str | None:

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Date, Integer, String, cast, func, literal, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 
+from syncd.store.dialects.likes import like_pattern
+
 __all__ = ["PostgreSQLLookups"]
 
 _PARTS = {name: name for name in ("year", "month", "day", "hour", "minute", "second")}
@@ -55,8 +57,7 @@ class PostgreSQLLookups:
 
     def text_startswith(self, expr: ColumnElement[Any], value: str) -> ColumnElement[bool]:
         # matches the varchar_pattern_ops indexes LaminDB creates
-        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return expr.like(escaped + "%", escape="\\")
+        return expr.like(like_pattern("startswith", value), escape="\\")
 
     def text_endswith(self, expr: ColumnElement[Any], value: str) -> ColumnElement[bool]:
         return func.right(expr, len(value)) == value
@@ -69,9 +70,18 @@ class PostgreSQLLookups:
     def database_text_lookup(
         self, expr: ColumnElement[Any], lookup: str, text: str
     ) -> ColumnElement[bool] | None:
-        from syncd.registry.likes import pg_lookup
-
-        return pg_lookup(expr, lookup, text)
+        # Django's: contains/startswith/endswith are LIKE (case-sensitive), their i forms
+        # UPPER(x) LIKE UPPER(pattern), iexact UPPER(x) = UPPER(value)
+        if lookup == "iexact":
+            folded: ColumnElement[bool] = func.upper(expr) == func.upper(literal(text))
+            return folded
+        kind = lookup[1:] if lookup.startswith("i") else lookup
+        pattern = like_pattern(kind, text)
+        if kind == lookup:
+            matched: ColumnElement[bool] = expr.like(pattern, escape="\\")
+            return matched
+        upper: ColumnElement[bool] = func.upper(expr).like(func.upper(literal(pattern)), escape="\\")
+        return upper
 
     def regex(self, expr: ColumnElement[Any], pattern: str, *, case_sensitive: bool) -> ColumnElement[bool]:
         matched: ColumnElement[bool] = expr.op("~" if case_sensitive else "~*")(literal(pattern))

@@ -56,6 +56,7 @@ from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlalchemy.types import TypeEngine
 
 from syncd.core.timestamps import format_sqlite
+from syncd.errors import InstanceUnreachableError
 from syncd.secrets import Secret
 from syncd.store import ddl
 from syncd.store.diagnose import lock_file_failure
@@ -224,16 +225,15 @@ class SQLite(SQLiteLookups, Dialect):
         return create_engine(_file_uri(path, "ro"), poolclass=NullPool, connect_args=timeout)
 
     def registry_engine(self, url: URL, *, read_only: bool, password: Secret | None) -> Engine:
-        from syncd.registry.errors import InstanceError
         from syncd.secrets import mask_url
 
         database = url.database or ""
         if database in ("", ":memory:"):
-            raise InstanceError(
+            raise InstanceUnreachableError(
                 "an in-memory SQLite database is not a LaminDB instance; give the file's path")
         path = Path(database)
         if not path.is_file():
-            raise InstanceError(
+            raise InstanceUnreachableError(
                 f"cannot open SQLite instance {mask_url(url.render_as_string())}: no such file {path}; "
                 "give the path of the instance's lamin.db")
         mode = "ro" if read_only else "rw"

@@ -3,8 +3,8 @@
 Text is compared by code point; ``LIKE`` folds ASCII case only. Unicode case
 folding and regular expressions run in Python functions registered on each
 registry connection (:func:`register_functions`): ``syncd_lower``,
-``syncd_regexp`` and ``syncd_iregexp``, the last two with the registry's
-deadline (:mod:`syncd.registry.patterns`).
+``syncd_regexp`` and ``syncd_iregexp``, the last two with the deadline the
+registry sets for each query (:mod:`syncd.store.dialects.regexp`).
 """
 
 from __future__ import annotations
@@ -16,16 +16,15 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Integer, String, and_, cast, func, literal, or_, type_coerce
 
+from syncd.errors import UnsupportedQuery
+from syncd.store.dialects import regexp
+from syncd.store.dialects.likes import like_escape, like_pattern
+
 __all__ = ["SQLiteLookups", "register_functions"]
 
 _PARTS = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "%M", "second": "%S"}
-_LIKE_PATTERNS = {"contains": "%{}%", "startswith": "{}%", "endswith": "%{}", "exact": "{}"}
 # the only characters outside ASCII whose lower case holds ASCII letters: U+0130 (İ) and U+212A (KELVIN SIGN)
 _LOWERS_TO_ASCII = ("\u0130", "\u212a")
-
-
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _lower(value: object) -> str | None:
@@ -34,14 +33,12 @@ def _lower(value: object) -> str | None:
 
 def register_functions(dbapi_connection: sqlite3.Connection) -> None:
     """Add the registry's SQL functions to a SQLite connection."""
-    from syncd.registry import patterns  # the registry's regular expressions, with their deadline
-
     def iregexp(pattern: str | None, value: object) -> bool | None:
-        return patterns.regexp(None if pattern is None else "(?i)" + pattern, value)
+        return regexp.regexp(None if pattern is None else "(?i)" + pattern, value)
 
     # SQLite's own lower() and LIKE fold ASCII only; these make portable i-lookups fold Unicode too
     dbapi_connection.create_function("syncd_lower", 1, _lower, deterministic=True)
-    dbapi_connection.create_function("syncd_regexp", 2, patterns.regexp, deterministic=True)
+    dbapi_connection.create_function("syncd_regexp", 2, regexp.regexp, deterministic=True)
     dbapi_connection.create_function("syncd_iregexp", 2, iregexp, deterministic=True)
 
 
@@ -96,7 +93,7 @@ class SQLiteLookups:
             return slow
         # SQLite's LIKE folds ASCII case in C, which for an ASCII needle finds exactly what Unicode folding
         # finds, except in text holding a character that lower-cases to ASCII: that text takes the slow path
-        like = expr.like(_LIKE_PATTERNS[kind].format(_like_escape(value)), escape="\\")
+        like = expr.like(like_pattern(kind, value), escape="\\")
         special = or_(*(func.instr(expr, c) > 0 for c in _LOWERS_TO_ASCII))
         return or_(like, and_(special, slow))
 
@@ -111,7 +108,7 @@ class SQLiteLookups:
         return called
 
     def search_iexact(self, expr: ColumnElement[Any], string: str) -> ColumnElement[bool]:
-        return expr.like(_like_escape(string), escape="\\")
+        return expr.like(like_escape(string), escape="\\")
 
     def search_contains(
         self, expr: ColumnElement[Any], pattern: str, *, case_sensitive: bool
@@ -124,9 +121,7 @@ class SQLiteLookups:
         return equal
 
     def json_contains(self, expr: ColumnElement[Any], encoded: str) -> ColumnElement[bool]:
-        from syncd.registry.errors import NotSupportedError
-
-        raise NotSupportedError("contains lookup is not supported on this database backend.")
+        raise UnsupportedQuery("contains lookup is not supported on this database backend.")
 
     def count_like_sql(self, table: str, column: str, lookup: str, index: str | None) -> str | None:
         hint = ' INDEXED BY "{}"'.format(index.replace('"', '""')) if index else ""

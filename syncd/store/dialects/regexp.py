@@ -1,13 +1,15 @@
-"""Regular expressions on SQLite, with a deadline: a pattern that backtracks without end cannot hang a query.
+"""Regular expressions that run in Python, with a deadline: a backtracking pattern cannot hang a query.
 
-SQLite has no regular expressions of its own; the registry registers
-``syncd_regexp(pattern, value)`` on every connection. A pattern is checked with
-Python's :mod:`re` (the syntax LaminDB's SQLite backend uses), then matched with
-the :mod:`regex` engine, which takes a timeout: every match of one query shares
-the deadline that :func:`deadline` sets for it. A pattern that does not compile,
-or a query whose matching runs past its deadline, makes the function fail;
-:func:`failure` then tells the registry which error to raise instead of SQLite's
-"user-defined function raised exception".
+SQLite has no regular expressions of its own; its adapter registers
+:func:`regexp` on every registry connection as ``syncd_regexp(pattern, value)``.
+A pattern is checked with Python's :mod:`re` (the syntax LaminDB's SQLite
+backend uses), then matched with the :mod:`regex` engine, which takes a
+timeout: every match of one query shares the deadline that :func:`deadline`
+(or :func:`start`) sets for it. A pattern that does not compile
+(:class:`~syncd.errors.PatternError`), or a query whose matching runs past its
+deadline (:class:`~syncd.errors.PatternTimeout`), makes the function fail; the
+database only reports "user-defined function raised exception", so
+:func:`failure` keeps the error for the caller to raise instead.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from functools import lru_cache
 
 import regex
 
-from syncd.registry.errors import InvalidPattern, QueryTimeout, RegistryError
+from syncd.errors import PatternError, PatternTimeout, QueryError
 
 __all__ = ["deadline", "failure", "regexp", "start", "stop"]
 
@@ -32,7 +34,7 @@ def _compiled(pattern: str) -> regex.Pattern[str]:
     try:
         re.compile(pattern)
     except re.error as exc:
-        raise InvalidPattern(f"invalid regular expression {pattern!r}: {exc}") from None
+        raise PatternError(f"invalid regular expression {pattern!r}: {exc}") from None
     return regex.compile(pattern, flags=regex.VERSION0)
 
 
@@ -56,9 +58,9 @@ def deadline(seconds: float, clock: Callable[[], float]) -> Iterator[None]:
         stop()
 
 
-def failure() -> RegistryError | None:
-    """The error that made ``syncd_regexp`` fail in this thread's last query, if it did."""
-    found: RegistryError | None = getattr(_local, "failure", None)
+def failure() -> QueryError | None:
+    """The error that made :func:`regexp` fail in this thread since the last :func:`start`, if it did."""
+    found: QueryError | None = getattr(_local, "failure", None)
     return found
 
 
@@ -75,12 +77,9 @@ def regexp(pattern: str | None, value: object) -> bool | None:
         if left <= 0:
             raise TimeoutError
         return compiled.search(str(value), timeout=left) is not None
-    except InvalidPattern as exc:
+    except PatternError as exc:
         _local.failure = exc
         raise
     except TimeoutError:
-        _local.failure = QueryTimeout(
-            f"the regular expression {pattern!r} ran past the registry's regex deadline of "
-            f"{_local.limit} s; simplify the pattern (nested repetition such as (a+)+ backtracks "
-            "exponentially) or raise regex_timeout in connect()")
+        _local.failure = PatternTimeout(pattern, _local.limit)
         raise _local.failure from None
