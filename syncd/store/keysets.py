@@ -88,8 +88,7 @@ def prepared(conn: Connection, name: str, build: Callable[[Connection], _S]) -> 
     """``build(conn)``, built once per database connection and kept with it.
 
     For statements of the hot path: building a SQLAlchemy statement and its
-    cache key costs more Python than running it on a page (about 1.6 ms of the
-    3.1 ms a page's lookups took on SQLite). They depend on the connection (its
+    cache key costs more Python than running it on a page. They depend on the connection (its
     database's adapter, whether SQLite has the JSON functions), so they live in its
     ``info``, which ends with it.
     """
