@@ -103,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-_COMMAND_MODULES = {"run-once": "syncd.runner", "serve": "syncd.service"}
+_COMMAND_MODULES = {"run-once": "syncd.runner", "serve": "syncd.daemon.service"}
 """The module each long-running command imports its libraries through."""
 
 

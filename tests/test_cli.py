@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from syncd import cli
 from syncd.cli import entry, main
 from syncd.hubsim.sample import populate
 from syncd.hubsim.server import running_hub
@@ -243,3 +244,12 @@ def test_status_and_check_need_no_hub_token(tmp_path: Path, hub) -> None:  # typ
     err = io.StringIO()
     assert main(["run-once", "--config", config], environ={}, stdout=io.StringIO(), stderr=err) == 2
     assert "token" in err.getvalue()
+
+
+@pytest.mark.parametrize("command", sorted(cli._COMMAND_MODULES))
+def test_each_command_s_libraries_import_before_the_freeze(command: str) -> None:
+    # entry() imports them by name before gc.freeze(): a stale name would stop the command at start
+    done = subprocess.run([sys.executable, "-m", "syncd", command, "--help"], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage: syncd" in done.stdout

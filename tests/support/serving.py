@@ -126,8 +126,8 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
         out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
         with out.open("wb") as stdout, err.open("wb") as stderr:
             proc = subprocess.Popen(
-                [sys.executable, "-c", "import sys; from syncd.cli import main; sys.exit(main())",
-                 "serve", "--config", str(config), *args],
+                # python -m syncd: the console command's own entry point, as an operator starts it
+                [sys.executable, "-m", "syncd", "serve", "--config", str(config), *args],
                 stdout=stdout, stderr=stderr, env=environ, cwd=tmp_path,
             )
         daemon = Daemon(tmp_path, config, proc, out, err)
