@@ -16,7 +16,9 @@
     │   │                            a directory where a file belongs ("filesystem")
     │   ├── InstanceBusyError        SQLite stayed locked by another writer ("busy")
     │   ├── IncompatibleSchemaError  not a LaminDB schema syncd can write safely ("incompatible_schema")
-    │   └── InstanceLockedError      another syncd process holds the instance's lock ("locked")
+    │   ├── InstanceLockedError      another syncd process holds the instance's lock ("locked")
+    │   └── UnsupportedDatabase      a URL of a database no adapter knows (syncd.store.dialects;
+    │                                also a LookupError)
     ├── RowRejected                  one hub row broke the contract (quarantined, never raised past a page)
     ├── QueryError                   a database adapter cannot build or run a query as asked
     │   ├── UnsupportedQuery         the database has no such operation (JSON containment on SQLite)

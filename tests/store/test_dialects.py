@@ -11,6 +11,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 import syncd
+from syncd.errors import StoreError
 from syncd.store.dialects import SUPPORTED, Dialect, UnsupportedDatabase, dialect_for
 from syncd.store.dialects.postgresql import PostgreSQL
 from syncd.store.dialects.sqlite import SQLite
@@ -56,6 +57,7 @@ def test_an_unknown_database_is_named_in_the_error() -> None:
     with pytest.raises(UnsupportedDatabase, match="'mysql'") as caught:
         dialect_for("mysql://u@h/db")
     assert caught.value.name == "mysql"
+    assert isinstance(caught.value, StoreError)  # in the one exception tree, as a store failure
 
 
 def test_urls_get_the_driver_syncd_ships() -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.engine.interfaces import Dialect as SQLAlchemyDialect
 from sqlalchemy.types import TypeEngine
 
+from syncd.errors import StoreError
 from syncd.store.dialects.base import Dialect, EngineOptions
 from syncd.store.dialects.postgresql import PostgreSQL
 from syncd.store.dialects.sqlite import SQLite
@@ -37,7 +38,7 @@ ADAPTERS: Mapping[str, Dialect] = MappingProxyType(_ADAPTERS)
 SUPPORTED: tuple[str, ...] = tuple(_ADAPTERS)
 
 
-class UnsupportedDatabase(LookupError):
+class UnsupportedDatabase(StoreError, LookupError):
     """A URL or connection for a database no adapter knows (``name``: its backend name)."""
 
     def __init__(self, name: str) -> None:
