@@ -24,7 +24,10 @@ the whole process, its CPU time, its own peak RSS via ``os.wait4``):
 (g) the floor under (d): a process that only imports the libraries a no-change
     ``run-once`` imports (:data:`LIBRARY_IMPORTS`) and ends as ``run-once`` does,
     through the interpreter's usual teardown, run after each 100k no-change
-    run of (d), so that both see the machine in the same state.
+    run of (d), so that both see the machine in the same state;
+(h) what the console entry point's ``gc.freeze()`` buys: the same no-change
+    run through :func:`syncd.cli.main` (as a host program calls it: no freeze),
+    run after each 100k no-change run of (d).
 
 Before measuring, one unmeasured baseline pass warms the machine's file cache,
 so no contender pays for a cold start.
@@ -71,6 +74,10 @@ LIBRARY_IMPORTS = (
 
 
 # -- configuration and databases ----------------------------------------------------------------
+
+
+MAIN_WITHOUT_ENTRY = "import sys; from syncd.cli import main; sys.exit(main(sys.argv[1:]))"
+"""A no-change run as a host program calls syncd: :func:`syncd.cli.main`, without the entry point."""
 
 
 def write_config(path: Path, hub_url: str, instances: list[tuple[str, str]]) -> Path:
@@ -125,6 +132,7 @@ class Bench:
         self.work = work
         self.env = env
         self.syncd_cmd = syncd
+        self.unfrozen: list[Measured] = []
         self.results: list[Measured] = []
         self.failed = False
 
@@ -169,13 +177,18 @@ class Bench:
     def no_change_and_floor(
         self, label: str, config: Path, hub: HubProcess, repeat: int
     ) -> tuple[list[Measured], list[Measured]]:
-        """No-change runs, each followed by (g): its floor, the libraries' imports alone."""
+        """No-change runs, each followed by (g), its floor (the libraries' imports alone), and by
+        (h), the same run through ``syncd.cli.main`` without the entry point's ``gc.freeze()``."""
         runs: list[Measured] = []
         floors: list[Measured] = []
+        unfrozen: list[Measured] = []
         for n in range(repeat):
             runs.append(self.syncd(f"{label} #{n + 1}", config, hub))
             floor = [self.python(), "-c", LIBRARY_IMPORTS]
             floors.append(self.run(f"(g) library imports alone #{n + 1}", floor))
+            library = [self.python(), "-c", MAIN_WITHOUT_ENTRY, "run-once", "--config", str(config)]
+            unfrozen.append(self.run(f"(h) no-change through main(), no freeze #{n + 1}", library, hub=hub))
+        self.unfrozen = unfrozen
         return runs, floors
 
 
@@ -432,6 +445,14 @@ def report(bench: Bench, status: dict[str, Any], args: argparse.Namespace) -> No
             f"  (g) the libraries' imports alone ({LIBRARY_IMPORTS[len('import '):]}):"
             f" median {floor:.3f} s of {len(status['floor'])}, run after each no-change run;"
             f" syncd's no-change run adds {d100 - floor:.3f} s to it"
+        )
+    if bench.unfrozen and status.get("d100"):
+        frozen_cpu, unfrozen_cpu = median_cpu(status["d100"]), median_cpu(bench.unfrozen)
+        unfrozen_wall = median_wall(bench.unfrozen)
+        print(
+            f"  (h) the same no-change run through main(), without the entry point's gc.freeze():"
+            f" median {unfrozen_wall:.3f} s (CPU {unfrozen_cpu:.3f} s) of {len(bench.unfrozen)},"
+            f" against {d100:.3f} s (CPU {frozen_cpu:.3f} s) through the syncd command"
         )
     for line in status.get("importtime", []):
         print(f"  {line}")
