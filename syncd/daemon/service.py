@@ -53,6 +53,7 @@ from syncd.daemon.scheduler import (
     make_scheduler,
 )
 from syncd.daemon.signals import install_signal_handlers
+from syncd.daemon.wakeup import Wakeup
 from syncd.errors import ConfigError
 from syncd.logs import configure_logging, register_settings_secrets
 from syncd.settings import InstanceSettings, Settings, load_settings
@@ -68,6 +69,8 @@ EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 _HEARTBEAT_SECONDS = 5.0
 # the part of the shutdown grace the doorbells' threads may take to end (their sockets are closed)
 _DOORBELL_CLOSE_SECONDS = 5.0
+# the longest the main loop sleeps without looking at its stop and reload flags
+_LOOP_TICK_SECONDS = 1.0
 
 
 def _default_sync(replica: str) -> SyncGroup:
@@ -109,6 +112,7 @@ class Daemon:
         replica: str | None = None,
         placement: Callable[[Iterable[InstanceSettings]], list[str]] = sqlite_on_network_filesystems,
         doorbells: Doorbells | None = None,
+        wakeup: Wakeup | None = None,
     ) -> None:
         self._placement = placement
         self._path = settings_path
@@ -139,7 +143,9 @@ class Daemon:
         self.settings: Settings | None = None
         self.server: _Server | None = None
         self._scheduler: BackgroundScheduler | None = None
-        self._wake = threading.Event()
+        # owned (and closed with the daemon) unless the caller passed one it outlives
+        self._owns_wakeup = wakeup is None
+        self._wakeup = wakeup if wakeup is not None else Wakeup()
         self._stop_signals = 0
         self._reload_requested = False
         # reentrant: a reload holds it and reschedules a kept group whose interval changed
@@ -265,12 +271,16 @@ class Daemon:
         self._stop_signals += 1
         if self._stop_signals > 1:
             self._hard_exit(128 + signum)
-        self._wake.set()
+        self._wakeup.ring()
 
     def request_reload(self) -> None:
         """Reload the settings file on the main loop. Safe in a signal handler."""
         self._reload_requested = True
-        self._wake.set()
+        self._wakeup.ring()
+
+    def wakeup_fd(self) -> int:
+        """The descriptor that wakes the main loop, for ``signal.set_wakeup_fd``."""
+        return self._wakeup.fileno()
 
     # -- main loop -------------------------------------------------------------------------------
 
@@ -281,8 +291,8 @@ class Daemon:
             self._close()
             return failed
         while True:
-            self._wake.wait()
-            self._wake.clear()
+            # bounded: the flags are looked at every tick even if a wake-up went astray
+            self._wakeup.wait(_LOOP_TICK_SECONDS)
             if self._stop_signals:
                 break
             if self._reload_requested:
@@ -359,6 +369,8 @@ class Daemon:
             self.server.server.server_close()
             self.server = None
         self._notifier.close()
+        if self._owns_wakeup:
+            self._wakeup.close()
 
 
 def _reconfigure_logs(settings: Settings) -> None:
@@ -382,9 +394,11 @@ def serve(
     if initial_logs is not None:
         initial_logs()
     daemon_options.setdefault("configure_logs", _reconfigure_logs)
-    daemon = Daemon(settings_path, environ, shard=shard, **daemon_options)
-    restore = install_signals(daemon)
-    try:
-        return daemon.run()
-    finally:
-        restore()
+    # outlives the daemon: the interpreter writes to it until the handlers are restored
+    with Wakeup() as wakeup:
+        daemon = Daemon(settings_path, environ, shard=shard, wakeup=wakeup, **daemon_options)
+        restore = install_signals(daemon)
+        try:
+            return daemon.run()
+        finally:
+            restore()

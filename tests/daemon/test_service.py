@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import socket
 import threading
 import time
@@ -292,3 +294,53 @@ def test_check_reaches_the_daemon_where_it_listens_after_a_reload_changed_the_li
     assert code == 2
     assert f"cannot ask http://127.0.0.1:{unused}/readyz" in said
     assert f"no running daemon recorded its address in {state_file(path, env)}" in said
+
+
+def test_a_signal_that_lands_on_another_thread_still_reaches_the_main_loop(tmp_path: Path) -> None:
+    """The kernel hands a process signal to any thread that does not block it.
+
+    Python runs the handler on the main thread only once that thread executes
+    bytecode again, so a main loop asleep on a lock would never see it. Here
+    the main thread blocks SIGHUP and SIGTERM while it runs the daemon, so both
+    land on a helper thread, as they do whenever the main thread is busy.
+    """
+    from syncd.daemon.signals import install_signal_handlers
+
+    engine = FakeEngine()
+    path = _config(tmp_path, ["lab-a"])
+    daemon = Daemon(path, ENV, sync=engine, hard_exit=_hard_exit, rng=random.Random(1))
+    seen: list[str] = []
+    go = threading.Event()
+
+    def operator() -> None:
+        go.wait(DEADLINE)
+        _until(lambda: daemon.health is not None and daemon.health.phase == "running", "start-up")
+        path.write_text(path.read_text() + f'\n[[instances]]\nname = "lab-b"\nurl = "sqlite:///{tmp_path}/b.db"\n')
+        os.kill(os.getpid(), signal.SIGHUP)
+        try:
+            _until(lambda: daemon.settings is not None and len(daemon.settings.instances) == 2, "the reload")
+            seen.append("reloaded")
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
+            stopped = time.monotonic() + DEADLINE
+            while daemon.health is not None and daemon.health.phase != "stopping":
+                if time.monotonic() > stopped:
+                    seen.append("SIGTERM never reached the main loop")
+                    daemon.request_stop()  # unblock the test instead of hanging it
+                    break
+                threading.Event().wait(0.02)
+
+    helper = threading.Thread(target=operator, daemon=True)
+    helper.start()  # created before the mask below, so it takes the signals
+    restore = install_signal_handlers(daemon)
+    blocked = {signal.SIGHUP, signal.SIGTERM}
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    try:
+        go.set()
+        code = daemon.run()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        restore()
+    helper.join(DEADLINE)
+    assert seen == ["reloaded"]
+    assert code == 0
