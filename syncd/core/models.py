@@ -10,13 +10,12 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = [
     "Creator",
-    "HubBlock",
     "HubRow",
-    "HubSpace",
+    "KeyedRow",
     "Page",
     "Position",
     "RawRow",
@@ -28,7 +27,12 @@ RawRow = Mapping[str, Any]
 
 
 class Resource(enum.StrEnum):
-    """The hub resources syncd follows, in the order they are pulled."""
+    """The hub resources syncd follows, in the order they are pulled.
+
+    Each member has a module named after its value in :mod:`syncd.core.resources`
+    (row type, parser, description) and in :mod:`syncd.store.resources` (tables,
+    how rows are applied); a resource comes after the one it depends on.
+    """
 
     SPACE = "space"
     SPACE_BLOCK = "space_block"
@@ -69,75 +73,65 @@ class Creator:
     name: str | None
 
 
-# HubSpace and HubBlock are built once per hub row on the hot path of a full sync and never
-# changed afterwards. Hub ids are kept as their canonical text (``key``), the form syncd's tables
-# store and compare; ``id`` builds the ``uuid.UUID`` only where one is asked for.
+class KeyedRow:
+    """What a row type derives from its hub id and stamp; the base of every resource's row type."""
 
-
-@dataclass(slots=True)
-class HubSpace:
-    """A validated ``space`` row."""
-
+    __slots__ = ()
     key: str
-    """The hub id as canonical uuid text (lower case, hyphenated)."""
-    lnid: str
-    name: str
-    description: str | None
-    created_at: datetime
     updated_at: datetime
     updated_at_raw: str
-    stamp: str
-    """``updated_at`` in syncd's canonical text form (see :func:`syncd.core.timestamps.format_canonical`)."""
-    deleted_at: datetime | None
-    created_by: Creator | None
-    raw: RawRow
 
     @property
     def id(self) -> uuid.UUID:
+        """The hub id as a ``uuid.UUID``, built only where one is asked for."""
         return uuid.UUID(self.key)
 
     @property
     def position(self) -> Position:
+        """The row's place in its resource's keyset order."""
         return Position(self.updated_at, self.updated_at_raw, self.id)
 
 
-@dataclass(slots=True)
-class HubBlock:
-    """A validated ``space_block`` row."""
+class HubRow(Protocol):
+    """A validated row of any resource, as the engine and the store's generic parts see it.
 
-    key: str
-    """The hub id as canonical uuid text (lower case, hyphenated)."""
-    lnid: str
-    space_key: str
-    """The hub id of the block's space, as canonical uuid text."""
-    content: str
-    hash: str | None
-    kind: str
-    version_tag: str | None
-    is_latest: bool
-    created_at: datetime
-    created_text: str
-    """``created_at`` in syncd's canonical text form (see :func:`syncd.core.timestamps.format_canonical`)."""
-    updated_at: datetime
-    updated_at_raw: str
-    stamp: str
-    """``updated_at`` in syncd's canonical text form (see :func:`syncd.core.timestamps.format_canonical`)."""
-    deleted_at: datetime | None
-    created_by: Creator
-    raw: RawRow
+    Each resource's module in :mod:`syncd.core.resources` defines the concrete
+    type with the resource's own columns besides these.
+    """
 
     @property
-    def id(self) -> uuid.UUID:
-        return uuid.UUID(self.key)
+    def key(self) -> str:
+        """The hub id as canonical uuid text (lower case, hyphenated)."""
+        ...
 
     @property
-    def space_id(self) -> uuid.UUID:
-        return uuid.UUID(self.space_key)
+    def lnid(self) -> str:
+        """The hub's ``lnid``, which becomes the LaminDB ``uid``."""
+        ...
 
     @property
-    def position(self) -> Position:
-        return Position(self.updated_at, self.updated_at_raw, self.id)
+    def updated_at(self) -> datetime: ...
 
+    @property
+    def updated_at_raw(self) -> str:
+        """``updated_at`` exactly as the hub spelled it."""
+        ...
 
-HubRow = HubSpace | HubBlock
-"""A validated row of any resource (:mod:`syncd.core.resources` says which type each one has)."""
+    @property
+    def stamp(self) -> str:
+        """``updated_at`` in canonical text (:func:`syncd.core.timestamps.format_canonical`)."""
+        ...
+
+    @property
+    def deleted_at(self) -> datetime | None: ...
+
+    @property
+    def raw(self) -> RawRow:
+        """The row as the hub served it."""
+        ...
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def position(self) -> Position: ...

@@ -1,8 +1,11 @@
-"""Validation of hub rows: the hub is untrusted input.
+"""The field checks every resource's parser is built from: the hub is untrusted input.
 
-:func:`parse_space` and :func:`parse_block` turn a raw row into a domain type
-or raise :class:`~syncd.errors.RowRejected` whose reason names the field and
-what is wrong. Checks follow the hub contract and LaminDB's column limits.
+Each resource's parser (``parse`` in :mod:`syncd.core.resources.space` and its
+siblings) turns a raw row into its row type with these checks, which raise
+:class:`~syncd.errors.RowRejected` with a reason naming the field and what is
+wrong. ``*_field`` functions read a key of the row (missing is an error),
+``*_value`` ones check a value already read. Checks follow the hub contract and
+LaminDB's column limits.
 """
 
 from __future__ import annotations
@@ -16,30 +19,62 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from syncd.core.models import Creator, HubBlock, HubSpace, RawRow
+from syncd.core.models import Creator, RawRow
 from syncd.core.timestamps import parse_rfc3339, parse_stamp
 from syncd.errors import RowRejected
 
-__all__ = ["MAX_CONTENT_BYTES", "content_hash", "parse_block", "parse_space", "row_key"]
+__all__ = [
+    "MAX_CONTENT_BYTES",
+    "content_hash",
+    "creator_field",
+    "creator_value",
+    "hash_of",
+    "lnid_field",
+    "lnid_pattern",
+    "lnid_value",
+    "required_field",
+    "row_key",
+    "row_object",
+    "stamp_field",
+    "stamp_text_field",
+    "stamp_text_value",
+    "stamp_value",
+    "text_field",
+    "text_value",
+    "updated_field",
+    "utf8_value",
+    "uuid_field",
+    "uuid_value",
+]
 
 MAX_CONTENT_BYTES = 1024 * 1024
 _ALNUM = "[0-9a-zA-Z]"
-_SPACE_LNID = re.compile(f"{_ALNUM}{{12}}")
-_BLOCK_LNID = re.compile(f"{_ALNUM}{{20}}")
 _USER_LNID = re.compile(f"{_ALNUM}{{8}}")
-_KINDS = ("readme", "comment")
 _CANONICAL_UUID = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def lnid_pattern(length: int) -> re.Pattern[str]:
+    """What an ``lnid`` of ``length`` characters must match (the LaminDB ``uid`` it becomes)."""
+    return re.compile(f"{_ALNUM}{{{length}}}")
+
+
+def row_object(raw: object) -> RawRow:
+    """``raw`` itself when it is a JSON object, else rejected."""
+    if not isinstance(raw, Mapping):
+        raise RowRejected(f"row: must be an object, got {type(raw).__name__}")
+    return raw
 
 
 def content_hash(content: str) -> str | None:
     """LaminDB's ``hash_string``: urlsafe base64 MD5, ``=`` stripped, 22 chars; None when empty."""
-    return _hash_of(content.encode("utf-8"))
+    return hash_of(content.encode("utf-8"))
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
-def _hash_of(data: bytes) -> str | None:
+def hash_of(data: bytes) -> str | None:
+    """:func:`content_hash` of text already encoded in UTF-8."""
     if not data:
         return None
     digest = hashlib.md5(data, usedforsecurity=False).digest()
@@ -60,7 +95,7 @@ def _check_storable(key: str, value: str) -> bytes | None:
         raise RowRejected(f"{key}: not valid Unicode (a lone surrogate at position {exc.start})") from None
 
 
-def _utf8(key: str, value: str) -> bytes:
+def utf8_value(key: str, value: str) -> bytes:
     """``value`` in UTF-8 (which the content hash needs anyway), checked as :func:`_check_storable` does."""
     try:
         data = value.encode("utf-8")
@@ -84,18 +119,18 @@ def row_key(raw: object) -> str:
     return f"sha256:{digest}"
 
 
-def _require(raw: RawRow, key: str) -> Any:
+def required_field(raw: RawRow, key: str) -> Any:
     if key not in raw:
         raise RowRejected(f"{key}: missing")
     return raw[key]
 
 
-def _uuid_key(raw: RawRow, key: str) -> str:
+def uuid_field(raw: RawRow, key: str) -> str:
     """A uuid field as canonical text (lower case, hyphenated), the form syncd stores."""
-    return _uuid_text(key, _require(raw, key))
+    return uuid_value(key, required_field(raw, key))
 
 
-def _uuid_text(key: str, value: object) -> str:
+def uuid_value(key: str, value: object) -> str:
     if not isinstance(value, str):
         raise RowRejected(f"{key}: must be a uuid string, got {type(value).__name__}")
     if _CANONICAL_UUID.fullmatch(value):
@@ -106,11 +141,11 @@ def _uuid_text(key: str, value: object) -> str:
         raise RowRejected(f"{key}: not a uuid: {value[:60]!r}") from None
 
 
-def _text(raw: RawRow, key: str, *, low: int, high: int, nullable: bool = False) -> str | None:
-    return _text_value(key, _require(raw, key), low=low, high=high, nullable=nullable)
+def text_field(raw: RawRow, key: str, *, low: int, high: int, nullable: bool = False) -> str | None:
+    return text_value(key, required_field(raw, key), low=low, high=high, nullable=nullable)
 
 
-def _text_value(key: str, value: object, *, low: int, high: int, nullable: bool = False) -> str | None:
+def text_value(key: str, value: object, *, low: int, high: int, nullable: bool = False) -> str | None:
     if value is None:
         if nullable:
             return None
@@ -123,11 +158,11 @@ def _text_value(key: str, value: object, *, low: int, high: int, nullable: bool 
     return value
 
 
-def _stamp(raw: RawRow, key: str, *, nullable: bool = False) -> datetime | None:
-    return _stamp_value(key, _require(raw, key), nullable=nullable)
+def stamp_field(raw: RawRow, key: str, *, nullable: bool = False) -> datetime | None:
+    return stamp_value(key, required_field(raw, key), nullable=nullable)
 
 
-def _stamp_value(key: str, value: object, *, nullable: bool = False) -> datetime | None:
+def stamp_value(key: str, value: object, *, nullable: bool = False) -> datetime | None:
     if value is None:
         if nullable:
             return None
@@ -138,12 +173,12 @@ def _stamp_value(key: str, value: object, *, nullable: bool = False) -> datetime
         raise RowRejected(f"{key}: {exc}") from None
 
 
-def _stamp_text(raw: RawRow, key: str) -> tuple[datetime, str]:
+def stamp_text_field(raw: RawRow, key: str) -> tuple[datetime, str]:
     """A required timestamp and its canonical text (see :func:`syncd.core.timestamps.parse_stamp`)."""
-    return _stamp_and_text(key, _require(raw, key))
+    return stamp_text_value(key, required_field(raw, key))
 
 
-def _stamp_and_text(key: str, value: object) -> tuple[datetime, str]:
+def stamp_text_value(key: str, value: object) -> tuple[datetime, str]:
     if value is None:
         raise RowRejected(f"{key}: must not be null")
     try:
@@ -152,22 +187,22 @@ def _stamp_and_text(key: str, value: object) -> tuple[datetime, str]:
         raise RowRejected(f"{key}: {exc}") from None
 
 
-def _lnid(raw: RawRow, pattern: re.Pattern[str], length: int) -> str:
-    return _lnid_value(_require(raw, "lnid"), pattern, length)
+def lnid_field(raw: RawRow, pattern: re.Pattern[str], length: int) -> str:
+    return lnid_value(required_field(raw, "lnid"), pattern, length)
 
 
-def _lnid_value(value: object, pattern: re.Pattern[str], length: int) -> str:
+def lnid_value(value: object, pattern: re.Pattern[str], length: int) -> str:
     if not isinstance(value, str) or pattern.fullmatch(value) is None:
         shown = value[:40] if isinstance(value, str) else type(value).__name__
         raise RowRejected(f"lnid: must be exactly {length} characters of [0-9a-zA-Z], got {shown!r}")
     return value
 
 
-def _creator(raw: RawRow, *, nullable: bool) -> Creator | None:
-    return _creator_value(_require(raw, "created_by"), nullable=nullable)
+def creator_field(raw: RawRow, *, nullable: bool) -> Creator | None:
+    return creator_value(required_field(raw, "created_by"), nullable=nullable)
 
 
-def _creator_value(value: object, *, nullable: bool) -> Creator | None:
+def creator_value(value: object, *, nullable: bool) -> Creator | None:
     if value is None:
         if nullable:
             return None
@@ -199,95 +234,7 @@ def _check_creator(lnid: object, handle: object, name: object) -> Creator:
     return Creator(lnid=lnid, handle=handle, name=name)
 
 
-def _updated(raw: RawRow) -> tuple[datetime, str, str]:
+def updated_field(raw: RawRow) -> tuple[datetime, str, str]:
     """``updated_at`` as an instant, as the hub spelled it, and in canonical text."""
-    moment, canonical = _stamp_text(raw, "updated_at")
+    moment, canonical = stamp_text_field(raw, "updated_at")
     return moment, raw["updated_at"], canonical
-
-
-def parse_space(raw: RawRow) -> HubSpace:
-    """Validate one ``space`` row."""
-    if not isinstance(raw, Mapping):
-        raise RowRejected(f"row: must be an object, got {type(raw).__name__}")
-    hub_id = _uuid_key(raw, "id")
-    lnid = _lnid(raw, _SPACE_LNID, 12)
-    name = _text(raw, "name", low=1, high=100)
-    assert name is not None
-    if name.strip() == "":
-        raise RowRejected("name: must not be blank")
-    description = (
-        _text(raw, "description", low=0, high=10_000_000, nullable=True) if "description" in raw else None
-    )
-    created_at = _stamp(raw, "created_at")
-    assert created_at is not None
-    updated_at, updated_raw, stamp = _updated(raw)
-    deleted_at = _stamp(raw, "deleted_at", nullable=True)
-    created_by = _creator(raw, nullable=True) if "created_by" in raw else None
-    return HubSpace(
-        key=hub_id,
-        lnid=lnid,
-        name=name,
-        description=description,
-        created_at=created_at,
-        updated_at=updated_at,
-        updated_at_raw=updated_raw,
-        stamp=stamp,
-        deleted_at=deleted_at,
-        created_by=created_by,
-        raw=raw,
-    )
-
-
-def parse_block(raw: RawRow) -> HubBlock:
-    """Validate one ``space_block`` row, including its content hash."""
-    if not isinstance(raw, Mapping):
-        raise RowRejected(f"row: must be an object, got {type(raw).__name__}")
-    try:  # every field is required: read them all first (the hot path: a hundred thousand rows a sync)
-        hub_id, lnid, space_id, content = raw["id"], raw["lnid"], raw["space_id"], raw["content"]
-        given_hash, kind, version_tag = raw["hash"], raw["kind"], raw["version_tag"]
-        is_latest, created, updated = raw["is_latest"], raw["created_at"], raw["updated_at"]
-        deleted, creator = raw["deleted_at"], raw["created_by"]
-    except KeyError as exc:
-        raise RowRejected(f"{exc.args[0]}: missing") from None
-    key = _uuid_text("id", hub_id)
-    lnid = _lnid_value(lnid, _BLOCK_LNID, 20)
-    space_key = _uuid_text("space_id", space_id)
-    if not isinstance(content, str):
-        raise RowRejected(f"content: must be a string, got {type(content).__name__}")
-    if len(content) > MAX_CONTENT_BYTES:  # at least one byte per character: too big already
-        raise RowRejected(f"content: {len(content)} characters, more than the 1 MiB allowed")
-    data = _utf8("content", content)
-    if len(data) > MAX_CONTENT_BYTES:
-        raise RowRejected(f"content: {len(data)} bytes in UTF-8, more than the 1 MiB allowed")
-    expected = _hash_of(data)
-    if given_hash != expected:
-        raise RowRejected(f"hash: {given_hash!r} does not match the content (expected {expected!r})")
-    if kind not in _KINDS:
-        raise RowRejected(f"kind: must be 'readme' or 'comment', got {kind!r}")
-    version_tag = _text_value("version_tag", version_tag, low=0, high=30, nullable=True)
-    if not isinstance(is_latest, bool):
-        raise RowRejected(f"is_latest: must be a boolean, got {is_latest!r}")
-    created_at, created_text = _stamp_and_text("created_at", created)
-    updated_at, stamp = _stamp_and_text("updated_at", updated)
-    deleted_at = _stamp_value("deleted_at", deleted, nullable=True)
-    created_by = _creator_value(creator, nullable=False)
-    assert created_by is not None
-    return HubBlock(
-        key=key,
-        lnid=lnid,
-        space_key=space_key,
-        content=content,
-        hash=expected,
-        kind=kind,
-        version_tag=version_tag,
-        is_latest=is_latest,
-        created_at=created_at,
-        created_text=created_text,
-        updated_at=updated_at,
-        updated_at_raw=updated,
-        stamp=stamp,
-        deleted_at=deleted_at,
-        created_by=created_by,
-        raw=raw,
-    )
-

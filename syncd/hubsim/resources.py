@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from syncd.core.models import Resource
-from syncd.core.resources import SPACE, SPACE_BLOCK, ResourceDescription
+from syncd.core.resources import ResourceDescription, describe
 from syncd.hubsim.columns import check_block, check_lnid, check_space, normalise_value, with_block_hash
 
 __all__ = ["DEFAULT_CREATOR", "EMULATED", "EmulatedResource", "emulated"]
@@ -74,7 +74,7 @@ class EmulatedResource:
 
 EMULATED: dict[Resource, EmulatedResource] = {
     Resource.SPACE: EmulatedResource(
-        SPACE,
+        describe(Resource.SPACE),
         writable=frozenset({"id", "lnid", "name", "description", "created_at", "deleted_at", "created_by"}),
         required=("name",),
         defaults={"description": None},
@@ -82,7 +82,7 @@ EMULATED: dict[Resource, EmulatedResource] = {
         scope_column="id",
     ),
     Resource.SPACE_BLOCK: EmulatedResource(
-        SPACE_BLOCK,
+        describe(Resource.SPACE_BLOCK),
         writable=frozenset(
             {
                 "id",

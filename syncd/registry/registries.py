@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 
 from sqlalchemy import Table
 
-from syncd.core.models import Resource
 from syncd.registry import tables
 from syncd.registry.model import Forward, Reverse
 from syncd.registry.record import Record
@@ -44,7 +43,7 @@ class Space(Record):
     _table = schema.space
     _fields = ("id", "name", "uid", "description", "created_at", "created_by")
     _relations = (Forward("created_by", "User"), Reverse("ablocks", "SpaceBlock", via="space"))
-    _hub_map: ClassVar[Table | None] = schema.map_table(Resource.SPACE)
+    _hub_map: ClassVar[Table | None] = schema.space_map
 
     id: int
     name: str
@@ -82,7 +81,7 @@ class SpaceBlock(Record):
     _relations = (Forward("created_by", "User"), Forward("branch", "Branch"), Forward("created_on", "Branch"),
                   Forward("space", "Space"))
     _versioned = True
-    _hub_map: ClassVar[Table | None] = schema.map_table(Resource.SPACE_BLOCK)
+    _hub_map: ClassVar[Table | None] = schema.block_map
 
     id: int
     uid: str

@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 import structlog
 from sqlalchemy import Connection, bindparam, delete, select, update
 
-from syncd.core.models import HubBlock, Resource
+from syncd.core.models import Resource
+from syncd.core.resources.space_block import HubBlock
 from syncd.core.results import ApplyResult, Rejection
 from syncd.core.timestamps import sqlite_from_canonical
 from syncd.store.bulk import allocate_ids, insert_rows

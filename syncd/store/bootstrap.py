@@ -19,13 +19,15 @@ from syncd.store import ddl
 from syncd.store.dialects import dialect_for
 from syncd.store.indexes import build_pending, deferrable, mark_pending
 from syncd.store.migrations import MIGRATIONS
-from syncd.store.schema import SCHEMA_VERSION, bookkeeping, meta, space, spaceblock, user
+from syncd.store.resources import BINDINGS
+from syncd.store.schema import SCHEMA_VERSION, bookkeeping, meta, user
 
 __all__ = ["REQUIRED_COLUMNS", "build_deferred_indexes", "prepare_schema"]
 
 REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
-    # every column syncd's own view of these tables (syncd.store.schema) reads or writes
-    **{t.name: frozenset(c.name for c in t.c) for t in (user, space, spaceblock)},
+    # every column syncd's own view of these tables reads or writes (every resource's included,
+    # wherever its binding declared it; and its map table exists once the bindings are loaded)
+    **{t.name: frozenset(c.name for c in t.c) for t in (user, *(b.table for b in BINDINGS.values()))},
     "lamindb_branch": frozenset({"id", "name", "uid"}),
 }
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, TypeVar
 
-from syncd.core.models import HubBlock, HubSpace
+from syncd.core.resources.space import HubSpace
+from syncd.core.resources.space_block import HubBlock
 from syncd.store.dialects import Dialect
 from syncd.store.references import SpaceReferences
 

@@ -40,9 +40,8 @@ from syncd.store.lock import instance_lock
 from syncd.store.outcome import announce_rescans, build_deferred, record_error, record_success
 from syncd.store.parking import quarantine_rows
 from syncd.store.replica import application_name, default_replica_id
-from syncd.store.resources import apply_rows
+from syncd.store.resources import apply_rows, binding
 from syncd.store.retry import retry_parked
-from syncd.store.schema import map_table
 from syncd.store.session import exclusive
 
 __all__ = ["InstanceStore"]
@@ -378,7 +377,7 @@ class InstanceStore:
 
     @exclusive
     def synced_ids(self, resource: Resource) -> set[str]:
-        table = map_table(resource)
+        table = binding(resource).map_table
         self._settle_quietly()
         try:
             with self.conn.begin():

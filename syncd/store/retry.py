@@ -20,7 +20,7 @@ from syncd.store.context import ApplyContext
 from syncd.store.keysets import among
 from syncd.store.parking import load_deferred, quarantine_rows
 from syncd.store.resources import apply_rows, binding
-from syncd.store.schema import deferred, map_table
+from syncd.store.schema import deferred
 
 __all__ = ["retry_parked"]
 
@@ -34,7 +34,7 @@ def retry_parked(conn: Connection, resource: Resource, ctx: ApplyContext) -> App
     else:
         ready = select(deferred.c.hub_id).where(
             deferred.c.resource == resource.value,
-            deferred.c.waiting_for.in_(select(map_table(parent).c.hub_id)),
+            deferred.c.waiting_for.in_(select(binding(parent).map_table.c.hub_id)),
         )
         payloads = load_deferred(conn, resource, conn.execute(ready).scalars())
     result = ApplyResult()

@@ -25,8 +25,7 @@ from sqlalchemy import (
     Text,
 )
 
-from syncd.core.models import Resource
-from syncd.core.resources import describe
+from syncd.core.description import ResourceDescription
 from syncd.store.dialects import row_id_type
 from syncd.store.types import UTCDateTime
 
@@ -236,6 +235,10 @@ in_step = Table(
 )
 
 
-def map_table(resource: Resource) -> Table:
-    """The table linking hub id, uid and local id of ``resource``'s rows (named by its description)."""
-    return bookkeeping.tables[describe(resource).map_table]
+def map_table(description: ResourceDescription) -> Table:
+    """The table linking hub id, uid and local id of a resource's rows (named by its description).
+
+    Declared here or by the resource's module in :mod:`syncd.store.resources`, which is loaded
+    before any of its rows is applied.
+    """
+    return bookkeeping.tables[description.map_table]

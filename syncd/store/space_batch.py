@@ -15,7 +15,8 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, func, select
 
-from syncd.core.models import HubSpace, Resource
+from syncd.core.models import Resource
+from syncd.core.resources.space import HubSpace
 from syncd.core.results import ApplyResult, Rejection
 from syncd.store.context import ApplyContext
 from syncd.store.dialects import dialect_for

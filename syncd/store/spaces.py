@@ -19,9 +19,9 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from syncd.core.models import HubSpace, Resource
+from syncd.core.models import Resource
+from syncd.core.resources.space import HubSpace, parse_space
 from syncd.core.results import ApplyResult, Rescan
-from syncd.core.rows import parse_space
 from syncd.core.timestamps import format_canonical
 from syncd.errors import RowRejected
 from syncd.store.context import ApplyContext, latest_per_id

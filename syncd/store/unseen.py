@@ -31,6 +31,7 @@ from sqlalchemy import Connection, Insert, String, bindparam, cast, delete, inse
 
 from syncd.core.listing import KeyListing
 from syncd.core.models import Resource
+from syncd.core.resources import describe
 from syncd.core.results import ApplyResult, Rescan
 from syncd.core.timestamps import format_canonical
 from syncd.store.context import ApplyContext
@@ -94,7 +95,7 @@ def _parked(conn: Connection, resource: Resource) -> set[str]:
 
 def _accounted_for(conn: Connection, resource: Resource) -> set[str]:
     """Hub ids synced here or parked (deferred, quarantined)."""
-    table = map_table(resource)
+    table = map_table(describe(resource))
     return set(conn.execute(select(table.c.hub_id)).scalars()) | _parked(conn, resource)
 
 
@@ -136,7 +137,7 @@ def _differing_versions(
     The stream reads again from the beginning then, and applies what differs by
     content (:mod:`syncd.store.spaces`, :mod:`syncd.store.blocks`).
     """
-    table = map_table(resource)
+    table = map_table(describe(resource))
     parked = _parked(conn, resource)
     differ = []
     for hub_id, applied in conn.execute(select(table.c.hub_id, table.c.hub_updated_at)):

@@ -62,8 +62,40 @@ def test_the_store_binds_every_description_to_its_tables() -> None:
         bound = BINDINGS[description.resource]
         assert bound.description is description
         assert bound.map_table.name == description.map_table
-        assert schema.map_table(description.resource) is bound.map_table
-        assert description.lamindb_table in schema.lamindb.tables
+        assert schema.map_table(description) is bound.map_table
+        assert bound.table.name == description.lamindb_table
+        assert bound.table is schema.lamindb.tables[description.lamindb_table]
+
+
+def test_each_resource_is_found_by_its_modules_name_in_core_and_store() -> None:
+    import importlib
+
+    for resource in Resource:
+        core = importlib.import_module(f"syncd.core.resources.{resource.value}")
+        store = importlib.import_module(f"syncd.store.resources.{resource.value}")
+        assert core.DESCRIPTION is describe(resource)
+        assert store.BINDING is BINDINGS[resource]
+
+
+def test_a_resource_listed_before_the_one_it_depends_on_is_refused_on_import() -> None:
+    from syncd.core import resources
+
+    with pytest.raises(ImportError, match="SPACE_BLOCK depends on 'space', which must come before it"):
+        resources._in_pull_order(tuple(reversed(DESCRIPTIONS)))
+    assert resources._in_pull_order(DESCRIPTIONS) == DESCRIPTIONS
+
+
+def test_a_resource_module_without_its_description_is_refused_on_import(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import types
+
+    from syncd.core import resources
+
+    empty = types.ModuleType("syncd.core.resources.space")
+    monkeypatch.setattr(resources.importlib, "import_module", lambda name: empty)
+    with pytest.raises(ImportError, match=r"syncd.core.resources.space must define DESCRIPTION"):
+        resources._load(Resource.SPACE)
 
 
 def test_the_emulator_binds_every_description_and_writes_only_its_columns() -> None:

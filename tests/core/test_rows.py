@@ -2,7 +2,9 @@ import uuid
 
 import pytest
 
-from syncd.core.rows import content_hash, parse_block, parse_space, row_key
+from syncd.core.resources.space import parse_space
+from syncd.core.resources.space_block import parse_block
+from syncd.core.rows import content_hash, row_key
 from syncd.errors import RowRejected
 from tests.support.builders import block_row, space_row
 

@@ -1,0 +1,52 @@
+"""The store's side of each resource: one module per :class:`~syncd.core.models.Resource` member.
+
+A resource's module here, named after its member's value like its module in
+:mod:`syncd.core.resources`, declares the resource's tables that no other
+module needs (on :data:`syncd.store.schema.lamindb` and
+:data:`~syncd.store.schema.bookkeeping`) and holds its
+:class:`~syncd.store.binding.StoreResource` as ``BINDING``. This package finds
+each module by that name; the rest of the store asks :func:`binding` and
+never tells resources apart itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+
+from sqlalchemy import Connection
+
+from syncd.core.models import HubRow, Resource
+from syncd.core.resources import DESCRIPTIONS
+from syncd.core.results import ApplyResult
+from syncd.store.binding import StoreResource
+from syncd.store.context import ApplyContext
+
+__all__ = ["BINDINGS", "StoreResource", "apply_rows", "binding"]
+
+
+def _load(resource: Resource) -> StoreResource:
+    name = f"{__name__}.{resource.value}"
+    bound = getattr(importlib.import_module(name), "BINDING", None)
+    if not isinstance(bound, StoreResource) or bound.description.resource is not resource:
+        raise ImportError(f"{name} must define BINDING, the StoreResource of {resource.value!r}")
+    bound.table, bound.map_table  # noqa: B018 - its tables exist: a KeyError naming the table if not
+    return bound
+
+
+BINDINGS: dict[Resource, StoreResource] = {d.resource: _load(d.resource) for d in DESCRIPTIONS}
+"""Every resource's binding, in pull order."""
+
+
+def binding(resource: Resource) -> StoreResource:
+    """The store's binding of ``resource``."""
+    return BINDINGS[resource]
+
+
+def apply_rows(
+    conn: Connection, resource: Resource, rows: Sequence[HubRow], ctx: ApplyContext
+) -> ApplyResult:
+    """Apply validated rows of ``resource`` through its binding."""
+    bound = BINDINGS[resource]
+    row_type = bound.description.row_type
+    return bound.apply(conn, [r for r in rows if isinstance(r, row_type)], ctx)
