@@ -124,3 +124,14 @@ def test_realtime_follows_every_described_table() -> None:
     assert tuple(d.name for d in DESCRIPTIONS) == TABLES
     assert resources_of({"data": {}}) == RESOURCES
     assert resources_of({"data": {"table": "space_block"}}) == (Resource.SPACE_BLOCK,)
+
+
+def test_a_store_module_without_its_binding_is_refused_on_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    from syncd.store import resources
+
+    empty = types.ModuleType("syncd.store.resources.space_block")
+    monkeypatch.setattr(resources.importlib, "import_module", lambda name: empty)
+    with pytest.raises(ImportError, match=r"syncd.store.resources.space_block must define BINDING"):
+        resources._load(Resource.SPACE_BLOCK)
