@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MASK",
     "configure_logging",
+    "configure_logging_for",
     "redact",
     "register_secret",
     "register_settings_secrets",
@@ -213,6 +214,11 @@ def configure_logging(
         # not cached: a reconfiguration (reload, tests) reaches loggers made earlier
         cache_logger_on_first_use=False,
     )
+
+
+def configure_logging_for(settings: Settings) -> None:
+    """:func:`configure_logging` as the settings' ``[log]`` section asks (a reload calls it again)."""
+    configure_logging(level=settings.log.level, fmt=settings.log.format)
 
 
 def register_settings_secrets(settings: Settings) -> None:

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import structlog
@@ -168,3 +169,23 @@ def test_reconfiguring_replaces_the_handler() -> None:
     structlog.get_logger().info("once")
     assert first.getvalue() == ""
     assert len(_json_lines(second)) == 1
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_configure_logging_for_follows_the_settings_log_section(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from syncd.logs import configure_logging_for
+    from syncd.settings import load_settings
+
+    path = tmp_path / "syncd.toml"
+    path.write_text(
+        '[hub]\nurl = "http://127.0.0.1:9"\n[log]\nlevel = "warning"\nformat = "json"\n'
+        f'[[instances]]\nname = "lab-a"\nurl = "sqlite:///{tmp_path}/a.db"\n'
+    )
+    configure_logging_for(load_settings(path, {"SYNCD_HUB_TOKEN": "tok-logs-test-1"}))
+    log = structlog.get_logger("syncd.test")
+    log.info("quiet.event")
+    log.warning("loud.event", instance="lab-a")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert [(e["event"], e["level"], e["instance"]) for e in lines] == [("loud.event", "warning", "lab-a")]

@@ -55,7 +55,7 @@ from syncd.daemon.scheduler import (
 from syncd.daemon.signals import install_signal_handlers
 from syncd.daemon.wakeup import Wakeup
 from syncd.errors import ConfigError
-from syncd.logs import configure_logging, register_settings_secrets
+from syncd.logs import configure_logging, configure_logging_for, register_settings_secrets
 from syncd.settings import InstanceSettings, Settings, load_settings
 from syncd.shard import apply_shard, format_shard
 from syncd.store.placement import sqlite_on_network_filesystems
@@ -373,10 +373,6 @@ class Daemon:
             self._wakeup.close()
 
 
-def _reconfigure_logs(settings: Settings) -> None:
-    configure_logging(level=settings.log.level, fmt=settings.log.format)
-
-
 def serve(
     settings_path: Path,
     environ: Mapping[str, str],
@@ -393,7 +389,7 @@ def serve(
     """
     if initial_logs is not None:
         initial_logs()
-    daemon_options.setdefault("configure_logs", _reconfigure_logs)
+    daemon_options.setdefault("configure_logs", configure_logging_for)
     # outlives the daemon: the interpreter writes to it until the handlers are restored
     with Wakeup() as wakeup:
         daemon = Daemon(settings_path, environ, shard=shard, wakeup=wakeup, **daemon_options)
