@@ -1,4 +1,4 @@
-"""Dependencies point one way: cli -> (runner, daemon) -> (hub, store) -> core.
+"""Dependencies point one way: cli -> (runner, daemon) -> (hub, store) -> core; modules stay small.
 
 Read from the import statements of every module (including imports inside
 functions), so a lazy import cannot hide an upward dependency.
@@ -80,3 +80,15 @@ def test_the_check_sees_imports_inside_functions(tmp_path: Path) -> None:
     module.write_text("def f():\n    from syncd.daemon.health import Health\n    import syncd.cli\n"
                       "    from syncd import registry\n")
     assert _imports(module) == {"syncd.daemon.health", "syncd.cli", "syncd.registry"}
+
+
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_is_over_four_hundred_lines() -> None:
+    long = {
+        str(path.relative_to(PACKAGE)): lines
+        for path in PACKAGE.rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}, f"split these by concern: {long}"
