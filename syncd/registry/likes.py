@@ -5,19 +5,19 @@ On SQLite Django turns ``contains``, ``startswith``, ``endswith`` and their
 ignores the case of ASCII letters and compares every other character exactly,
 so ``contains='lab'`` finds "Lab A" and ``iexact='école'`` does not find
 "ÉCOLE". ``regex`` and ``iregex`` run Python regular expressions (``iregex``
-prefixes ``(?i)``), with a deadline (see :mod:`syncd.store.dialects.regexp`).
+prefixes ``(?i)``) through the dialect's ``regex``, with a deadline (see
+:mod:`syncd.store.dialects.regexp`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import literal
 from sqlalchemy.sql.elements import ColumnElement
 
 from syncd.store.dialects.likes import like_escape, like_pattern
 
-__all__ = ["like_escape", "like_lookup", "like_pattern", "regex_lookup"]
+__all__ = ["like_escape", "like_lookup", "like_pattern"]
 
 
 def like_lookup(expr: ColumnElement[Any], lookup: str, value: str) -> ColumnElement[bool]:
@@ -26,12 +26,4 @@ def like_lookup(expr: ColumnElement[Any], lookup: str, value: str) -> ColumnElem
     matched: ColumnElement[bool] = expr.like(like_pattern(kind, value), escape="\\")
     return matched
 
-
-def regex_lookup(expr: ColumnElement[Any], lookup: str, value: str) -> ColumnElement[bool]:
-    """The SQLite ``syncd_regexp`` function (Python's syntax), ``(?i)`` prefixed for ``iregex``."""
-    from sqlalchemy import func
-
-    pattern = "(?i)" + value if lookup == "iregex" else value
-    called: ColumnElement[bool] = func.syncd_regexp(literal(pattern), expr) == 1
-    return called
 

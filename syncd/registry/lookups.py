@@ -20,7 +20,7 @@ from sqlalchemy import String, and_, cast, false
 from sqlalchemy.sql.elements import ColumnElement
 
 from syncd.registry.errors import ArgumentTypeError, FieldError, InvalidArgument
-from syncd.registry.likes import like_lookup, regex_lookup
+from syncd.registry.likes import like_lookup
 from syncd.store.dialects import Dialect
 
 __all__ = [
@@ -111,8 +111,8 @@ def _regex(
 ) -> ColumnElement[bool]:
     if not isinstance(value, str):
         raise InvalidArgument(f"__{lookup} takes a regular expression string, not {type(value).__name__}")
-    if like:
-        return regex_lookup(expr, lookup, value)
+    if like:  # Django's rule on SQLite: iregex is regex with (?i) in front of the pattern
+        return dialect.regex(expr, "(?i)" + value if lookup == "iregex" else value, case_sensitive=True)
     return dialect.regex(_as_text(expr, is_text), value, case_sensitive=lookup != "iregex")
 
 
