@@ -25,10 +25,12 @@ from syncd.store.schema import SCHEMA_VERSION, bookkeeping, meta, user
 __all__ = ["REQUIRED_COLUMNS", "build_deferred_indexes", "prepare_schema"]
 
 REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
-    # every column syncd's own view of these tables reads or writes (every resource's included,
-    # wherever its binding declared it; and its map table exists once the bindings are loaded)
-    **{t.name: frozenset(c.name for c in t.c) for t in (user, *(b.table for b in BINDINGS.values()))},
+    # blocks refer to branches: syncd reads only these columns of it
     "lamindb_branch": frozenset({"id", "name", "uid"}),
+    # every column syncd's own view of these tables reads or writes (every resource's included,
+    # wherever its binding declared it, so a synced table's entry replaces a read-only one above;
+    # and its map table exists once the bindings are loaded)
+    **{t.name: frozenset(c.name for c in t.c) for t in (user, *(b.table for b in BINDINGS.values()))},
 }
 
 

@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, TypeVar
 
-from syncd.core.resources.space import HubSpace
-from syncd.core.resources.space_block import HubBlock
+from syncd.core.models import KeyedRow
 from syncd.store.dialects import Dialect
 from syncd.store.references import SpaceReferences
 
@@ -15,7 +14,7 @@ __all__ = ["ApplyContext", "latest_per_id"]
 
 
 
-RowT = TypeVar("RowT", HubSpace, HubBlock)
+RowT = TypeVar("RowT", bound=KeyedRow)
 
 
 def latest_per_id(rows: list[RowT]) -> list[RowT]:
