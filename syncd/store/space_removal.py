@@ -47,15 +47,19 @@ def hold_or_remove(
 
 
 def mark_gone(conn: Connection, gone: Mapping[str, str]) -> None:
-    """Remember hub spaces as deleted (``{hub_id: stamp}``) and forget the blocks that waited for them."""
+    """Remember hub spaces as deleted (``{hub_id: stamp}``) and forget the rows that waited for them."""
     if not gone:
         return
     ids = list(gone)
-    waiting = list(conn.scalars(select(deferred.c.hub_id).where(among(conn, deferred.c.waiting_for, ids))))
+    waiting: dict[Resource, list[str]] = {}
+    query = select(deferred.c.resource, deferred.c.hub_id).where(among(conn, deferred.c.waiting_for, ids))
+    for resource, hub_id in conn.execute(query):
+        waiting.setdefault(Resource(resource), []).append(hub_id)
     if waiting:
         conn.execute(delete(deferred).where(among(conn, deferred.c.waiting_for, ids)))
-        # blocks that waited for them may stay live on the hub: not rows the stream missed
-        remember_unseen(conn, Resource.SPACE_BLOCK, waiting)
+        # rows that waited for them (blocks) may stay live on the hub: not rows the stream missed
+        for resource, hub_ids in waiting.items():
+            remember_unseen(conn, resource, hub_ids)
     known = set(conn.scalars(select(space_gone.c.hub_id).where(among(conn, space_gone.c.hub_id, ids))))
     fresh = [{"hub_id": h, "hub_updated_at": stamp} for h, stamp in gone.items() if h not in known]
     if fresh:

@@ -20,6 +20,7 @@ import structlog
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from syncd.core.models import Resource
+from syncd.core.resources import DESCRIPTIONS
 from syncd.core.resources.space import HubSpace, parse_space
 from syncd.core.results import ApplyResult, Rescan
 from syncd.core.timestamps import format_canonical
@@ -36,6 +37,8 @@ from syncd.store.users import resolve_users
 __all__ = ["apply_spaces", "hold_or_remove", "remove_spaces", "retry_held_spaces"]
 
 R = Resource.SPACE
+# the resources whose rows refer to a space (blocks): their streams restart when a space comes back
+_DEPENDENTS = tuple(d.resource for d in DESCRIPTIONS if d.depends_on is R)
 
 
 def _log() -> structlog.typing.FilteringBoundLogger:
@@ -300,8 +303,9 @@ def _back_from_gone(batch: Batch, hub_ids: list[str]) -> None:
 
     Their blocks were removed or skipped while the space was gone, and the hub
     need not re-stamp them when it restores the space: the block cursor is
-    already past them. So the block stream goes back to the beginning, in this
-    transaction; spaces are read before blocks, so they return in the same run.
+    already past them. So the block stream (and that of any other resource
+    depending on spaces) goes back to the beginning, in this transaction;
+    spaces are read before blocks, so they return in the same run.
     """
     conn = batch.conn
     gone = select(space_gone.c.hub_id).where(among(conn, space_gone.c.hub_id, hub_ids))
@@ -309,8 +313,9 @@ def _back_from_gone(batch: Batch, hub_ids: list[str]) -> None:
     if not back:
         return
     conn.execute(delete(space_gone).where(among(conn, space_gone.c.hub_id, back)))
-    restart_cursor(conn, Resource.SPACE_BLOCK, now=batch.ctx.now)
-    batch.result.rescans.append(Rescan(Resource.SPACE_BLOCK, "space_restored", tuple(back)))
+    for dependent in _DEPENDENTS:
+        restart_cursor(conn, dependent, now=batch.ctx.now)
+        batch.result.rescans.append(Rescan(dependent, "space_restored", tuple(back)))
 
 
 def _tombstone(batch: Batch, row: HubSpace) -> None:
