@@ -36,6 +36,9 @@ class StoreResource:
     """Removes rows the hub dropped without a tombstone, given ``(hub_id, local_id, uid)`` each."""
     retry_held: RetryHeld | None = None
     """Retries rows kept back after a tombstone (a space LaminDB records still reference)."""
+    parent_key: str | None = None
+    """The column of its LaminDB table holding the local id of the row it depends on; set when
+    its synced rows go with that row (a block with its space) and do not keep it alive."""
 
     @property
     def table(self) -> Table:

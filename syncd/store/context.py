@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, TypeVar
 
@@ -34,5 +34,5 @@ def latest_per_id(rows: list[RowT]) -> list[RowT]:
 class ApplyContext:
     dialect: Dialect
     now: datetime
+    references: SpaceReferences
     on_name_conflict: Literal["reject", "adopt"] = "reject"
-    references: SpaceReferences = field(default_factory=SpaceReferences)

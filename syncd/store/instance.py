@@ -39,8 +39,9 @@ from syncd.store.indexes import indexes_pending
 from syncd.store.lock import instance_lock
 from syncd.store.outcome import announce_rescans, build_deferred, record_error, record_success
 from syncd.store.parking import quarantine_rows
+from syncd.store.references import SpaceReferences
 from syncd.store.replica import application_name, default_replica_id
-from syncd.store.resources import apply_rows, binding
+from syncd.store.resources import apply_rows, binding, dependents
 from syncd.store.retry import retry_parked
 from syncd.store.session import exclusive
 
@@ -134,7 +135,10 @@ class InstanceStore:
             self.close()
             raise self._failure(exc, f"cannot prepare {self._instance.display_url}") from None
         self._ctx = ApplyContext(
-            dialect=dialect_for(self._conn), now=self._clock(), on_name_conflict=self._sync.on_name_conflict
+            dialect=dialect_for(self._conn),
+            now=self._clock(),
+            references=SpaceReferences(dependents(Resource.SPACE)),
+            on_name_conflict=self._sync.on_name_conflict,
         )
         self._opened_at = format_canonical(self._ctx.now)
         if self._indexes_pending and not self.bootstrapped:  # an earlier first load did not finish

@@ -1,8 +1,9 @@
 """Spaces the hub deleted: removed here, or held while LaminDB records still reference them.
 
-A removed space takes its hub-synced blocks with it; both are remembered as
-gone, so that blocks waiting for the space stop waiting and a ``--full``
-listing does not take them for rows the stream missed. A held space is
+A removed space takes with it the hub-synced rows of each resource that goes
+with its space (blocks: :func:`syncd.store.resources.dependents`); all are
+remembered as gone, so that rows waiting for the space stop waiting and a
+``--full`` listing does not take them for rows the stream missed. A held space is
 removed by a later run (:func:`retry_held_spaces`) once nothing references it.
 """
 
@@ -16,7 +17,7 @@ from syncd.core.models import Resource
 from syncd.core.results import ApplyResult
 from syncd.store.context import ApplyContext
 from syncd.store.keysets import among
-from syncd.store.schema import block_map, deferred, space, space_gone, space_map, spaceblock
+from syncd.store.schema import deferred, space, space_gone, space_map
 from syncd.store.unseen import remember_unseen
 
 __all__ = ["hold_or_remove", "mark_gone", "retry_held_spaces"]
@@ -43,7 +44,7 @@ def hold_or_remove(
         )
         result.held.append(uid)
         return
-    _remove_space(conn, result, hub_id, local_id, stamp)
+    _remove_space(conn, result, ctx, hub_id, local_id, stamp)
 
 
 def mark_gone(conn: Connection, gone: Mapping[str, str]) -> None:
@@ -66,19 +67,24 @@ def mark_gone(conn: Connection, gone: Mapping[str, str]) -> None:
         conn.execute(insert(space_gone), fresh)
 
 
-def _remove_space(conn: Connection, result: ApplyResult, hub_id: str, local_id: int, stamp: str) -> None:
-    mapped = conn.execute(
-        select(block_map.c.local_id, block_map.c.hub_id)
-        .join(spaceblock, spaceblock.c.id == block_map.c.local_id)
-        .where(spaceblock.c.space_id == local_id)
-    ).all()
-    blocks = [local for local, _ in mapped]
-    if blocks:
-        conn.execute(delete(spaceblock).where(among(conn, spaceblock.c.id, blocks)))
-        conn.execute(delete(block_map).where(among(conn, block_map.c.local_id, blocks)))
-        # they may stay live on the hub: a --full listing must not take them for rows the stream missed
-        remember_unseen(conn, Resource.SPACE_BLOCK, [h for _, h in mapped])
-        result.add(Resource.SPACE_BLOCK, "deleted", len(blocks))
+def _remove_space(
+    conn: Connection, result: ApplyResult, ctx: ApplyContext, hub_id: str, local_id: int, stamp: str
+) -> None:
+    for dependent in ctx.references.dependents:
+        table, mapping = dependent.table, dependent.map_table
+        assert dependent.parent_key is not None
+        mapped = conn.execute(
+            select(mapping.c.local_id, mapping.c.hub_id)
+            .join(table, table.c.id == mapping.c.local_id)
+            .where(table.c[dependent.parent_key] == local_id)
+        ).all()
+        rows = [local for local, _ in mapped]
+        if rows:
+            conn.execute(delete(table).where(among(conn, table.c.id, rows)))
+            conn.execute(delete(mapping).where(among(conn, mapping.c.local_id, rows)))
+            # they may stay live on the hub: a --full listing must not take them for rows the stream missed
+            remember_unseen(conn, dependent.description.resource, [h for _, h in mapped])
+            result.add(dependent.description.resource, "deleted", len(rows))
     conn.execute(delete(space).where(space.c.id == local_id))
     conn.execute(delete(space_map).where(space_map.c.hub_id == hub_id))
     mark_gone(conn, {hub_id: stamp})
@@ -97,5 +103,5 @@ def retry_held_spaces(conn: Connection, ctx: ApplyContext) -> ApplyResult:
         if ctx.references.referencing(conn, local_id):
             result.held.append(uid)
         else:
-            _remove_space(conn, result, hub_id, local_id, stamp)
+            _remove_space(conn, result, ctx, hub_id, local_id, stamp)
     return result

@@ -135,3 +135,11 @@ def test_a_store_module_without_its_binding_is_refused_on_import(monkeypatch: py
     monkeypatch.setattr(resources.importlib, "import_module", lambda name: empty)
     with pytest.raises(ImportError, match=r"syncd.store.resources.space_block must define BINDING"):
         resources._load(Resource.SPACE_BLOCK)
+
+
+def test_blocks_go_with_their_space_and_nothing_else_does() -> None:
+    from syncd.store.resources import dependents
+
+    assert [b.description.resource for b in dependents(Resource.SPACE)] == [Resource.SPACE_BLOCK]
+    assert BINDINGS[Resource.SPACE_BLOCK].parent_key == describe(Resource.SPACE_BLOCK).parent_column
+    assert dependents(Resource.SPACE_BLOCK) == ()

@@ -15,6 +15,7 @@ from sqlalchemy import create_engine
 from syncd.core.models import Resource
 from syncd.hubsim import HubStore, ManualClock, Spelling, populate
 from syncd.store.references import SpaceReferences
+from syncd.store.resources import dependents
 from tests.support.applying import opened
 from tests.support.builders import settings_for
 from tests.support.syncenv import (
@@ -234,7 +235,7 @@ def test_a_local_block_holds_its_space_while_the_block_foreign_keys_wait(pg_url:
     engine = create_engine(pg_url)
     with engine.connect() as conn:
         assert conn.exec_driver_sql(block_keys).scalar_one() == 0
-        references = SpaceReferences()
+        references = SpaceReferences(dependents(Resource.SPACE))
         assert references.referencing(conn, 5) == ["lamindb_spaceblock"]
         assert references.referencing(conn, 6) == []  # a space nothing points at
     engine.dispose()

@@ -22,7 +22,7 @@ from syncd.core.results import ApplyResult
 from syncd.store.binding import StoreResource
 from syncd.store.context import ApplyContext
 
-__all__ = ["BINDINGS", "StoreResource", "apply_rows", "binding"]
+__all__ = ["BINDINGS", "StoreResource", "apply_rows", "binding", "dependents"]
 
 
 def _load(resource: Resource) -> StoreResource:
@@ -41,6 +41,14 @@ BINDINGS: dict[Resource, StoreResource] = {d.resource: _load(d.resource) for d i
 def binding(resource: Resource) -> StoreResource:
     """The store's binding of ``resource``."""
     return BINDINGS[resource]
+
+
+def dependents(resource: Resource) -> tuple[StoreResource, ...]:
+    """The bindings whose synced rows go with a removed row of ``resource`` (blocks with a space)."""
+    return tuple(
+        bound for bound in BINDINGS.values()
+        if bound.description.depends_on is resource and bound.parent_key is not None
+    )
 
 
 def apply_rows(

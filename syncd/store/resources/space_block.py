@@ -14,4 +14,4 @@ from syncd.store.blocks import apply_blocks, remove_blocks
 
 __all__ = ["BINDING"]
 
-BINDING = StoreResource(describe(Resource.SPACE_BLOCK), apply_blocks, remove_blocks)
+BINDING = StoreResource(describe(Resource.SPACE_BLOCK), apply_blocks, remove_blocks, parent_key="space_id")
