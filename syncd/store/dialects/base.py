@@ -57,12 +57,15 @@ class Dialect(abc.ABC):
     system_table_prefixes: tuple[str, ...]
     #: the type of an integer primary key, if not BIGINT (SQLite: INTEGER, the rowid's alias)
     row_id_type: TypeEngine[int] | None
-    #: the type LaminDB's JSON fields have, if not SQLAlchemy's JSON (PostgreSQL: JSONB)
-    json_type: TypeEngine[Any] | None
     #: ``SELECT table, column`` of every foreign key that references ``lamindb_space``
     space_foreign_keys: TextClause
 
     # -- URLs, engines and sessions -------------------------------------------------------------
+
+    @property
+    def json_type(self) -> TypeEngine[Any] | None:
+        """The type LaminDB's JSON fields have, if not SQLAlchemy's JSON (PostgreSQL: JSONB)."""
+        return None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"

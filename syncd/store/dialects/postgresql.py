@@ -41,7 +41,6 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -187,12 +186,19 @@ class PostgreSQL(PostgreSQLLookups, Dialect):
     after_seed = ddl.POSTGRESQL_SEED_SEQUENCES
     system_table_prefixes = ()
     row_id_type = None
-    json_type = JSONB(none_as_null=True)
     space_foreign_keys = text(
         "SELECT c.conrelid::regclass::text, a.attname FROM pg_constraint c "
         "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey) "
         "WHERE c.contype = 'f' AND c.confrelid = 'lamindb_space'::regclass"
     )
+
+    @property
+    def json_type(self) -> TypeEngine[Any]:
+        # SQLAlchemy's PostgreSQL dialect package is loaded when a table needs the type (the registry's)
+        # or an engine is made: a sync into SQLite alone never loads it
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        return JSONB(none_as_null=True)
 
     def driver_url(self, url: URL) -> URL:
         # syncd ships psycopg 3; a bare postgresql:// URL means that driver

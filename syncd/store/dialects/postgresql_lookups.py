@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Date, Integer, String, cast, func, literal, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
 
 from syncd.store.dialects.likes import like_pattern
 
@@ -98,9 +97,13 @@ class PostgreSQLLookups:
         return func.upper(expr).like(func.upper(literal(pattern)), escape="\\")
 
     def json_equal(self, expr: ColumnElement[Any], encoded: str) -> ColumnElement[bool]:
+        from sqlalchemy.dialects.postgresql import JSONB  # see PostgreSQL.json_type
+
         return type_coerce(expr, JSONB) == cast(literal(encoded, String), JSONB)
 
     def json_contains(self, expr: ColumnElement[Any], encoded: str) -> ColumnElement[bool]:
+        from sqlalchemy.dialects.postgresql import JSONB  # see PostgreSQL.json_type
+
         # JSONB containment, as Django's
         stored = type_coerce(expr, JSONB)
         contained: ColumnElement[bool] = stored.op("@>")(cast(literal(encoded, String), JSONB))

@@ -160,7 +160,6 @@ class SQLite(SQLiteLookups, Dialect):
     after_seed = ()
     system_table_prefixes = ("sqlite_",)
     row_id_type = Integer()
-    json_type = None
     space_foreign_keys = text(
         'SELECT m.name, p."from" FROM sqlite_master m, pragma_foreign_key_list(m.name) p '
         "WHERE m.type = 'table' AND p.\"table\" = 'lamindb_space'"

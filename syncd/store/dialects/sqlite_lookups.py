@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Integer, String, and_, cast, func, literal, or_, type_coerce
 
 from syncd.errors import UnsupportedQuery
-from syncd.store.dialects import regexp
 from syncd.store.dialects.likes import like_escape, like_pattern
 
 __all__ = ["SQLiteLookups", "register_functions"]
@@ -33,6 +32,9 @@ def _lower(value: object) -> str | None:
 
 def register_functions(dbapi_connection: sqlite3.Connection) -> None:
     """Add the registry's SQL functions to a SQLite connection."""
+    # the regex engine is loaded with the first registry connection: a sync never needs it
+    from syncd.store.dialects import regexp
+
     def iregexp(pattern: str | None, value: object) -> bool | None:
         return regexp.regexp(None if pattern is None else "(?i)" + pattern, value)
 
