@@ -218,13 +218,15 @@ def _report(report: object, out: TextIO, err: TextIO, terminal: bool) -> None:
 
 def _run_once(settings: Settings, names: list[str] | None, full: bool, out: TextIO, err: TextIO) -> int:
     from syncd.logs import configure_logging
-    from syncd.progress import TerminalProgress
     from syncd.runner import run_sync
 
     terminal = out.isatty()
     settings.groups(names)  # unknown instance names are configuration errors (exit 2)
-    observer = TerminalProgress(err) if terminal else None
-    if observer is not None:
+    observer = None
+    if terminal:  # the progress line is for a person watching; a service or a pipe gets log events
+        from syncd.progress import TerminalProgress
+
+        observer = TerminalProgress(err)
         # log lines and the progress line share the terminal: the log stream keeps them apart
         configure_logging(
             level="warning" if settings.log.level == "info" else settings.log.level,
