@@ -116,26 +116,36 @@ def _direct_allowed(qs: QuerySet[R], idlike: str) -> bool:
     return last < 0x10FFFF and not 0xD7FF <= last <= 0xDFFF
 
 
-_statements: dict[tuple[str, Dialect, bool, bool, int], Select[Any]] = {}
+_statements: dict[tuple[str, Dialect, bool, bool, int, bool], Select[Any]] = {}
 
 
 def _statement(
-    registry: type[Record], dialect: Dialect, versioned: bool, like: bool, ranges: int,
+    registry: type[Record], dialect: Dialect, versioned: bool, like: bool, ranges: int, whole: bool,
 ) -> Select[Any]:
-    key = (registry.__name__, dialect, versioned, like, ranges)
+    key = (registry.__name__, dialect, versioned, like, ranges, whole)
     if key not in _statements:
-        _statements[key] = _build_statement(registry, dialect, versioned, like, ranges)
+        _statements[key] = _build_statement(registry, dialect, versioned, like, ranges, whole)
     return _statements[key]
 
 
+def _whole_uid(registry: type[Record], idlike: str, like: bool, dialect: Dialect) -> bool:
+    """Whether ``idlike`` fills the uid column, so that (matched case-sensitively) it can only be equal."""
+    length = getattr(registry._meta.table.c.uid.type, "length", None)
+    return not like and dialect.bounds_text_length and length is not None and len(idlike) == length
+
+
 def _build_statement(
-    registry: type[Record], dialect: Dialect, versioned: bool, like: bool, ranges: int,
+    registry: type[Record], dialect: Dialect, versioned: bool, like: bool, ranges: int, whole: bool,
 ) -> Select[Any]:
     table = registry._meta.table
     uid = table.c.uid
-    if like or not dialect.like_folds_case:
+    if whole:
+        # a prefix as long as the column is the uid itself: the unique index, whatever the
+        # parameter (a bound LIKE pattern cannot use an index in a prepared statement's plan)
+        condition: ColumnElement[bool] = uid == bindparam("uid")
+    elif like or not dialect.like_folds_case:
         # a LIKE that ignores ASCII case (SQLite's) finds uid "qq00..." by "QQ00", as LaminDB does there
-        condition: ColumnElement[bool] = uid.like(bindparam("pattern"), escape="\\")
+        condition = uid.like(bindparam("pattern"), escape="\\")
         if ranges:
             # the same rows through the uid index: the ranges of the prefix's case variants
             spans = [and_(uid >= bindparam(f"low{n}"), uid < bindparam(f"high{n}")) for n in range(ranges)]
@@ -155,14 +165,15 @@ def _direct(qs: QuerySet[R], idlike: str, message: str) -> R:
     meta = registry._meta
     instance = qs.instance
     params: dict[str, Any] = {
-        "pattern": like_escape(idlike) + "%",
+        "uid": idlike, "pattern": like_escape(idlike) + "%",
         "low": idlike, "high": idlike[:-1] + chr(ord(idlike[-1]) + 1),
     }
     stem = meta.versioned and len(idlike) <= meta.stem_length
     ranges = case_ranges(idlike) if instance.like else None
     for n, (low, high) in enumerate(ranges or []):
         params[f"low{n}"], params[f"high{n}"] = low, high
-    statement = _statement(registry, instance.adapter, stem, instance.like, len(ranges or []))
+    whole = _whole_uid(registry, idlike, instance.like, instance.adapter)
+    statement = _statement(registry, instance.adapter, stem, instance.like, len(ranges or []), whole)
     with instance.read() as conn:
         if stem:
             rows = conn.execute(statement, {**params, "latest": 1}).all()

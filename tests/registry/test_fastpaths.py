@@ -114,3 +114,21 @@ def test_a_search_result_is_iterated_from_the_rows_read_while_ranking(
     # a window of it reads again, as any query set does
     assert [s.id for s in found[:2]] == [8, 2]
     assert len(statements) == before + 1
+
+
+def test_a_whole_uid_is_looked_up_by_equality_where_the_column_bounds_its_length(
+    reg: Instance, statements: list[str],
+) -> None:
+    space = Space.get("qq00cccccccc")
+    assert (space.id, space.uid) == (4, "qq00cccccccc")
+    whole = [s for s in statements if "uid = " in s]
+    if reg.adapter.bounds_text_length:
+        # PostgreSQL: a bound LIKE pattern cannot use the uid index in a prepared plan; equality can
+        assert SpaceBlock.get("blkstema000000010000").id == 8  # not block 1, BLKSTEMA...: case counts
+        whole = [s for s in statements if "uid = " in s]
+        assert len(whole) == 2
+        with pytest.raises(Space.DoesNotExist):
+            Space.get("QQ00CCCCCCCC")  # case-sensitive there, as LaminDB's LIKE is
+    else:
+        # SQLite stores text longer than VARCHAR(12): a whole-length uid is still a prefix there
+        assert whole == []

@@ -169,6 +169,8 @@ class Dialect(abc.ABC):
 
     #: whether LIKE ignores ASCII case (LaminDB's text lookups then follow LIKE's rules)
     like_folds_case: bool
+    #: whether a ``VARCHAR(n)`` column holds at most ``n`` characters (SQLite stores longer text)
+    bounds_text_length: bool
     #: whether regular expressions run in Python functions syncd registers, bounded in time by
     #: :mod:`syncd.store.dialects.regexp` (a failed match: ``regexp.failure()``)
     python_regex: bool

@@ -24,6 +24,7 @@ class PostgreSQLLookups:
     """The registry's methods of :class:`~syncd.store.dialects.postgresql.PostgreSQL`."""
 
     like_folds_case = False
+    bounds_text_length = True
     python_regex = False
 
     def date_part(self, expr: ColumnElement[Any], name: str) -> ColumnElement[Any]:

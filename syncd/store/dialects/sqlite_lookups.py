@@ -48,6 +48,7 @@ class SQLiteLookups:
     """The registry's methods of :class:`~syncd.store.dialects.sqlite.SQLite`."""
 
     like_folds_case = True
+    bounds_text_length = False
     python_regex = True
 
     def date_part(self, expr: ColumnElement[Any], name: str) -> ColumnElement[Any]:
