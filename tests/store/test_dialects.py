@@ -136,3 +136,13 @@ def test_no_module_outside_the_adapters_compares_database_names() -> None:
         for line, what in _offences(path.read_text(encoding="utf-8"))
     ]
     assert offences == []
+
+
+def test_the_architecture_guide_names_everything_a_new_adapter_implements() -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = guide[guide.index("## Adding a database"):]
+    section = section[: section.index("\n## ", 1)] if "\n## " in section[1:] else section
+    members = {name for name, _ in inspect.getmembers(Dialect) if not name.startswith("_")}
+    members |= {name for name in Dialect.__annotations__ if not name.startswith("_")}
+    missing = sorted(name for name in members if f"`{name}`" not in section)
+    assert missing == [], f"docs/architecture.md, 'Adding a database', does not name: {missing}"
