@@ -60,7 +60,8 @@ def lnid_pattern(length: int) -> re.Pattern[str]:
 
 def row_object(raw: object) -> RawRow:
     """``raw`` itself when it is a JSON object, else rejected."""
-    if not isinstance(raw, Mapping):
+    # a decoded JSON object is a dict: the exact type check first, the Mapping check (slower) after
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise RowRejected(f"row: must be an object, got {type(raw).__name__}")
     return raw
 
@@ -207,7 +208,7 @@ def creator_value(value: object, *, nullable: bool) -> Creator | None:
         if nullable:
             return None
         raise RowRejected("created_by: must not be null")
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise RowRejected(f"created_by: must be an object, got {type(value).__name__}")
     lnid, handle, name = value.get("lnid"), value.get("handle"), value.get("name")
     if isinstance(lnid, str) and isinstance(handle, str) and (name is None or isinstance(name, str)):

@@ -127,3 +127,21 @@ def test_creators_are_validated_even_when_seen_before() -> None:
     for _ in range(2):  # a rejection is never remembered as a valid creator
         with pytest.raises(RowRejected, match="created_by.handle"):
             parse_block(block_row(1, 1, created_by=bad))
+
+
+@pytest.mark.parametrize("raw", [["id"], "row", 3, None])
+def test_a_row_that_is_not_an_object_is_rejected_naming_its_type(raw: object) -> None:
+    for parse in (parse_space, parse_block):
+        with pytest.raises(RowRejected, match=f"row: must be an object, got {type(raw).__name__}"):
+            parse(raw)  # type: ignore[arg-type]
+
+
+def test_any_mapping_is_an_object_not_only_a_dict() -> None:
+    from types import MappingProxyType
+
+    row = block_row(1, 1)
+    creator = MappingProxyType(dict(row["created_by"]))
+    parsed = parse_block(MappingProxyType({**row, "created_by": creator}))
+    assert parsed.created_by.handle == row["created_by"]["handle"]
+    with pytest.raises(RowRejected, match="created_by: must be an object, got str"):
+        parse_block({**row, "created_by": "someone"})
