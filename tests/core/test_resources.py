@@ -143,3 +143,17 @@ def test_blocks_go_with_their_space_and_nothing_else_does() -> None:
     assert [b.description.resource for b in dependents(Resource.SPACE)] == [Resource.SPACE_BLOCK]
     assert BINDINGS[Resource.SPACE_BLOCK].parent_key == describe(Resource.SPACE_BLOCK).parent_column
     assert dependents(Resource.SPACE_BLOCK) == ()
+
+
+def test_a_binding_whose_tables_are_not_declared_is_refused_on_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+    import types
+
+    from syncd.store import resources
+
+    renamed = dataclasses.replace(describe(Resource.SPACE), map_table="syncd_nowhere_map")
+    module = types.ModuleType("syncd.store.resources.space")
+    module.BINDING = dataclasses.replace(BINDINGS[Resource.SPACE], description=renamed)  # type: ignore[attr-defined]
+    monkeypatch.setattr(resources.importlib, "import_module", lambda name: module)
+    with pytest.raises(ImportError, match="no table syncd_nowhere_map is declared"):
+        resources._load(Resource.SPACE)

@@ -21,6 +21,7 @@ from syncd.core.resources import DESCRIPTIONS
 from syncd.core.results import ApplyResult
 from syncd.store.binding import StoreResource
 from syncd.store.context import ApplyContext
+from syncd.store.schema import bookkeeping, lamindb
 
 __all__ = ["BINDINGS", "StoreResource", "apply_rows", "binding", "dependents"]
 
@@ -30,7 +31,10 @@ def _load(resource: Resource) -> StoreResource:
     bound = getattr(importlib.import_module(name), "BINDING", None)
     if not isinstance(bound, StoreResource) or bound.description.resource is not resource:
         raise ImportError(f"{name} must define BINDING, the StoreResource of {resource.value!r}")
-    bound.table, bound.map_table  # noqa: B018 - its tables exist: a KeyError naming the table if not
+    description = bound.description
+    for table, metadata in ((description.lamindb_table, lamindb), (description.map_table, bookkeeping)):
+        if table not in metadata.tables:
+            raise ImportError(f"{name}: no table {table} is declared, there or in syncd.store.schema")
     return bound
 
 
