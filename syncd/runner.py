@@ -25,6 +25,7 @@ from syncd.core.sync import sync_group as _sync_group
 from syncd.errors import InstanceLockedError, StoreError
 from syncd.hub.client import HubClient
 from syncd.settings import HubGroup, InstanceSettings, Settings
+from syncd.store.dialects.base import DEFAULT_CACHE_KIB
 from syncd.store.freshness import peek_in_step
 from syncd.store.instance import InstanceStore
 from syncd.store.session import Keepalive
@@ -39,8 +40,9 @@ def _utc_now() -> datetime:
 
 
 # SQLite page cache per connection: 8 MB while a group is small, a share of 24 MB in all once
-# it has more than three instances (their connections are open at once), at least 0.5 MB each
-_GROUP_CACHE_KIB, _MAX_CACHE_KIB, _MIN_CACHE_KIB = 24_000, 8_000, 500
+# it has more than three instances (their connections are open at once), at least 0.5 MB each;
+# a connection with the whole 8 MB also keeps larger bulk statements (store.dialects.sqlite)
+_GROUP_CACHE_KIB, _MAX_CACHE_KIB, _MIN_CACHE_KIB = 24_000, DEFAULT_CACHE_KIB, 500
 
 
 def _cache_share(instances: int) -> int:

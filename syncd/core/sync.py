@@ -21,7 +21,6 @@ A run that passes its deadline stops after the page in flight, likewise.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import threading
 import time
@@ -114,12 +113,9 @@ def sync_group(
     try:
         with (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-fetch") as pool,
-            # one instance applies in this thread: it has nobody to run ahead of
-            (
-                Lanes(members, functools.partial(commit, obs=obs))
-                if len(members) > 1
-                else contextlib.nullcontext()
-            ) as lanes,
+            # a lane even for one instance: this thread then takes the next page from the fetch and
+            # starts the one after while the instance applies, so the fetch never waits on the apply
+            Lanes(members, functools.partial(commit, obs=obs)) as lanes,
         ):
             for resource in [r for r in RESOURCES if r in options.resources]:
                 last_date = (

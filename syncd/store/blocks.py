@@ -25,7 +25,7 @@ from syncd.core.timestamps import sqlite_from_canonical
 from syncd.store.bulk import allocate_ids, insert_rows
 from syncd.store.context import ApplyContext, latest_per_id
 from syncd.store.keysets import Lookups, among, key_set, keyed, prepared
-from syncd.store.parking import Deferral, defer_rows, quarantine_rows, release
+from syncd.store.parking import Deferral, defer_rows, parked_probes, quarantine_rows, release
 from syncd.store.schema import block_map, space_gone, space_map, spaceblock, user
 from syncd.store.unseen import remember_unseen
 from syncd.store.users import resolve_users
@@ -78,7 +78,8 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
     if not rows:
         return result
     # every lookup of the page in one statement, built once per connection: see keysets.Lookups
-    map_rows, known_spaces, gone_spaces, uids, creators = prepared(conn, "block_page", _page_lookups).run(
+    statement = prepared(conn, "block_page", _page_lookups)
+    map_rows, known_spaces, gone_spaces, uids, creators, *parked = statement.run(
         conn,
         {
             "blocks": key_set(conn, [r.key for r in rows]),
@@ -145,7 +146,7 @@ def apply_blocks(conn: Connection, rows: list[HubBlock], ctx: ApplyContext) -> A
     result.add(R, "rejected", len(rejected))
     defer_rows(conn, R, to_defer, ctx.now)
     result.add(R, "deferred", len(to_defer))
-    release(conn, R, versions)
+    release(conn, R, versions, parked)
     return result
 
 
@@ -233,7 +234,7 @@ def _delete(conn: Connection, hub_ids: list[str], maps: dict[str, _Mapped], look
 
 
 def _page_lookups(conn: Connection) -> Lookups:
-    """A page's lookups: its map rows, spaces (known, deleted), uids taken, and creators."""
+    """A page's lookups: its map rows, spaces (known, deleted), uids taken, creators, and parked rows."""
     return Lookups(
         conn,
         select(
@@ -243,6 +244,7 @@ def _page_lookups(conn: Connection) -> Lookups:
         select(space_gone.c.hub_id).where(keyed(conn, space_gone.c.hub_id, "spaces")),
         select(spaceblock.c.uid, spaceblock.c.id).where(keyed(conn, spaceblock.c.uid, "uids")),
         select(user.c.uid, user.c.id).where(keyed(conn, user.c.uid, "creators")),
+        *parked_probes(R),
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from syncd.secrets import Secret
 from syncd.store.dialects import EngineOptions, dialect_for
+from syncd.store.dialects.base import DEFAULT_CACHE_KIB
 from syncd.store.dialects.postgresql import fence_session, price_random_reads_as_cached
 
 __all__ = ["EngineFactory", "create_instance_engine", "fence_session", "price_random_reads_as_cached"]
@@ -32,7 +33,7 @@ def create_instance_engine(
     password: Secret | None = None,
     application_name: str = "syncd",
     session_timeout_seconds: float | None = None,
-    cache_kib: int = 8000,
+    cache_kib: int = DEFAULT_CACHE_KIB,
 ) -> Engine:
     """An engine for one instance database (SQLite or PostgreSQL).
 

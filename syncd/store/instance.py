@@ -33,15 +33,15 @@ from syncd.store.context import ApplyContext
 from syncd.store.cursors import load_cursor
 from syncd.store.diagnose import first_line, store_failure
 from syncd.store.dialects import dialect_for
+from syncd.store.dialects.base import DEFAULT_CACHE_KIB
 from syncd.store.engine import EngineFactory, create_instance_engine
 from syncd.store.freshness import PullStart
 from syncd.store.indexes import indexes_pending
 from syncd.store.lock import instance_lock
 from syncd.store.outcome import announce_rescans, build_deferred, record_error, record_success
-from syncd.store.parking import quarantine_rows
 from syncd.store.references import SpaceReferences
 from syncd.store.replica import application_name, default_replica_id
-from syncd.store.resources import apply_rows, binding, dependents
+from syncd.store.resources import binding, dependents
 from syncd.store.retry import retry_parked
 from syncd.store.session import exclusive
 
@@ -69,7 +69,7 @@ class InstanceStore:
         monotonic: Callable[[], float] = time.monotonic,
         engine_factory: EngineFactory | None = None,
         replica: str | None = None,
-        sqlite_cache_kib: int = 8000,
+        sqlite_cache_kib: int = DEFAULT_CACHE_KIB,
     ) -> None:
         self.name = instance.name
         self.replica = replica if replica is not None else default_replica_id()
@@ -258,13 +258,18 @@ class InstanceStore:
         batch, self._batch = self._batch, None
         done = ApplyResult()
         if batch is not None:
+            assert self._ctx is not None
             try:
+                with structlog.contextvars.bound_contextvars(instance=self.name):
+                    batch.apply_held(self.conn, self._ctx)
                 done = batch.commit(
                     self.conn, self._pull_starts, replica=self.replica, hub=self._instance.hub.url
                 )
-            except (SQLAlchemyError, OSError) as exc:
+            except BaseException as exc:
                 batch.rollback()
-                raise self._store_error(exc) from exc
+                if isinstance(exc, (SQLAlchemyError, OSError)):
+                    raise self._store_error(exc) from exc
+                raise
         self._announce(done)
         return done
 
@@ -309,11 +314,8 @@ class InstanceStore:
             batch = self._batch
             # every row this page rejects is logged naming the instance (store.parking)
             with structlog.contextvars.bound_contextvars(instance=self.name):
-                result = apply_rows(self.conn, resource, rows, ctx)
-                quarantine_rows(self.conn, resource, rejected, ctx.now)
-            result.add(resource, "rejected", len(rejected))
-            # the cursor is written when the batch commits
-            batch.add(resource, result, len(rows) + len(rejected), state, hub_date, ctx.now)
+                # held until enough pages are (store.batch); the cursor is written when the batch commits
+                batch.take(self.conn, ctx, resource, rows, rejected, state, hub_date)
         except BaseException as exc:
             failed, self._batch = self._batch, None  # what it did is rolled back with it: never reported
             if failed is not None:

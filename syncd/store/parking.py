@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
 
 from syncd.core.models import Resource
 from syncd.core.results import Rejection
@@ -144,19 +144,41 @@ _ANY_PARKED = select(
 )
 
 
-def release(conn: Connection, resource: Resource, versions: Mapping[str, str]) -> None:
+def parked_probes(resource: Resource) -> tuple[Select[Any], ...]:
+    """Queries that say whether anything of ``resource`` is parked: at most one row each.
+
+    A page adds them to its own lookups (:class:`syncd.store.keysets.Lookups`)
+    and passes their rows to :func:`release` as ``parked``, which then needs no
+    statement of its own when nothing is parked.
+    """
+    return tuple(
+        select(key).where(table.c.resource == resource.value).limit(1) for table, key in _PARKED_TABLES
+    )
+
+
+def release(
+    conn: Connection,
+    resource: Resource,
+    versions: Mapping[str, str],
+    parked: Sequence[Sequence[object]] | None = None,
+) -> None:
     """Forget deferred and quarantined entries superseded by these ``{hub_id: updated_at}``.
 
     ``versions`` are versions just applied (or found already applied): the hub's
     current state of those rows, so every parked version of them is superseded,
-    whatever its stamp (a late commit can re-stamp a row older).
+    whatever its stamp (a late commit can re-stamp a row older). ``parked`` holds
+    the rows of :func:`parked_probes`, run earlier in the same transaction, before
+    the page parked anything (a page never parks a row it applies); without them
+    this asks the database itself.
     """
     if not versions:
         return
     ids = list(versions)
-    parked = conn.execute(_ANY_PARKED, {"resource": resource.value}).one()
+    if parked is None:
+        found = conn.execute(_ANY_PARKED, {"resource": resource.value}).one()
+        parked = [[] if some is None else [some] for some in found]
     for (table, key), some in zip(_PARKED_TABLES, parked, strict=True):
-        if some is None:
+        if not some:
             continue  # the common case: nothing parked, so no need to look up a thousand ids
         query = select(key).where(table.c.resource == resource.value, among(conn, key, ids))
         stale = list(conn.execute(query).scalars())

@@ -37,6 +37,7 @@ from syncd.core.watermark import CursorState
 from syncd.errors import StoreError
 from syncd.settings import SyncSettings
 from syncd.store.bulk import allocate_ids, insert_rows
+from syncd.store.dialects.base import DEFAULT_CACHE_KIB
 from syncd.store.instance import InstanceStore
 from syncd.store.schema import spaceblock
 from tests.support.applying import NOW, query
@@ -56,12 +57,15 @@ class Ticks:
 
 
 @contextmanager
-def store_for(url: str, ticks: Ticks | None = None, **sync: Any) -> Iterator[InstanceStore]:
+def store_for(
+    url: str, ticks: Ticks | None = None, *, cache_kib: int = DEFAULT_CACHE_KIB, **sync: Any
+) -> Iterator[InstanceStore]:
     store = InstanceStore(
         instance_settings(url),
         SyncSettings(**sync),
         clock=lambda: NOW,
         monotonic=ticks if ticks is not None else Ticks(),
+        sqlite_cache_kib=cache_kib,
     )
     store.open()
     try:
@@ -139,8 +143,9 @@ def test_a_failing_page_rolls_back_its_whole_transaction_and_the_store_stays_usa
         _with_space(store)
         _page(store, 1, 10)
         store.conn.exec_driver_sql("DROP TABLE syncd_block_map")  # the next page cannot write its map rows
+        _page(store, 11, 10)  # held with the first (store.batch): both are applied at the commit
         with pytest.raises(StoreError, match="writing to"):
-            _page(store, 11, 10)
+            store.commit()
         assert _committed(sqlite_url) == 0  # the earlier, uncommitted page went with it
         # the DROP was rolled back too: a fresh transaction works again
         _page(store, 1, 10)
@@ -377,8 +382,18 @@ def _count_shapes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return shapes
 
 
+@pytest.mark.parametrize(
+    ("cache_kib", "expected"),
+    [
+        # a connection with the whole page cache (a small group): chunks of up to 1,000 rows, the last
+        # of each call padded: 891 rows are one statement of 1,000, 1,234 are 1,000 and 234 padded to 250
+        (8000, [1000, 1000, 1000, 100, 10, 1000, 250]),
+        # one of a large group: chunks of 250 rows, so 891 rows are 250, 250, 250 and 141 padded to 250
+        (2000, [250] * 12 + [100, 10] + [250] * 5),
+    ],
+)
 def test_sqlite_bulk_inserts_of_any_size_share_a_few_statement_shapes(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, cache_kib: int, expected: list[int]
 ) -> None:
     """Pages insert different numbers of rows; each is padded up to one of a few statement sizes,
     so the prepared statements are reused, and exactly the real rows are inserted."""
@@ -386,7 +401,7 @@ def test_sqlite_bulk_inserts_of_any_size_share_a_few_statement_shapes(
     shapes = _count_shapes(monkeypatch)
     counts = [891, 1000, 957, 37, 1, 1234]
     next_id = 1
-    with store_for(sqlite_url) as store:
+    with store_for(sqlite_url, cache_kib=cache_kib) as store:
         for count in counts:
             rows = [
                 (next_id + i, f"s{next_id + i:019d}", "x", "readme", True, "2026-03-02 00:00:00.000000", 1, 1)
@@ -395,8 +410,7 @@ def test_sqlite_bulk_inserts_of_any_size_share_a_few_statement_shapes(
             with store.conn.begin():
                 insert_rows(store.conn, spaceblock, columns, rows, {"branch_id": 1})
             next_id += count
-    # chunks of 250 rows, the last of each call padded: 891 rows are 250, 250, 250 and 141 padded to 250
-    assert shapes == [250] * 12 + [100, 10] + [250] * 5
+    assert shapes == expected
     stored = query(sqlite_url, "SELECT count(*), min(id), max(id), count(DISTINCT uid) FROM lamindb_spaceblock")
     assert stored == [(sum(counts), 1, sum(counts), sum(counts))]
     assert query(sqlite_url, "SELECT count(*) FROM lamindb_spaceblock WHERE uid IS NULL OR content IS NULL") == [(0,)]

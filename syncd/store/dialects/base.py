@@ -24,7 +24,11 @@ from sqlalchemy.types import TypeEngine
 
 from syncd.secrets import Secret
 
-__all__ = ["Dialect", "EngineOptions"]
+__all__ = ["DEFAULT_CACHE_KIB", "Dialect", "EngineOptions"]
+
+
+DEFAULT_CACHE_KIB = 8000
+"""A SQLite connection's page cache while its group is small (see syncd.runner)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +39,7 @@ class EngineOptions:
     password: Secret | None = None
     application_name: str = "syncd"
     session_timeout_seconds: float | None = None
-    cache_kib: int = 8000
+    cache_kib: int = DEFAULT_CACHE_KIB
 
 
 class Dialect(abc.ABC):

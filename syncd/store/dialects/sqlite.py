@@ -60,9 +60,13 @@ from syncd.errors import InstanceUnreachableError
 from syncd.secrets import Secret
 from syncd.store import ddl
 from syncd.store.diagnose import lock_file_failure
-from syncd.store.dialects.base import Dialect, EngineOptions
+from syncd.store.dialects.base import DEFAULT_CACHE_KIB, Dialect, EngineOptions
 from syncd.store.dialects.sqlite_lookups import SQLiteLookups, register_functions
-from syncd.store.dialects.sqlite_values import insert_values
+from syncd.store.dialects.sqlite_values import (
+    LARGE_STATEMENT_ROWS,
+    SMALL_STATEMENT_ROWS,
+    insert_values,
+)
 from syncd.store.dialects.waiting import wait_for
 
 __all__ = ["SQLite"]
@@ -72,6 +76,7 @@ _ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 _INDEXED = re.compile(r"\((?P<columns>[^()]*)\)$")
 # columns with the same few values in nearly every block: a new row's entry goes to the end of its
 # value's run, on a page already in memory, so they stay in place during the first load (store.indexes)
+_STATEMENT_ROWS = "syncd.sqlite_statement_rows"  # the bulk statement size of a connection (its info key)
 _STEADY_COLUMNS = frozenset({"_status_code", "branch_id", "created_on_id", "is_latest", "kind"})
 
 
@@ -192,13 +197,18 @@ class SQLite(SQLiteLookups, Dialect):
     def instance_engine(self, url: URL, options: EngineOptions) -> Engine:
         # room for a page's statements, the bulk inserts' few fixed shapes among them (sqlite_values): a
         # page's cycle of statements larger than the cache would evict each before its next use.
-        # Bounded, since a prepared thousand-row INSERT holds about a megabyte
+        # Bounded, since a prepared thousand-row INSERT holds about two megabytes
         engine = create_engine(url, poolclass=NullPool, connect_args={"cached_statements": 32})
         timeout_ms = int(options.busy_timeout_seconds * 1000)
         cache_kib = int(options.cache_kib)
+        # a connection granted the whole page cache (its group is small) may keep large bulk statements
+        # too; one of a large group, where every connection's memory counts, keeps small ones
+        large = cache_kib >= DEFAULT_CACHE_KIB
+        statement_rows = LARGE_STATEMENT_ROWS if large else SMALL_STATEMENT_ROWS
 
         @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        def _on_connect(dbapi_connection: sqlite3.Connection, record: Any) -> None:
+            record.info[_STATEMENT_ROWS] = statement_rows
             # let SQLAlchemy's "begin" event issue BEGIN itself (the documented pysqlite recipe)
             dbapi_connection.isolation_level = None
             cur = dbapi_connection.cursor()
@@ -287,7 +297,8 @@ class SQLite(SQLiteLookups, Dialect):
         self, conn: Connection, table: Table, columns: Sequence[str],
         rows: list[tuple[Any, ...]], fixed: Mapping[str, int],
     ) -> None:
-        insert_values(conn, table, tuple(columns), rows, dict(fixed))
+        per = int(conn.info.get(_STATEMENT_ROWS, SMALL_STATEMENT_ROWS))
+        insert_values(conn, table, tuple(columns), rows, dict(fixed), per)
 
     def lowered(self, conn: Connection, names: Collection[str]) -> dict[str, str]:
         if not has_json(conn):  # SQLite without the JSON functions: its built-in lower() folds ASCII only

@@ -31,15 +31,15 @@ from sqlalchemy import Connection, Table
 
 from syncd.errors import StoreError
 
-__all__ = ["insert_values"]
+__all__ = ["LARGE_STATEMENT_ROWS", "SMALL_STATEMENT_ROWS", "insert_values"]
 
-# A chunk is a quarter page rather than a whole one: a prepared statement of a
-# thousand ten-column rows holds about a megabyte of SQLite's memory for as long
-# as the connection caches it, and every open instance caches its own (one per
-# table written in bulk); four statements of 250 rows take the same CPU per page
-# as one of 1,000 (the binding is per value either way).
-_ROWS_PER_STATEMENT = 250
-_SHAPES = (250, 100, 10)  # the row counts a chunk is padded to (capped at what one statement may bind)
+# The rows one statement takes at most is the connection's (see the adapter's engine): a prepared
+# statement keeps the values last bound to it for as long as the connection caches it, about 2 MB
+# for a thousand ten-column rows of half-kilobyte text, so a connection that must stay small gets
+# 250 rows, four statements a page instead of one; each statement is a step that gives up the
+# GIL and must take it back, which with other threads busy is a wait
+SMALL_STATEMENT_ROWS, LARGE_STATEMENT_ROWS = 250, 1000
+_SHAPES = (1000, 250, 100, 10)  # the row counts a chunk is padded to (capped at what one statement may bind)
 
 
 def insert_values(
@@ -48,14 +48,16 @@ def insert_values(
     columns: tuple[str, ...],
     rows: list[tuple[Any, ...]],
     fixed: dict[str, int],
+    per_statement: int = SMALL_STATEMENT_ROWS,
 ) -> None:
-    """Insert ``rows`` with ``fixed`` columns written into the statement as literals."""
+    """Insert ``rows`` with ``fixed`` columns written into the statement as literals, at most
+    ``per_statement`` rows a statement."""
     driver = conn.connection.driver_connection
     assert isinstance(driver, sqlite3.Connection)
     width = len(columns)
     # at most SQLite's limit of bound parameters per statement (32,766 by default since 3.32)
     limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    per = max(1, min(_ROWS_PER_STATEMENT, limit // width))
+    per = max(1, min(per_statement, limit // width))
     quote = conn.dialect.identifier_preparer.quote
     names = ", ".join(quote(table.c[c].name) for c in (*columns, *fixed))
     literals = "".join(f", {int(v)}" for v in fixed.values())
