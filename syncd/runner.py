@@ -25,10 +25,10 @@ from syncd.core.sync import sync_group as _sync_group
 from syncd.errors import InstanceLockedError, StoreError
 from syncd.hub.client import HubClient
 from syncd.settings import HubGroup, InstanceSettings, Settings
-from syncd.store.dialects.base import DEFAULT_CACHE_KIB
 from syncd.store.freshness import peek_in_step
 from syncd.store.instance import InstanceStore
 from syncd.store.session import Keepalive
+from syncd.store.share import share_of
 
 __all__ = ["WhenLocked", "run_sync", "sync_group"]
 
@@ -37,16 +37,6 @@ WhenLocked = Literal["wait", "skip"]
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-# SQLite page cache per connection: 8 MB while a group is small, a share of 24 MB in all once
-# it has more than three instances (their connections are open at once), at least 0.5 MB each;
-# a connection with the whole 8 MB also keeps larger bulk statements (store.dialects.sqlite)
-_GROUP_CACHE_KIB, _MAX_CACHE_KIB, _MIN_CACHE_KIB = 24_000, DEFAULT_CACHE_KIB, 500
-
-
-def _cache_share(instances: int) -> int:
-    return max(_MIN_CACHE_KIB, min(_MAX_CACHE_KIB, _GROUP_CACHE_KIB // max(1, instances)))
 
 
 def _opened(store: InstanceStore, report: InstanceReport, when_locked: WhenLocked, log: Any) -> bool:
@@ -120,7 +110,7 @@ def sync_group(
         for inst in group.instances:
             store = InstanceStore(
                 inst, sync_settings, clock=clock, sleep=sleep, monotonic=monotonic, replica=replica,
-                sqlite_cache_kib=_cache_share(len(group.instances)),
+                share=share_of(len(group.instances)),
             )
             if not _opened(store, reports[inst.name], when_locked, log):
                 continue

@@ -7,15 +7,16 @@ a pull that read up to the hub's empty page is recorded as in step in the same
 transaction (:mod:`syncd.store.freshness`). What the pages did is reported only
 once it is committed.
 
-Consecutive pages of one resource are also applied together, once they hold
-:data:`APPLY_ROWS` rows, or before the commit, or when a page of another
-resource comes: a page's lookups, id allocation and bulk writes are then a
-handful of statements for two thousand rows rather than for each thousand
-(every statement is a round trip, or a step that gives up the GIL and waits to
-take it back). Rows of the pages held are applied in the order they were
-served, so the last version served of a row is the one applied, as page by
-page; a rejected version that a later page serves valid is not quarantined (page by page,
-that page would release it).
+Consecutive pages of one resource are also applied together (in a small
+group: :mod:`syncd.store.share`), once they hold :data:`APPLY_ROWS` rows, or
+before the commit, or when a page of another resource comes: a page's lookups,
+id allocation and bulk writes are then a handful of statements for two
+thousand rows rather than for each thousand (every statement is a round trip,
+or a step that gives up the GIL and waits to take it back). Rows of the pages
+held are applied in the order they were served, so the last version served of
+a row is the one applied, as page by page; a rejected version that a later
+page serves valid is not quarantined (page by page, that page would release
+it).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ from syncd.store.resources import apply_rows
 __all__ = ["APPLY_ROWS", "PageBatch"]
 
 APPLY_ROWS = 2000
-"""Held pages are applied together once they hold this many rows (valid and rejected)."""
+"""Held pages are applied together once they hold this many rows (valid and rejected), in an
+instance with a roomy memory share (:mod:`syncd.store.share`)."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -62,6 +64,8 @@ class PageBatch:
 
     transaction: RootTransaction
     started: float
+    apply_rows: int = APPLY_ROWS
+    """Held pages are applied once they hold this many rows (0: every page as it comes)."""
     rows: int = 0
     """Rows applied or rejected in it so far."""
     done: ApplyResult = dataclasses.field(default_factory=ApplyResult)
@@ -89,7 +93,7 @@ class PageBatch:
         self.held.append(_Held(resource, rows, rejected, state, hub_date, ctx.now))
         self.held_rows += len(rows) + len(rejected)
         self.rows += len(rows) + len(rejected)
-        if self.held_rows >= APPLY_ROWS:
+        if self.held_rows >= self.apply_rows:
             self.apply_held(conn, ctx)
 
     def apply_held(self, conn: Connection, ctx: ApplyContext) -> None:

@@ -14,8 +14,8 @@ from sqlalchemy.engine import make_url
 
 from syncd.secrets import Secret
 from syncd.store.dialects import EngineOptions, dialect_for
-from syncd.store.dialects.base import DEFAULT_CACHE_KIB
 from syncd.store.dialects.postgresql import fence_session, price_random_reads_as_cached
+from syncd.store.share import ROOMY, MemoryShare
 
 __all__ = ["EngineFactory", "create_instance_engine", "fence_session", "price_random_reads_as_cached"]
 
@@ -33,7 +33,7 @@ def create_instance_engine(
     password: Secret | None = None,
     application_name: str = "syncd",
     session_timeout_seconds: float | None = None,
-    cache_kib: int = DEFAULT_CACHE_KIB,
+    share: MemoryShare = ROOMY,
 ) -> Engine:
     """An engine for one instance database (SQLite or PostgreSQL).
 
@@ -43,7 +43,7 @@ def create_instance_engine(
     :mod:`syncd.store.replica`) and ``session_timeout_seconds`` bounds how long
     the session may stay silent before the server ends it (see :func:`fence_session`).
     On SQLite, ``busy_timeout_seconds`` bounds the wait for the write lock and
-    ``cache_kib`` the connection's page cache.
+    ``share`` what the connection may keep in memory (:mod:`syncd.store.share`).
     """
     parsed = make_url(url)
     options = EngineOptions(
@@ -51,6 +51,7 @@ def create_instance_engine(
         password=password,
         application_name=application_name,
         session_timeout_seconds=session_timeout_seconds,
-        cache_kib=cache_kib,
+        cache_kib=share.cache_kib,
+        large_statements=share.roomy,
     )
     return dialect_for(parsed).instance_engine(parsed, options)

@@ -27,13 +27,12 @@ from syncd.core.watermark import CursorState
 from syncd.errors import InstanceUnreachableError, StoreError
 from syncd.secrets import MASKED, scrub_url_text, url_secrets
 from syncd.settings import InstanceSettings, SyncSettings
-from syncd.store.batch import PageBatch
+from syncd.store.batch import APPLY_ROWS, PageBatch
 from syncd.store.bootstrap import prepare_schema
 from syncd.store.context import ApplyContext
 from syncd.store.cursors import load_cursor
 from syncd.store.diagnose import first_line, store_failure
 from syncd.store.dialects import dialect_for
-from syncd.store.dialects.base import DEFAULT_CACHE_KIB
 from syncd.store.engine import EngineFactory, create_instance_engine
 from syncd.store.freshness import PullStart
 from syncd.store.indexes import indexes_pending
@@ -44,6 +43,7 @@ from syncd.store.replica import application_name, default_replica_id
 from syncd.store.resources import binding, dependents
 from syncd.store.retry import retry_parked
 from syncd.store.session import exclusive
+from syncd.store.share import ROOMY, MemoryShare
 
 __all__ = ["InstanceStore"]
 
@@ -69,7 +69,7 @@ class InstanceStore:
         monotonic: Callable[[], float] = time.monotonic,
         engine_factory: EngineFactory | None = None,
         replica: str | None = None,
-        sqlite_cache_kib: int = DEFAULT_CACHE_KIB,
+        share: MemoryShare = ROOMY,
     ) -> None:
         self.name = instance.name
         self.replica = replica if replica is not None else default_replica_id()
@@ -85,7 +85,7 @@ class InstanceStore:
             create_instance_engine,
             application_name=application_name(self.replica),
             session_timeout_seconds=sync.lease_seconds,
-            cache_kib=sqlite_cache_kib,
+            share=share,
         )
         self._engine: Engine | None = None
         self._conn: Connection | None = None
@@ -98,6 +98,7 @@ class InstanceStore:
         self._guard = threading.RLock()  # one thread at a time on the connection (store.session)
         self._last_used = monotonic()
         self._indexes_pending = False  # a bootstrap deferred indexes that are not built yet
+        self._apply_rows = APPLY_ROWS if share.roomy else 0  # 0: each page applied as it comes
         self._opened_at = ""  # canonical: quarantine entries seen since then are this run's
 
     # -- lifecycle -------------------------------------------------------------
@@ -310,7 +311,7 @@ class InstanceStore:
         self._pull_starts.setdefault(resource, PullStart(hub_date, ctx.now))
         try:
             if self._batch is None:
-                self._batch = PageBatch(self.conn.begin(), self._monotonic())
+                self._batch = PageBatch(self.conn.begin(), self._monotonic(), apply_rows=self._apply_rows)
             batch = self._batch
             # every row this page rejects is logged naming the instance (store.parking)
             with structlog.contextvars.bound_contextvars(instance=self.name):

@@ -17,6 +17,7 @@ from syncd.core.models import HubRow, Resource
 from syncd.core.resources import parse_row
 from syncd.core.results import Rejection
 from syncd.store.context import ApplyContext
+from syncd.store.share import ROOMY_GROUP, share_of
 from tests.support.applying import counts, opened, query
 from tests.support.builders import block_row, space_row
 
@@ -89,6 +90,20 @@ def test_pages_are_held_until_enough_rows_to_apply_them_in_one_go(
         assert counts(store.commit(), B) == {"inserted": 3 * size + 7}
         assert calls == [(S, 1), (B, 3 * size), (B, 7)]
     assert query(sqlite_url, "SELECT count(*) FROM lamindb_spaceblock") == [(3 * size + 7,)]
+
+
+def test_an_instance_of_a_larger_group_applies_each_page_as_it_comes(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Held pages cost memory in every instance at once: only a small group's instances hold them."""
+    calls = _applied_together(monkeypatch)
+    with opened(sqlite_url, share=share_of(ROOMY_GROUP + 1), transaction_rows=100_000) as store:
+        state = store.cursor(S)
+        store.apply_page(S, _page(1), [], state, None)
+        store.apply_page(B, _blocks(1, 3), [], state, None)
+        store.apply_page(B, _blocks(4, 3), [], state, None)
+        assert calls == [(S, 1), (B, 3), (B, 3)]
+        assert counts(store.commit(), B) == {"inserted": 6}
 
 
 def test_a_page_of_another_resource_applies_the_held_pages_first(

@@ -37,9 +37,9 @@ from syncd.core.watermark import CursorState
 from syncd.errors import StoreError
 from syncd.settings import SyncSettings
 from syncd.store.bulk import allocate_ids, insert_rows
-from syncd.store.dialects.base import DEFAULT_CACHE_KIB
 from syncd.store.instance import InstanceStore
 from syncd.store.schema import spaceblock
+from syncd.store.share import ROOMY, MemoryShare, share_of
 from tests.support.applying import NOW, query
 from tests.support.builders import block_row, instance_settings, space_row
 
@@ -58,14 +58,14 @@ class Ticks:
 
 @contextmanager
 def store_for(
-    url: str, ticks: Ticks | None = None, *, cache_kib: int = DEFAULT_CACHE_KIB, **sync: Any
+    url: str, ticks: Ticks | None = None, *, share: MemoryShare = ROOMY, **sync: Any
 ) -> Iterator[InstanceStore]:
     store = InstanceStore(
         instance_settings(url),
         SyncSettings(**sync),
         clock=lambda: NOW,
         monotonic=ticks if ticks is not None else Ticks(),
-        sqlite_cache_kib=cache_kib,
+        share=share,
     )
     store.open()
     try:
@@ -383,17 +383,17 @@ def _count_shapes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 @pytest.mark.parametrize(
-    ("cache_kib", "expected"),
+    ("share", "expected"),
     [
-        # a connection with the whole page cache (a small group): chunks of up to 1,000 rows, the last
-        # of each call padded: 891 rows are one statement of 1,000, 1,234 are 1,000 and 234 padded to 250
-        (8000, [1000, 1000, 1000, 100, 10, 1000, 250]),
-        # one of a large group: chunks of 250 rows, so 891 rows are 250, 250, 250 and 141 padded to 250
-        (2000, [250] * 12 + [100, 10] + [250] * 5),
+        # an instance of a small group: chunks of up to 1,000 rows, the last of each call padded:
+        # 891 rows are one statement of 1,000, 1,234 rows are 1,000 and 234 padded to 250
+        (share_of(3), [1000, 1000, 1000, 100, 10, 1000, 250]),
+        # one of a larger group: chunks of 250 rows, so 891 rows are 250, 250, 250 and 141 padded to 250
+        (share_of(4), [250] * 12 + [100, 10] + [250] * 5),
     ],
 )
 def test_sqlite_bulk_inserts_of_any_size_share_a_few_statement_shapes(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, cache_kib: int, expected: list[int]
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, share: MemoryShare, expected: list[int]
 ) -> None:
     """Pages insert different numbers of rows; each is padded up to one of a few statement sizes,
     so the prepared statements are reused, and exactly the real rows are inserted."""
@@ -401,7 +401,7 @@ def test_sqlite_bulk_inserts_of_any_size_share_a_few_statement_shapes(
     shapes = _count_shapes(monkeypatch)
     counts = [891, 1000, 957, 37, 1, 1234]
     next_id = 1
-    with store_for(sqlite_url, cache_kib=cache_kib) as store:
+    with store_for(sqlite_url, share=share) as store:
         for count in counts:
             rows = [
                 (next_id + i, f"s{next_id + i:019d}", "x", "readme", True, "2026-03-02 00:00:00.000000", 1, 1)

@@ -17,14 +17,15 @@ from syncd.core.watermark import CursorState
 from syncd.errors import RowRejected
 from syncd.settings import SyncSettings
 from syncd.store.instance import InstanceStore
+from syncd.store.share import ROOMY, MemoryShare
 from tests.support.builders import instance_settings
 
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
 
 
 @contextmanager
-def opened(url: str, **sync: Any) -> Iterator[InstanceStore]:
-    store = InstanceStore(instance_settings(url), SyncSettings(**sync), clock=lambda: NOW)
+def opened(url: str, share: MemoryShare = ROOMY, **sync: Any) -> Iterator[InstanceStore]:
+    store = InstanceStore(instance_settings(url), SyncSettings(**sync), clock=lambda: NOW, share=share)
     store.open()
     try:
         yield store

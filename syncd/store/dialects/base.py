@@ -24,11 +24,7 @@ from sqlalchemy.types import TypeEngine
 
 from syncd.secrets import Secret
 
-__all__ = ["DEFAULT_CACHE_KIB", "Dialect", "EngineOptions"]
-
-
-DEFAULT_CACHE_KIB = 8000
-"""A SQLite connection's page cache while its group is small (see syncd.runner)."""
+__all__ = ["Dialect", "EngineOptions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +35,9 @@ class EngineOptions:
     password: Secret | None = None
     application_name: str = "syncd"
     session_timeout_seconds: float | None = None
-    cache_kib: int = DEFAULT_CACHE_KIB
+    cache_kib: int = 8000
+    large_statements: bool = True
+    """SQLite: bulk statements of 1,000 rows rather than 250 (see syncd.store.share)."""
 
 
 class Dialect(abc.ABC):

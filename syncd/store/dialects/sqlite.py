@@ -60,7 +60,7 @@ from syncd.errors import InstanceUnreachableError
 from syncd.secrets import Secret
 from syncd.store import ddl
 from syncd.store.diagnose import lock_file_failure
-from syncd.store.dialects.base import DEFAULT_CACHE_KIB, Dialect, EngineOptions
+from syncd.store.dialects.base import Dialect, EngineOptions
 from syncd.store.dialects.sqlite_lookups import SQLiteLookups, register_functions
 from syncd.store.dialects.sqlite_values import (
     LARGE_STATEMENT_ROWS,
@@ -201,10 +201,8 @@ class SQLite(SQLiteLookups, Dialect):
         engine = create_engine(url, poolclass=NullPool, connect_args={"cached_statements": 32})
         timeout_ms = int(options.busy_timeout_seconds * 1000)
         cache_kib = int(options.cache_kib)
-        # a connection granted the whole page cache (its group is small) may keep large bulk statements
-        # too; one of a large group, where every connection's memory counts, keeps small ones
-        large = cache_kib >= DEFAULT_CACHE_KIB
-        statement_rows = LARGE_STATEMENT_ROWS if large else SMALL_STATEMENT_ROWS
+        # large bulk statements for a connection of a small group only (store.share)
+        statement_rows = LARGE_STATEMENT_ROWS if options.large_statements else SMALL_STATEMENT_ROWS
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: sqlite3.Connection, record: Any) -> None:
