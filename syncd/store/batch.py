@@ -10,7 +10,7 @@ once it is committed.
 Consecutive pages of one resource are also applied together (in a small
 group: :mod:`syncd.store.share`), once they hold :data:`APPLY_ROWS` rows, or
 before the commit, or when a page of another resource comes: a page's lookups,
-id allocation and bulk writes are then a handful of statements for two
+id allocation and bulk writes are then a handful of statements for four
 thousand rows rather than for each thousand (every statement is a round trip,
 or a step that gives up the GIL and waits to take it back). Rows of the pages
 held are applied in the order they were served, so the last version served of
@@ -41,7 +41,7 @@ from syncd.store.resources import apply_rows
 
 __all__ = ["APPLY_ROWS", "PageBatch"]
 
-APPLY_ROWS = 2000
+APPLY_ROWS = 4000
 """Held pages are applied together once they hold this many rows (valid and rejected), in an
 instance with a roomy memory share (:mod:`syncd.store.share`)."""
 

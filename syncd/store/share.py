@@ -3,7 +3,7 @@
 A group's instances are open at once, each on its own connection and thread,
 so what each keeps adds up with their number. While a group has at most
 :data:`ROOMY_GROUP` instances, each gets the most (8 MB of SQLite page cache,
-SQLite bulk statements of 1,000 rows, pages applied two thousand rows at a
+SQLite bulk statements of 1,000 rows, pages applied four thousand rows at a
 time, :mod:`syncd.store.batch`); a larger group's instances split 24 MB of page
 cache (at least 0.5 MB each), keep statements of 250 rows and apply each page
 as it comes. Measured with 50 SQLite instances in one process: the roomy
