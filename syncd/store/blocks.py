@@ -160,6 +160,8 @@ def _restamped(
     same when it differs (the rest of :func:`apply_blocks` does that); when it
     does not, only its stamp is recorded.
     """
+    if not maps:  # none of the page's blocks is here yet (a first load)
+        return {}
     older = [r for r in rows if (m := maps.get(r.key)) is not None and m.hub_updated_at > r.stamp]
     if not older:
         return {}
