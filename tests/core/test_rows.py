@@ -145,3 +145,22 @@ def test_any_mapping_is_an_object_not_only_a_dict() -> None:
     assert parsed.created_by.handle == row["created_by"]["handle"]
     with pytest.raises(RowRejected, match="created_by: must be an object, got str"):
         parse_block({**row, "created_by": "someone"})
+
+
+def test_a_parsed_block_holds_each_value_in_the_field_named_after_it() -> None:
+    """Every field differs from the others here, so a value put in the wrong field shows."""
+    raw = block_row(9, 3, content="the content", version=2, is_latest=False, kind="comment", version_tag="v2")
+    raw["created_at"] = "2026-03-01T08:00:00.000000+00:00"
+    raw["updated_at"] = "2026-03-02T09:30:00Z"
+    raw["deleted_at"] = "2026-03-02T09:30:00.000001+00:00"
+    row = parse_block(raw)
+    assert (row.key, row.lnid, row.space_key) == (raw["id"], raw["lnid"], raw["space_id"])
+    assert (row.content, row.hash, row.kind) == ("the content", content_hash("the content"), "comment")
+    assert (row.version_tag, row.is_latest) == ("v2", False)
+    assert row.created_at.isoformat() == "2026-03-01T08:00:00+00:00"
+    assert row.created_text == "2026-03-01T08:00:00.000000+00:00"
+    assert (row.updated_at_raw, row.stamp) == ("2026-03-02T09:30:00Z", "2026-03-02T09:30:00.000000+00:00")
+    assert row.updated_at.isoformat() == "2026-03-02T09:30:00+00:00"
+    assert row.deleted_at is not None and row.deleted_at.isoformat() == "2026-03-02T09:30:00.000001+00:00"
+    assert row.created_by.lnid == raw["created_by"]["lnid"]
+    assert row.raw is raw

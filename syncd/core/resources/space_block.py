@@ -100,23 +100,24 @@ def parse_block(raw: RawRow) -> HubBlock:
     deleted_at = stamp_value("deleted_at", deleted, nullable=True)
     created_by = creator_value(creator, nullable=False)
     assert created_by is not None
+    # positional, in the order of the fields: sixteen keywords cost more on this path (every hub row)
     return HubBlock(
-        key=key,
-        lnid=lnid,
-        space_key=space_key,
-        content=content,
-        hash=expected,
-        kind=kind,
-        version_tag=version_tag,
-        is_latest=is_latest,
-        created_at=created_at,
-        created_text=created_text,
-        updated_at=updated_at,
-        updated_at_raw=updated,
-        stamp=stamp,
-        deleted_at=deleted_at,
-        created_by=created_by,
-        raw=raw,
+        key,
+        lnid,
+        space_key,
+        content,
+        expected,  # hash
+        kind,
+        version_tag,
+        is_latest,
+        created_at,
+        created_text,
+        updated_at,
+        updated,  # updated_at_raw
+        stamp,
+        deleted_at,
+        created_by,
+        raw,
     )
 
 
