@@ -197,7 +197,7 @@ class SQLite(SQLiteLookups, Dialect):
     def instance_engine(self, url: URL, options: EngineOptions) -> Engine:
         # room for a page's statements, the bulk inserts' few fixed shapes among them (sqlite_values): a
         # page's cycle of statements larger than the cache would evict each before its next use.
-        # Bounded, since a prepared thousand-row INSERT holds about two megabytes
+        # Bounded, since a prepared thousand-row INSERT holds a megabyte or more
         engine = create_engine(url, poolclass=NullPool, connect_args={"cached_statements": 32})
         timeout_ms = int(options.busy_timeout_seconds * 1000)
         cache_kib = int(options.cache_kib)

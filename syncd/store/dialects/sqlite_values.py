@@ -33,11 +33,11 @@ from syncd.errors import StoreError
 
 __all__ = ["LARGE_STATEMENT_ROWS", "SMALL_STATEMENT_ROWS", "insert_values"]
 
-# The rows one statement takes at most is the connection's (see the adapter's engine): a prepared
-# statement keeps the values last bound to it for as long as the connection caches it, about 2 MB
-# for a thousand ten-column rows of half-kilobyte text, so a connection that must stay small gets
-# 250 rows, four statements a page instead of one; each statement is a step that gives up the
-# GIL and must take it back, which with other threads busy is a wait
+# The rows one statement takes at most is the connection's (the adapter's engine, store.share): a
+# prepared statement keeps the values last bound to it for as long as the connection caches it,
+# a megabyte or more for a thousand ten-column rows of half-kilobyte text, so a connection that
+# must stay small gets 250 rows, four statements a page instead of one; each statement is a step
+# that gives up the GIL and must take it back, which with other threads busy is a wait
 SMALL_STATEMENT_ROWS, LARGE_STATEMENT_ROWS = 250, 1000
 _SHAPES = (1000, 250, 100, 10)  # the row counts a chunk is padded to (capped at what one statement may bind)
 
