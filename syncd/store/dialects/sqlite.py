@@ -74,9 +74,9 @@ __all__ = ["SQLite"]
 _ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 # the indexed columns at the end of CREATE INDEX ("kind")
 _INDEXED = re.compile(r"\((?P<columns>[^()]*)\)$")
+_STATEMENT_ROWS = "syncd.sqlite_statement_rows"  # the bulk statement size of a connection (its info key)
 # columns with the same few values in nearly every block: a new row's entry goes to the end of its
 # value's run, on a page already in memory, so they stay in place during the first load (store.indexes)
-_STATEMENT_ROWS = "syncd.sqlite_statement_rows"  # the bulk statement size of a connection (its info key)
 _STEADY_COLUMNS = frozenset({"_status_code", "branch_id", "created_on_id", "is_latest", "kind"})
 
 
